@@ -1,0 +1,123 @@
+#include "bdev/bdev.h"
+
+#include "env/time.h"
+#include "thread/io_device.h"
+#include "thread/thread.h"
+
+namespace nds {
+
+Bdev::Bdev(std::string name, Uuid uuid, uint32_t block_size, uint64_t num_blocks)
+    : name_(std::move(name)), uuid_(uuid), block_size_(block_size), num_blocks_(num_blocks) {}
+
+Bdev::~Bdev() = default;
+
+IoStatSnapshot Bdev::stats() const {
+  IoStatSnapshot total;
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  total.add(retired_stats_);
+  for (const IoStat* live : live_stats_) live->add_to(&total);
+  total.subtract(baseline_);
+  return total;
+}
+
+void Bdev::reset_stats() {
+  IoStatSnapshot now;
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  now.add(retired_stats_);
+  for (const IoStat* live : live_stats_) live->add_to(&now);
+  baseline_ = now;
+}
+
+int bdev_channel_create(void* io_device, void* ctx) {
+  auto* bdev = static_cast<Bdev*>(io_device);
+  auto* ch = new (ctx) BdevChannel{bdev, bdev->create_channel(), {}, {}, 0, 0};
+  std::lock_guard<std::mutex> lock(bdev->stats_mutex_);
+  bdev->live_stats_.push_back(&ch->stat);
+  return 0;
+}
+
+void bdev_channel_destroy(void* io_device, void* ctx) {
+  auto* bdev = static_cast<Bdev*>(io_device);
+  auto* ch = static_cast<BdevChannel*>(ctx);
+  {
+    std::lock_guard<std::mutex> lock(bdev->stats_mutex_);
+    ch->stat.add_to(&bdev->retired_stats_);
+    std::erase(bdev->live_stats_, &ch->stat);
+  }
+  for (BdevIo* io : ch->io_cache) delete io;
+  ch->~BdevChannel();
+}
+
+IoChannel* bdev_get_io_channel(BdevDesc* desc) { return get_io_channel(desc->bdev); }
+
+void bdev_put_io_channel(IoChannel* channel) { put_io_channel(channel); }
+
+Status bdev_check_range(const Bdev& bdev, uint64_t offset_bytes, uint64_t length_bytes) {
+  uint64_t bs = bdev.block_size();
+  if (offset_bytes % bs != 0 || length_bytes % bs != 0)
+    return Status::error(-EINVAL, "I/O at offset " + std::to_string(offset_bytes) + " length " +
+                                      std::to_string(length_bytes) + " is not aligned to the block size " +
+                                      std::to_string(bs) + " of bdev " + bdev.name());
+  if (offset_bytes > bdev.size_bytes() || length_bytes > bdev.size_bytes() - offset_bytes)
+    return Status::error(-EINVAL, "I/O at offset " + std::to_string(offset_bytes) + " length " +
+                                      std::to_string(length_bytes) + " is beyond the end of bdev " + bdev.name() +
+                                      " (" + std::to_string(bdev.size_bytes()) + " bytes)");
+  return Status::ok();
+}
+
+static void finish_io(void* arg) {
+  auto* io = static_cast<BdevIo*>(arg);
+  BdevChannel* ch = io->channel;
+  ch->stat.record(io->type, io->num_blocks * io->bdev->block_size(), now_ns() - io->start_ns, io->status != 0);
+  --ch->in_flight;
+  BdevIoCb cb = io->cb;
+  void* cb_arg = io->cb_arg;
+  int status = io->status;
+  ch->io_cache.push_back(io);
+  cb(status, cb_arg);
+}
+
+void bdev_io_complete(BdevIo* io, int status) {
+  io->status = status;
+  // Completing inside submit() would let the callback submit again and recurse without
+  // bound; finish it after the current callback instead.
+  if (io->channel->submit_depth > 0) {
+    Thread::current()->defer(finish_io, io);
+  } else {
+    finish_io(io);
+  }
+}
+
+int bdev_submit(BdevDesc* desc, IoChannel* channel, IoType type, uint64_t offset_bytes, uint64_t length_bytes,
+                void* buf, BdevIoCb cb, void* cb_arg) {
+  Bdev* bdev = desc->bdev;
+  if (type != IoType::Read && type != IoType::Flush && type != IoType::Reset && !desc->write) return -EPERM;
+  if (!bdev->io_type_supported(type)) return -ENOTSUP;
+  if (!bdev_check_range(*bdev, offset_bytes, length_bytes).is_ok()) return -EINVAL;
+  auto* ch = static_cast<BdevChannel*>(channel->ctx);
+  BdevIo* io;
+  if (!ch->io_cache.empty()) {
+    io = ch->io_cache.back();
+    ch->io_cache.pop_back();
+  } else {
+    io = new (std::nothrow) BdevIo;
+    if (!io) return -ENOMEM;
+  }
+  io->bdev = bdev;
+  io->channel = ch;
+  io->type = type;
+  io->offset_blocks = offset_bytes / bdev->block_size();
+  io->num_blocks = length_bytes / bdev->block_size();
+  io->buf = buf;
+  io->cb = cb;
+  io->cb_arg = cb_arg;
+  io->status = 0;
+  io->start_ns = now_ns();
+  ++ch->in_flight;
+  ++ch->submit_depth;
+  bdev->submit(ch->module.get(), io);
+  --ch->submit_depth;
+  return 0;
+}
+
+}  // namespace nds

@@ -1,0 +1,135 @@
+// Block devices. A Bdev is a module's device (malloc, null, later aio, uring, lvol, nexus,
+// nvmf) behind one interface: the module subclasses Bdev and implements submit() and
+// friends, the way SPDK modules fill a function table.
+//
+// Threading: a bdev is owned by the app thread (registration, descriptors, claims,
+// removal). I/O runs on any lightweight thread through that thread's channel, and
+// completes on the same thread.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "bdev/iostat.h"
+#include "util/status.h"
+#include "util/uuid.h"
+
+namespace nds {
+
+class Bdev;
+struct BdevChannel;
+struct IoChannel;
+
+// I/O completion: status is 0 or a negative errno.
+using BdevIoCb = void (*)(int status, void* cb_arg);
+
+struct BdevIo {
+  Bdev* bdev = nullptr;
+  BdevChannel* channel = nullptr;
+  IoType type = IoType::Read;
+  uint64_t offset_blocks = 0;
+  uint64_t num_blocks = 0;
+  void* buf = nullptr;  // read and write only; num_blocks * block_size bytes
+  BdevIoCb cb = nullptr;
+  void* cb_arg = nullptr;
+  uint64_t start_ns = 0;
+  int status = 0;
+  alignas(16) uint8_t module_ctx[64];  // scratch space for the module while in flight
+};
+
+// Per-thread state a module keeps for a bdev (queues, rings, sockets).
+class ModuleChannel {
+ public:
+  virtual ~ModuleChannel() = default;
+};
+
+class Bdev {
+ public:
+  Bdev(std::string name, Uuid uuid, uint32_t block_size, uint64_t num_blocks);
+  virtual ~Bdev();
+  Bdev(const Bdev&) = delete;
+  Bdev& operator=(const Bdev&) = delete;
+
+  // ---- module interface ----
+  virtual const char* module_name() const = 0;
+  virtual bool io_type_supported(IoType type) const = 0;
+  // Runs on the thread that first does I/O on the bdev; may return nullptr.
+  virtual std::unique_ptr<ModuleChannel> create_channel() { return nullptr; }
+  // Starts the I/O; the module calls bdev_io_complete exactly once, from this thread,
+  // possibly before submit returns.
+  virtual void submit(ModuleChannel* channel, BdevIo* io) = 0;
+  // App thread, after removal, once no channel is left: release resources, then done().
+  virtual void destruct(std::function<void()> done) { done(); }
+
+  // ---- properties ----
+  const std::string& name() const { return name_; }
+  const Uuid& uuid() const { return uuid_; }
+  uint32_t block_size() const { return block_size_; }
+  uint64_t num_blocks() const { return num_blocks_; }
+  uint64_t size_bytes() const { return static_cast<uint64_t>(block_size_) * num_blocks_; }
+
+  // ---- statistics (any thread) ----
+  IoStatSnapshot stats() const;
+  void reset_stats();
+
+ private:
+  friend class BdevManager;
+  friend int bdev_channel_create(void*, void*);
+  friend void bdev_channel_destroy(void*, void*);
+
+  std::string name_;
+  Uuid uuid_;
+  uint32_t block_size_;
+  uint64_t num_blocks_;
+
+  // App thread only.
+  std::string claimed_by_;
+  size_t open_descs_ = 0;
+  bool removing_ = false;
+  std::function<void()> on_last_close_;
+
+  mutable std::mutex stats_mutex_;
+  std::vector<const IoStat*> live_stats_;
+  IoStatSnapshot retired_stats_;
+  IoStatSnapshot baseline_;
+};
+
+// An open handle on a bdev (app thread). Writers need a write descriptor.
+struct BdevDesc {
+  Bdev* bdev;
+  bool write;
+};
+
+// Per-thread bdev state: the module channel, statistics and a cache of I/O objects.
+struct BdevChannel {
+  Bdev* bdev;
+  std::unique_ptr<ModuleChannel> module;
+  IoStat stat;
+  std::vector<BdevIo*> io_cache;
+  uint64_t in_flight = 0;
+  uint32_t submit_depth = 0;  // > 0 while inside a module's submit()
+};
+
+// ---- I/O (any lightweight thread) ----
+
+// This thread's channel for the bdev of `desc`; nullptr if the bdev is being removed.
+IoChannel* bdev_get_io_channel(BdevDesc* desc);
+void bdev_put_io_channel(IoChannel* channel);
+
+// Submits an I/O. Offsets and lengths are in bytes and must be block multiples inside the
+// bdev. Returns 0 (cb will run later, on this thread) or a negative errno (cb will not):
+// -EINVAL misaligned or out of range, -EPERM write on a read-only descriptor, -ENOTSUP an
+// I/O type the module lacks, -ENOMEM no I/O object.
+int bdev_submit(BdevDesc* desc, IoChannel* channel, IoType type, uint64_t offset_bytes, uint64_t length_bytes,
+                void* buf, BdevIoCb cb, void* cb_arg);
+
+// Modules: finish an I/O with 0 or a negative errno.
+void bdev_io_complete(BdevIo* io, int status);
+
+// Checks an I/O's range and alignment in bytes; the message names the problem.
+Status bdev_check_range(const Bdev& bdev, uint64_t offset_bytes, uint64_t length_bytes);
+
+}  // namespace nds

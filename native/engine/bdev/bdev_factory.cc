@@ -1,0 +1,61 @@
+#include "bdev/bdev_factory.h"
+
+#include "bdev/malloc/malloc_bdev.h"
+#include "bdev/null/null_bdev.h"
+
+namespace nds {
+
+Status parse_sized_bdev_uri(std::string_view text, Uri& uri, SizedBdevParams* out) {
+  std::string where = " in URI '" + std::string(text) + "'";
+  if (!uri.host.empty())
+    return Status::error(-EINVAL, "unexpected host '" + uri.host + "'" + where + " (use " + uri.scheme + ":///name)");
+  Status st = validate_bdev_name(uri.path);
+  if (!st.is_ok()) return Status::error(st.rc, st.message + where);
+  out->name = uri.path;
+
+  std::optional<uint64_t> size_mb, num_blocks, blk_size;
+  // 16 TiB bounds what a memory bdev can sensibly claim and keeps byte sizes far from overflow.
+  if (!(st = uri.query.take_u64("size_mb", 1, 16ull << 20, &size_mb)).is_ok()) return st;
+  if (!(st = uri.query.take_u64("num_blocks", 1, 1ull << 40, &num_blocks)).is_ok()) return st;
+  if (!(st = uri.query.take_u64("blk_size", 0, UINT32_MAX, &blk_size)).is_ok()) return st;
+  auto uuid_text = uri.query.take("uuid");
+  if (!(st = uri.query.reject_unknown(text)).is_ok()) return st;
+
+  if (size_mb && num_blocks) return Status::error(-EINVAL, "give size_mb or num_blocks, not both" + where);
+  if (!size_mb && !num_blocks) return Status::error(-EINVAL, "a size is required: size_mb or num_blocks" + where);
+  out->block_size = blk_size ? static_cast<uint32_t>(*blk_size) : 512;
+  if (out->block_size != 512 && out->block_size != 4096)
+    return Status::error(-EINVAL, "blk_size must be 512 or 4096, not " + std::to_string(out->block_size) + where);
+  out->num_blocks = num_blocks ? *num_blocks : (*size_mb << 20) / out->block_size;
+  if (uuid_text) {
+    auto parsed = Uuid::parse(*uuid_text);
+    if (!parsed) return Status::error(-EINVAL, "uuid '" + *uuid_text + "' is not a UUID" + where);
+    out->uuid = *parsed;
+  } else {
+    out->uuid = Uuid::random_v4();
+  }
+  return Status::ok();
+}
+
+void create_bdev_from_uri(BdevManager& manager, std::string_view text, std::function<void(Status, Bdev*)> done) {
+  Uri uri;
+  Status st = parse_uri(text, &uri);
+  if (!st.is_ok()) return done(st, nullptr);
+  std::unique_ptr<Bdev> bdev;
+  if (uri.scheme == "malloc") {
+    st = malloc_bdev_create(manager.dma(), text, uri, &bdev);
+  } else if (uri.scheme == "null") {
+    st = null_bdev_create(text, uri, &bdev);
+  } else {
+    st = Status::error(-EINVAL, "unsupported URI scheme '" + uri.scheme + "' in '" + std::string(text) +
+                                    "' (supported: malloc, null)");
+  }
+  if (!st.is_ok()) return done(st, nullptr);
+  // A name clash is checked before the module's resources would be wasted, and again by add().
+  if (manager.find(bdev->name())) return done(Status::error(-EEXIST, "bdev " + bdev->name() + " already exists"), nullptr);
+  Bdev* raw = bdev.get();
+  st = manager.add(std::move(bdev));
+  done(st, st.is_ok() ? raw : nullptr);
+}
+
+}  // namespace nds

@@ -1,0 +1,84 @@
+#include "bdev/bdev_manager.h"
+
+#include "thread/io_device.h"
+
+namespace nds {
+
+int bdev_channel_create(void* io_device, void* ctx);
+void bdev_channel_destroy(void* io_device, void* ctx);
+
+BdevManager::~BdevManager() = default;
+
+Status BdevManager::add(std::unique_ptr<Bdev> bdev) {
+  if (bdevs_.count(bdev->name())) return Status::error(-EEXIST, "bdev " + bdev->name() + " already exists");
+  io_device_register(bdev.get(), bdev_channel_create, bdev_channel_destroy, sizeof(BdevChannel),
+                     "bdev:" + bdev->name());
+  std::string name = bdev->name();
+  bdevs_.emplace(std::move(name), std::move(bdev));
+  return Status::ok();
+}
+
+Bdev* BdevManager::find(std::string_view name) const {
+  auto it = bdevs_.find(name);
+  return it == bdevs_.end() || it->second->removing_ ? nullptr : it->second.get();
+}
+
+std::vector<Bdev*> BdevManager::list() const {
+  std::vector<Bdev*> out;
+  for (auto& [name, bdev] : bdevs_)
+    if (!bdev->removing_) out.push_back(bdev.get());
+  return out;
+}
+
+Status BdevManager::open(std::string_view name, bool write, BdevDesc** out) {
+  Bdev* bdev = find(name);
+  if (!bdev) return Status::error(-ENOENT, "bdev " + std::string(name) + " does not exist");
+  ++bdev->open_descs_;
+  *out = new BdevDesc{bdev, write};
+  return Status::ok();
+}
+
+void BdevManager::close(BdevDesc* desc) {
+  --desc->bdev->open_descs_;
+  delete desc;
+}
+
+Status BdevManager::claim(Bdev* bdev, std::string owner) {
+  if (!bdev->claimed_by_.empty())
+    return Status::error(-EBUSY, "bdev " + bdev->name() + " is already claimed by " + bdev->claimed_by_);
+  bdev->claimed_by_ = std::move(owner);
+  return Status::ok();
+}
+
+void BdevManager::release_claim(Bdev* bdev) { bdev->claimed_by_.clear(); }
+
+void BdevManager::remove(std::string_view name, std::function<void(Status)> done) {
+  auto it = bdevs_.find(name);
+  if (it == bdevs_.end() || it->second->removing_)
+    return done(Status::error(-ENOENT, "bdev " + std::string(name) + " does not exist"));
+  Bdev* bdev = it->second.get();
+  if (!bdev->claimed_by_.empty())
+    return done(Status::error(-EBUSY, "bdev " + bdev->name() + " is claimed by " + bdev->claimed_by_));
+  if (bdev->open_descs_ > 0)
+    return done(Status::error(-EBUSY, "bdev " + bdev->name() + " is open (" + std::to_string(bdev->open_descs_) +
+                                          " descriptors)"));
+  bdev->removing_ = true;
+  io_device_unregister(bdev, [this, bdev, done = std::move(done)]() mutable {
+    bdev->destruct([this, bdev, done = std::move(done)] {
+      auto found = bdevs_.find(bdev->name());
+      bdevs_.erase(found);
+      done(Status::ok());
+    });
+  });
+}
+
+void BdevManager::remove_all(std::function<void()> done) {
+  for (auto& [name, bdev] : bdevs_) {
+    if (bdev->removing_ || !bdev->claimed_by_.empty()) continue;
+    remove(name, [this, done = std::move(done)](Status) mutable { remove_all(std::move(done)); });
+    return;
+  }
+  done();
+}
+
+}  // namespace nds

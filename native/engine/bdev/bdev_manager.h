@@ -1,0 +1,46 @@
+// The bdev registry of one engine, owned by the app thread: registration by unique name,
+// descriptors, claims, and removal that waits for every channel to go before the module
+// releases its resources.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bdev/bdev.h"
+#include "env/dma_region.h"
+
+namespace nds {
+
+class BdevManager {
+ public:
+  explicit BdevManager(std::shared_ptr<DmaRegion> dma) : dma_(std::move(dma)) {}
+  ~BdevManager();
+
+  DmaRegion& dma() { return *dma_; }
+
+  // Registers the bdev under its name (EEXIST if taken).
+  Status add(std::unique_ptr<Bdev> bdev);
+  Bdev* find(std::string_view name) const;
+  std::vector<Bdev*> list() const;
+
+  Status open(std::string_view name, bool write, BdevDesc** out);
+  void close(BdevDesc* desc);
+  // One claim per bdev: an lvol store, a nexus or a vbdev takes its base (EBUSY if taken).
+  Status claim(Bdev* bdev, std::string owner);
+  void release_claim(Bdev* bdev);
+
+  // Removes a bdev: ENOENT unknown, EBUSY claimed, open or already being removed. The
+  // bdev's channels are drained and its module destructed before done(ok) runs.
+  void remove(std::string_view name, std::function<void(Status)> done);
+  // Removes every unclaimed bdev, repeating until none is left (claimers go first).
+  void remove_all(std::function<void()> done);
+
+ private:
+  std::shared_ptr<DmaRegion> dma_;
+  std::map<std::string, std::unique_ptr<Bdev>, std::less<>> bdevs_;
+};
+
+}  // namespace nds

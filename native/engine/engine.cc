@@ -1,0 +1,65 @@
+#include "engine.h"
+
+#include <algorithm>
+#include <set>
+
+#include "env/cpu.h"
+
+namespace nds {
+
+Status Engine::start(const EngineOptions& options, std::unique_ptr<Engine>* out, std::string* warning) {
+  if (options.cores.empty()) return Status::error(-EINVAL, "at least one core is required");
+  std::vector<int> available = available_cores();
+  std::set<int> seen;
+  for (int core : options.cores) {
+    if (std::find(available.begin(), available.end(), core) == available.end())
+      return Status::error(-EINVAL, "core " + std::to_string(core) + " is not available to this process");
+    if (!seen.insert(core).second) return Status::error(-EINVAL, "core " + std::to_string(core) + " is listed twice");
+  }
+  std::unique_ptr<Engine> engine(new Engine());
+  Status st = DmaRegion::reserve(options.memory_bytes, options.hugepages, &engine->dma_, warning);
+  if (!st.is_ok()) return st;
+  uint64_t region = engine->dma_->size();
+  // Pools may take up to a quarter of the region each; the rest is for bdevs and
+  // zero-copy buffers. They carve lazily, so unused pool space stays free.
+  engine->small_buffers_ = std::make_unique<BufferPool>(engine->dma_, kSmallBufferSize, region / 4 / kSmallBufferSize);
+  engine->large_buffers_ = std::make_unique<BufferPool>(engine->dma_, kLargeBufferSize, region / 4 / kLargeBufferSize);
+  engine->bdevs_ = std::make_unique<BdevManager>(engine->dma_);
+
+  engine->app_thread_ = std::make_unique<Thread>("app");
+  for (size_t i = 0; i < options.cores.size(); ++i) {
+    engine->reactors_.push_back(std::make_unique<Reactor>(static_cast<uint32_t>(i), options.cores[i], options.idle));
+    engine->workers_.push_back(std::make_unique<Thread>("worker-" + std::to_string(i)));
+  }
+  engine->reactors_[0]->schedule(engine->app_thread_.get());
+  for (size_t i = 0; i < options.cores.size(); ++i) engine->reactors_[i]->schedule(engine->workers_[i].get());
+  for (auto& reactor : engine->reactors_) {
+    st = reactor->start();
+    if (!st.is_ok()) {
+      engine->stop_reactors();
+      return st;
+    }
+  }
+  *out = std::move(engine);
+  return Status::ok();
+}
+
+Engine::~Engine() {
+  stop_reactors();
+  // Threads die before the bdevs whose channels they may still list; bdevs before memory.
+  workers_.clear();
+  app_thread_.reset();
+  bdevs_.reset();
+  small_buffers_.reset();
+  large_buffers_.reset();
+}
+
+bool Engine::shutdown(std::function<void()> done) {
+  return app_thread_->send([this, done = std::move(done)]() mutable { bdevs_->remove_all(std::move(done)); });
+}
+
+void Engine::stop_reactors() {
+  for (auto& reactor : reactors_) reactor->stop();
+}
+
+}  // namespace nds

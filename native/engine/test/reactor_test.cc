@@ -1,0 +1,189 @@
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "env/time.h"
+#include "test/testing.h"
+#include "thread/io_device.h"
+#include "thread/reactor.h"
+#include "thread/thread.h"
+
+using namespace nds;
+
+namespace {
+// Runs fn on `thread` and waits for it.
+template <typename Fn>
+void run_on(Thread& thread, Fn fn) {
+  std::promise<void> done;
+  while (!thread.send([&] {
+    fn();
+    done.set_value();
+  })) {
+  }
+  done.get_future().wait();
+}
+
+bool wait_for(const std::function<bool()>& cond, int ms = 5000) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < until) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return cond();
+}
+}  // namespace
+
+NDS_TEST(reactor_runs_messages_in_order_in_both_idle_modes) {
+  for (IdleMode mode : {IdleMode::Poll, IdleMode::Adaptive}) {
+    Reactor reactor(0, 0, mode);
+    Thread thread("t");
+    reactor.schedule(&thread);
+    ASSERT_TRUE(reactor.start().is_ok());
+    std::vector<int> seen;
+    std::atomic<int> count{0};
+    for (int i = 0; i < 1000; ++i) {
+      while (!thread.send([&, i] {
+        seen.push_back(i);
+        count.fetch_add(1);
+      })) {
+      }
+    }
+    EXPECT_TRUE(wait_for([&] { return count.load() == 1000; }));
+    bool ordered = true;
+    for (int i = 0; i < 1000; ++i) ordered = ordered && seen[i] == i;
+    EXPECT_TRUE(ordered);
+    reactor.stop();
+  }
+}
+
+NDS_TEST(adaptive_reactor_sleeps_when_idle_and_wakes_on_message) {
+  Reactor reactor(0, 0, IdleMode::Adaptive, 1000);
+  Thread thread("t");
+  reactor.schedule(&thread);
+  ASSERT_TRUE(reactor.start().is_ok());
+  EXPECT_TRUE(wait_for([&] { return reactor.stats().sleeps > 0; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  uint64_t sleeps_before = reactor.stats().sleeps;
+  // Asleep and idle: the sleep count barely moves while nothing happens.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(reactor.stats().sleeps - sleeps_before < 5);
+  std::atomic<bool> ran{false};
+  thread.send([&] { ran = true; });
+  EXPECT_TRUE(wait_for([&] { return ran.load(); }, 1000));
+  EXPECT_TRUE(reactor.stats().idle_ns > 0);
+  reactor.stop();
+}
+
+struct Counter {
+  int runs = 0;
+  int stop_after = 0;
+  Poller* self = nullptr;
+};
+
+static int count_and_maybe_stop(void* arg) {
+  auto* c = static_cast<Counter*>(arg);
+  ++c->runs;
+  if (c->runs == c->stop_after) Thread::current()->unregister_poller(c->self);
+  return 1;
+}
+
+NDS_TEST(active_poller_runs_every_pass_and_can_unregister_itself) {
+  Reactor reactor(0, 0, IdleMode::Adaptive);
+  Thread thread("t");
+  reactor.schedule(&thread);
+  ASSERT_TRUE(reactor.start().is_ok());
+  Counter counter;
+  counter.stop_after = 100;
+  run_on(thread, [&] { counter.self = thread.register_poller("count", count_and_maybe_stop, &counter); });
+  EXPECT_TRUE(wait_for([&] {
+    int runs = 0;
+    run_on(thread, [&] { runs = counter.runs; });
+    return runs == 100;
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  int runs = 0;
+  run_on(thread, [&] { runs = counter.runs; });
+  EXPECT_EQ(runs, 100);  // not run again after unregistering
+  reactor.stop();
+}
+
+static int count_only(void* arg) {
+  ++static_cast<Counter*>(arg)->runs;
+  return 1;
+}
+
+NDS_TEST(timed_poller_runs_at_its_period_and_adaptive_reactor_wakes_for_it) {
+  Reactor reactor(0, 0, IdleMode::Adaptive, 1000);
+  Thread thread("t");
+  reactor.schedule(&thread);
+  ASSERT_TRUE(reactor.start().is_ok());
+  Counter counter;
+  uint64_t start = now_ns();
+  run_on(thread, [&] { thread.register_poller("tick", count_only, &counter, 10'000'000); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(205));
+  int runs = 0;
+  run_on(thread, [&] { runs = counter.runs; });
+  uint64_t elapsed_ms = (now_ns() - start) / 1000000;
+  // A 10 ms period over ~205 ms: about 21 runs; never more than the elapsed time allows,
+  // and a reactor that slept through deadlines would show far fewer.
+  EXPECT_TRUE(runs >= 10);
+  EXPECT_TRUE(static_cast<uint64_t>(runs) <= elapsed_ms / 10 + 1);
+  EXPECT_TRUE(reactor.stats().sleeps > 0);
+  reactor.stop();
+}
+
+struct DeviceState {
+  std::atomic<int> created{0};
+  std::atomic<int> destroyed{0};
+};
+
+static int create_ctx(void* dev, void* ctx) {
+  static_cast<DeviceState*>(dev)->created++;
+  *static_cast<int*>(ctx) = 42;
+  return 0;
+}
+static void destroy_ctx(void* dev, void*) { static_cast<DeviceState*>(dev)->destroyed++; }
+
+NDS_TEST(io_channels_are_per_thread_shared_and_unregister_waits_for_them) {
+  Reactor r0(0, 0, IdleMode::Adaptive), r1(1, 0, IdleMode::Adaptive);
+  Thread a("a"), b("b");
+  r0.schedule(&a);
+  r1.schedule(&b);
+  ASSERT_TRUE(r0.start().is_ok());
+  ASSERT_TRUE(r1.start().is_ok());
+  DeviceState dev;
+  io_device_register(&dev, create_ctx, destroy_ctx, sizeof(int), "test");
+  IoChannel *a1 = nullptr, *a2 = nullptr, *b1 = nullptr;
+  run_on(a, [&] {
+    a1 = get_io_channel(&dev);
+    a2 = get_io_channel(&dev);
+  });
+  run_on(b, [&] { b1 = get_io_channel(&dev); });
+  EXPECT_TRUE(a1 == a2);
+  EXPECT_TRUE(a1 != b1);
+  EXPECT_EQ(*static_cast<int*>(a1->ctx), 42);
+  EXPECT_EQ(dev.created.load(), 2);
+  EXPECT_EQ(io_device_channel_count(&dev), 2u);
+
+  std::atomic<int> visited{0};
+  std::atomic<bool> for_each_done{false};
+  run_on(a, [&] { for_each_channel(&dev, [&](IoChannel*) { visited++; }, [&] { for_each_done = true; }); });
+  EXPECT_TRUE(wait_for([&] { return for_each_done.load(); }));
+  EXPECT_EQ(visited.load(), 2);
+
+  std::atomic<bool> unregistered{false};
+  run_on(a, [&] { io_device_unregister(&dev, [&] { unregistered = true; }); });
+  run_on(a, [&] { EXPECT_TRUE(get_io_channel(&dev) == nullptr); });  // no new channels
+  run_on(a, [&] {
+    put_io_channel(a1);
+    put_io_channel(a2);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(!unregistered.load());  // b still holds one
+  run_on(b, [&] { put_io_channel(b1); });
+  EXPECT_TRUE(wait_for([&] { return unregistered.load(); }));
+  EXPECT_EQ(dev.destroyed.load(), 2);
+  r0.stop();
+  r1.stop();
+}

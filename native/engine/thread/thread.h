@@ -1,0 +1,79 @@
+// Lightweight threads (the model of spdk_thread): each owns a message ring, pollers and I/O
+// channels, and is scheduled on one reactor. Every engine object is owned by one thread;
+// other threads send it a message. Nothing here takes a lock on the I/O path.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "thread/mpsc_ring.h"
+#include "thread/poller.h"
+
+namespace nds {
+
+class Reactor;
+struct IoChannel;
+
+using MsgFn = void (*)(void* arg);
+
+class Thread {
+ public:
+  static constexpr size_t kDefaultRingCapacity = 64 * 1024;
+
+  explicit Thread(std::string name, size_t ring_capacity = kDefaultRingCapacity);
+  ~Thread();
+  Thread(const Thread&) = delete;
+  Thread& operator=(const Thread&) = delete;
+
+  const std::string& name() const { return name_; }
+  Reactor* reactor() const { return reactor_; }
+
+  // Any OS thread. Returns false, having queued nothing, when the ring is full.
+  bool send(MsgFn fn, void* arg);
+  // Management paths: allocates a closure. Same back-pressure rule.
+  bool send(std::function<void()> fn);
+
+  // Owner thread only.
+  Poller* register_poller(std::string name, Poller::Fn fn, void* arg, uint64_t period_ns = 0, int interrupt_fd = -1);
+  void unregister_poller(Poller* poller);
+  // Runs fn(arg) on this thread after the current callback, within the same pass. Used to
+  // complete I/O that finished inside its own submit call without recursing.
+  void defer(MsgFn fn, void* arg);
+
+  // One scheduling pass, called by the reactor: messages, deferred work, active pollers,
+  // due timed pollers. Returns the amount of work done.
+  int poll(uint64_t now_ns);
+  uint64_t next_deadline_ns() const;  // UINT64_MAX without timed pollers
+  bool has_pending_work() const;     // queued messages or deferred calls
+  bool needs_busy_poll() const;      // an active poller without an interrupt fd
+  void collect_interrupt_fds(std::vector<int>* fds) const;
+
+  // The lightweight thread running on the calling OS thread, or nullptr.
+  static Thread* current();
+
+  // I/O channels of this thread, keyed by io_device (io_device.cc).
+  std::unordered_map<const void*, IoChannel*>& channels() { return channels_; }
+
+ private:
+  friend class Reactor;
+  struct Message {
+    MsgFn fn;
+    void* arg;
+  };
+  int run_deferred();
+
+  std::string name_;
+  Reactor* reactor_ = nullptr;
+  MpscRing<Message> ring_;
+  std::vector<Message> deferred_;
+  std::vector<Message> deferred_running_;
+  std::vector<std::unique_ptr<Poller>> pollers_;
+  bool pollers_changed_ = false;
+  std::unordered_map<const void*, IoChannel*> channels_;
+};
+
+}  // namespace nds
