@@ -46,10 +46,10 @@ Status Engine::start(const EngineOptions& options, std::unique_ptr<Engine>* out,
 
 Engine::~Engine() {
   stop_reactors();
-  // Threads die before the bdevs whose channels they may still list; bdevs before memory.
+  // Bdevs go while the threads that may still hold their channels exist; memory last.
+  bdevs_.reset();
   workers_.clear();
   app_thread_.reset();
-  bdevs_.reset();
   small_buffers_.reset();
   large_buffers_.reset();
 }

@@ -7,7 +7,11 @@ namespace nds {
 int bdev_channel_create(void* io_device, void* ctx);
 void bdev_channel_destroy(void* io_device, void* ctx);
 
-BdevManager::~BdevManager() = default;
+BdevManager::~BdevManager() {
+  // Bdevs left at teardown (still claimed or open) lose their channels here, after the
+  // reactors have stopped, so nothing stays registered under a freed address.
+  for (auto& [name, bdev] : bdevs_) io_device_forget(bdev.get());
+}
 
 Status BdevManager::add(std::unique_ptr<Bdev> bdev) {
   if (bdevs_.count(bdev->name())) return Status::error(-EEXIST, "bdev " + bdev->name() + " already exists");
@@ -52,13 +56,20 @@ Status BdevManager::claim(Bdev* bdev, std::string owner) {
 
 void BdevManager::release_claim(Bdev* bdev) { bdev->claimed_by_.clear(); }
 
-void BdevManager::remove(std::string_view name, std::function<void(Status)> done) {
+Status BdevManager::check_removable(std::string_view name) const {
   auto it = bdevs_.find(name);
   if (it == bdevs_.end() || it->second->removing_)
-    return done(Status::error(-ENOENT, "bdev " + std::string(name) + " does not exist"));
+    return Status::error(-ENOENT, "bdev " + std::string(name) + " does not exist");
+  if (!it->second->claimed_by_.empty())
+    return Status::error(-EBUSY, "bdev " + it->second->name() + " is claimed by " + it->second->claimed_by_);
+  return Status::ok();
+}
+
+void BdevManager::remove(std::string_view name, std::function<void(Status)> done) {
+  auto it = bdevs_.find(name);
+  Status st = check_removable(name);
+  if (!st.is_ok()) return done(st);
   Bdev* bdev = it->second.get();
-  if (!bdev->claimed_by_.empty())
-    return done(Status::error(-EBUSY, "bdev " + bdev->name() + " is claimed by " + bdev->claimed_by_));
   if (bdev->open_descs_ > 0)
     return done(Status::error(-EBUSY, "bdev " + bdev->name() + " is open (" + std::to_string(bdev->open_descs_) +
                                           " descriptors)"));
@@ -74,7 +85,8 @@ void BdevManager::remove(std::string_view name, std::function<void(Status)> done
 
 void BdevManager::remove_all(std::function<void()> done) {
   for (auto& [name, bdev] : bdevs_) {
-    if (bdev->removing_ || !bdev->claimed_by_.empty()) continue;
+    if (bdev->removing_ || !bdev->claimed_by_.empty() || bdev->open_descs_ > 0) continue;
+    // Each removal completes asynchronously and may release a claim, so look again after it.
     remove(name, [this, done = std::move(done)](Status) mutable { remove_all(std::move(done)); });
     return;
   }

@@ -32,10 +32,14 @@ class BdevManager {
   Status claim(Bdev* bdev, std::string owner);
   void release_claim(Bdev* bdev);
 
+  // Why remove() would refuse now (ENOENT, EBUSY claimed or being removed), or ok. Open
+  // descriptors are not counted: the caller may be about to close its own.
+  Status check_removable(std::string_view name) const;
   // Removes a bdev: ENOENT unknown, EBUSY claimed, open or already being removed. The
   // bdev's channels are drained and its module destructed before done(ok) runs.
   void remove(std::string_view name, std::function<void(Status)> done);
-  // Removes every unclaimed bdev, repeating until none is left (claimers go first).
+  // Removes every bdev that is neither claimed nor open, claimers before what they claim
+  // (a claim is released when its claimer goes), until nothing removable is left.
   void remove_all(std::function<void()> done);
 
  private:

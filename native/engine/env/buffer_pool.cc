@@ -4,7 +4,9 @@
 
 namespace nds {
 
-PoolCache::~PoolCache() {
+PoolCache::~PoolCache() { drop(); }
+
+void PoolCache::drop() {
   if (!buffers_.empty()) pool_->give_batch(&buffers_, buffers_.size());
 }
 

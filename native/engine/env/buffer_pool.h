@@ -24,6 +24,8 @@ class PoolCache {
 
   void* get();  // nullptr when the pool and the region are both exhausted
   void put(void* buffer);
+  // Returns every cached buffer to the pool now (before the pool itself goes away).
+  void drop();
   size_t cached() const { return buffers_.size(); }
 
  private:

@@ -161,6 +161,23 @@ void for_each_channel(void* io_device, std::function<void(IoChannel*)> fn, std::
   for_each_step(state);
 }
 
+void io_device_forget(void* io_device) {
+  std::unique_ptr<IoDevice> dev;
+  {
+    std::lock_guard<std::mutex> lock(registry_mutex);
+    auto it = registry.find(io_device);
+    if (it == registry.end()) return;
+    dev = std::move(it->second);
+    registry.erase(it);
+  }
+  for (IoChannel* ch : dev->channels) {
+    ch->thread->channels().erase(io_device);
+    dev->destroy(io_device, ch->ctx);
+    if (ch->ctx) ::operator delete(ch->ctx, std::align_val_t(64));
+    delete ch;
+  }
+}
+
 size_t io_device_channel_count(const void* io_device) {
   std::lock_guard<std::mutex> lock(registry_mutex);
   auto it = registry.find(io_device);

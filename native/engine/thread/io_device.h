@@ -41,6 +41,10 @@ void put_io_channel(IoChannel* channel);
 // on the calling thread. Used to gather per-thread state or to tell every channel something.
 void for_each_channel(void* io_device, std::function<void(IoChannel*)> fn, std::function<void()> done);
 
+// Engine teardown only, after every reactor has stopped: destroys whatever channels the
+// device still has (their threads no longer run) and drops it from the registry.
+void io_device_forget(void* io_device);
+
 // Number of channels currently alive for the device (any thread; for stats and tests).
 size_t io_device_channel_count(const void* io_device);
 

@@ -1,0 +1,214 @@
+// N-API entry points, typed 1:1 by src/binding.ts. Arguments were validated in TypeScript;
+// here they are checked again only so that a wrong call throws instead of crashing.
+#include <napi.h>
+
+#include "js_engine.h"
+#include "js_values.h"
+
+namespace nds::binding {
+namespace {
+
+// One engine per process (the reactors pin cores and the memory is reserved for it).
+struct AddonState {
+  bool starting = false;
+  std::shared_ptr<JsEngine> active;
+};
+
+AddonState& state(Napi::Env env) { return *env.GetInstanceData<AddonState>(); }
+
+bool check(bool ok, Napi::Env env, const char* message) {
+  if (!ok) Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return ok;
+}
+
+class StartWorker : public Napi::AsyncWorker {
+ public:
+  StartWorker(Napi::Env env, EngineOptions options, Napi::Function on_io, Napi::Int32Array results)
+      : Napi::AsyncWorker(env, "nodestor-start"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        options_(std::move(options)),
+        on_io_(Napi::Persistent(on_io)),
+        results_(Napi::Persistent(results)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  // Reserving (and pre-faulting) the DMA region can take a while: off the JS thread.
+  void Execute() override { status_ = Engine::start(options_, &engine_, &warning_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    AddonState& st = state(env);
+    st.starting = false;
+    if (!status_.is_ok()) {
+      deferred_.Reject(make_error(env, status_).Value());
+      return;
+    }
+    bool hugepages = engine_->dma().stats().hugepages;
+    st.active = JsEngine::create(env, std::move(engine_), on_io_.Value(), results_.Value());
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("handle", wrap_engine(env, st.active));
+    out.Set("warning", warning_.empty() ? env.Null() : Napi::String::New(env, warning_));
+    out.Set("hugepages", hugepages);
+    deferred_.Resolve(out);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  EngineOptions options_;
+  Napi::FunctionReference on_io_;
+  Napi::Reference<Napi::Int32Array> results_;
+  std::unique_ptr<Engine> engine_;
+  std::string warning_;
+  Status status_;
+};
+
+// engineStart({ cores, memoryMb, hugepages, idle }, onIo(count), ioResults: Int32Array)
+Napi::Value EngineStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!check(info.Length() == 3 && info[0].IsObject() && info[1].IsFunction() && info[2].IsTypedArray(), env,
+             "engineStart(options, onIo, ioResults)"))
+    return env.Undefined();
+  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Value cores = o.Get("cores"), memory = o.Get("memoryMb"), huge = o.Get("hugepages"), idle = o.Get("idle");
+  if (!check(cores.IsArray() && memory.IsNumber() && huge.IsString() && idle.IsString(), env, "bad engine options"))
+    return env.Undefined();
+  EngineOptions options;
+  options.cores.clear();
+  Napi::Array list = cores.As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); ++i) options.cores.push_back(list.Get(i).As<Napi::Number>().Int32Value());
+  options.memory_bytes = static_cast<uint64_t>(memory.As<Napi::Number>().Int64Value()) << 20;
+  std::string h = huge.As<Napi::String>();
+  options.hugepages = h == "require" ? HugepageMode::Require : h == "off" ? HugepageMode::Off : HugepageMode::Auto;
+  options.idle = idle.As<Napi::String>().Utf8Value() == "poll" ? IdleMode::Poll : IdleMode::Adaptive;
+
+  AddonState& st = state(env);
+  if (st.starting || st.active) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(make_error(env, Status::error(-EBUSY, "an engine is already running in this process; stop it first")).Value());
+    return deferred.Promise();
+  }
+  st.starting = true;
+  auto* worker = new StartWorker(env, std::move(options), info[1].As<Napi::Function>(), info[2].As<Napi::Int32Array>());
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+JsEngine* running_engine(const Napi::CallbackInfo& info) {
+  JsEngine* engine = unwrap_engine(info[0]);
+  if (engine && !engine->running()) {
+    make_error(info.Env(), Status::error(-ESHUTDOWN, "the engine is stopped")).ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  return engine;
+}
+
+Napi::Value EngineInfo(const Napi::CallbackInfo& info) {
+  JsEngine* engine = running_engine(info);
+  return engine ? engine->info(info.Env()) : info.Env().Undefined();
+}
+
+Napi::Value EngineStop(const Napi::CallbackInfo& info) {
+  JsEngine* engine = running_engine(info);
+  return engine ? engine->stop(info.Env()) : info.Env().Undefined();
+}
+
+// After engineStop settled: joins the reactors, releases the completion function.
+Napi::Value EngineFinalize(const Napi::CallbackInfo& info) {
+  JsEngine* engine = unwrap_engine(info[0]);
+  if (!engine) return info.Env().Undefined();
+  engine->finalize();
+  AddonState& st = state(info.Env());
+  if (st.active.get() == engine) st.active.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value BdevCreate(const Napi::CallbackInfo& info) {
+  JsEngine* engine = running_engine(info);
+  if (!engine || !check(info[1].IsString(), info.Env(), "uri must be a string")) return info.Env().Undefined();
+  return engine->create_bdev(info.Env(), info[1].As<Napi::String>());
+}
+
+Napi::Value BdevDestroy(const Napi::CallbackInfo& info) {
+  JsEngine* engine = running_engine(info);
+  if (!engine) return info.Env().Undefined();
+  auto bdev = unwrap_bdev(info[1]);
+  return bdev ? engine->destroy_bdev(info.Env(), bdev) : info.Env().Undefined();
+}
+
+Napi::Value BdevStats(const Napi::CallbackInfo& info) {
+  auto bdev = unwrap_bdev(info[0]);
+  if (!bdev) return info.Env().Undefined();
+  // Statistics stay readable after destroy: the bdev object lives until the engine stops.
+  if (bdev->closed && !bdev->desc) return bdev_stats_value(info.Env(), IoStatSnapshot{});
+  return bdev_stats_value(info.Env(), bdev->bdev->stats());
+}
+
+Napi::Value BdevResetStats(const Napi::CallbackInfo& info) {
+  auto bdev = unwrap_bdev(info[0]);
+  if (bdev && !bdev->closed) bdev->bdev->reset_stats();
+  return info.Env().Undefined();
+}
+
+// bdevIo(engine, bdev, op, slot, offset, length, buffer | null) -> 0 | -errno
+Napi::Value BdevIo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  JsEngine* engine = unwrap_engine(info[0]);
+  if (!engine) return env.Undefined();
+  auto bdev = unwrap_bdev(info[1]);
+  if (!bdev) return env.Undefined();
+  int op = info[2].As<Napi::Number>().Int32Value();
+  if (!check(op >= 0 && op < kIoTypeCount, env, "bad I/O type")) return env.Undefined();
+  auto slot = static_cast<uint32_t>(info[3].As<Napi::Number>().Uint32Value());
+  auto offset = static_cast<uint64_t>(info[4].As<Napi::Number>().Int64Value());
+  auto length = static_cast<uint64_t>(info[5].As<Napi::Number>().Int64Value());
+  uint8_t* bytes = nullptr;
+  if (info[6].IsTypedArray()) {
+    Napi::TypedArray array = info[6].As<Napi::TypedArray>();
+    if (!check(array.ByteLength() >= length, env, "buffer is shorter than the I/O")) return env.Undefined();
+    bytes = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  } else if (!check(op != static_cast<int>(IoType::Read) && op != static_cast<int>(IoType::Write), env,
+                    "read and write need a buffer")) {
+    return env.Undefined();
+  }
+  int rc = engine->submit_io(bdev.get(), static_cast<IoType>(op), slot, offset, length, bytes);
+  return Napi::Number::New(env, rc);
+}
+
+Napi::Value AllocBuffer(const Napi::CallbackInfo& info) {
+  JsEngine* engine = running_engine(info);
+  if (!engine || !check(info[1].IsNumber(), info.Env(), "size must be a number")) return info.Env().Undefined();
+  return engine->alloc_buffer(info.Env(), static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()));
+}
+
+void CleanupAtExit(void* arg) {
+  auto* st = static_cast<AddonState*>(arg);
+  if (st->active) st->active->stop_for_exit();
+}
+
+Napi::Object InitExports(Napi::Env env, Napi::Object exports) {
+  auto* st = new AddonState();
+  env.SetInstanceData<AddonState>(st);
+  // Runs before the instance data is freed: an engine the script never stopped is stopped
+  // here, without calling into JavaScript.
+  napi_add_env_cleanup_hook(env, CleanupAtExit, st);
+  exports.Set("engineStart", Napi::Function::New(env, EngineStart));
+  exports.Set("engineInfo", Napi::Function::New(env, EngineInfo));
+  exports.Set("engineStop", Napi::Function::New(env, EngineStop));
+  exports.Set("engineFinalize", Napi::Function::New(env, EngineFinalize));
+  exports.Set("bdevCreate", Napi::Function::New(env, BdevCreate));
+  exports.Set("bdevDestroy", Napi::Function::New(env, BdevDestroy));
+  exports.Set("bdevStats", Napi::Function::New(env, BdevStats));
+  exports.Set("bdevResetStats", Napi::Function::New(env, BdevResetStats));
+  exports.Set("bdevIo", Napi::Function::New(env, BdevIo));
+  exports.Set("allocBuffer", Napi::Function::New(env, AllocBuffer));
+  return exports;
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) { return InitExports(env, exports); }
+
+}  // namespace nds::binding
+
+static Napi::Object InitNodestor(Napi::Env env, Napi::Object exports) { return nds::binding::Init(env, exports); }
+NODE_API_MODULE(nodestor, InitNodestor)

@@ -1,0 +1,339 @@
+#include "js_engine.h"
+
+#include <cstring>
+
+#include "bdev/bdev_factory.h"
+#include "js_values.h"
+#include "thread/io_device.h"
+
+namespace nds::binding {
+
+JsEngine::JsEngine(Napi::Env env, std::unique_ptr<Engine> engine, Napi::Function on_io, Napi::Int32Array io_results)
+    : engine_(std::move(engine)),
+      on_io_(Napi::Persistent(on_io)),
+      io_results_ref_(Napi::Persistent(io_results)),
+      io_results_(io_results.Data()),
+      io_results_pairs_(io_results.ElementLength() / 2),
+      completions_(2 * kMaxIoInFlight),
+      small_cache_(&engine_->small_buffers()),
+      large_cache_(&engine_->large_buffers()) {
+  tsfn_ = Tsfn::New(env, "nodestor-completions", 0, 1, this,
+                    [](Napi::Env, void*, JsEngine* self) { self->self_.reset(); });
+  // Idle until something is in flight, so a script that is done can exit.
+  tsfn_.Unref(env);
+}
+
+JsEngine::~JsEngine() = default;
+
+std::shared_ptr<JsEngine> JsEngine::create(Napi::Env env, std::unique_ptr<Engine> engine, Napi::Function on_io,
+                                           Napi::Int32Array io_results) {
+  std::shared_ptr<JsEngine> js(new JsEngine(env, std::move(engine), on_io, io_results));
+  // Queued ThreadSafeFunction calls may still arrive after release; the function's own
+  // finalizer drops this last reference, so the object outlives every call.
+  js->self_ = js;
+  return js;
+}
+
+// ---------------------------------------------------------------- completions
+
+void JsEngine::complete(const Completion& completion) {
+  // The ring holds more than can ever be pending, so a push fails only transiently while
+  // the consumer catches up on a slot.
+  while (!completions_.try_push(completion)) {
+  }
+  // Coalesced wake-up: only the first completion after a drain signals JavaScript.
+  if (!signaled_.exchange(true, std::memory_order_acq_rel)) tsfn_.NonBlockingCall();
+}
+
+void JsEngine::drain_callback(Napi::Env env, Napi::Function, JsEngine* self, void*) {
+  if (env == nullptr || self == nullptr) return;  // torn down: nothing to deliver to
+  self->drain(env);
+}
+
+void JsEngine::drain(Napi::Env env) {
+  signaled_.exchange(false, std::memory_order_acq_rel);
+  Completion c;
+  size_t batch = 0;
+  int drained = 0;
+  auto flush_io = [&] {
+    if (batch == 0) return;
+    on_io_.Call({Napi::Number::New(env, static_cast<double>(batch))});
+    batch = 0;
+  };
+  while (completions_.try_pop(&c)) {
+    ++drained;
+    if (c.control) {
+      // Settle I/O first so promises resolve in completion order.
+      flush_io();
+      std::unique_ptr<ControlRequest> req(c.control);
+      if (req->status.is_ok()) {
+        req->deferred.Resolve(req->result ? req->result(env) : env.Undefined());
+      } else {
+        req->deferred.Reject(make_error(env, req->status).Value());
+      }
+      continue;
+    }
+    release_bounce(request(c.slot));
+    io_results_[2 * batch] = static_cast<int32_t>(c.slot);
+    io_results_[2 * batch + 1] = c.status;
+    if (++batch == io_results_pairs_) flush_io();
+  }
+  flush_io();
+  track_pending(-drained);
+}
+
+void JsEngine::track_pending(int delta) {
+  pending_ = static_cast<uint64_t>(static_cast<int64_t>(pending_) + delta);
+  if (finalized_) return;
+  if (pending_ > 0 && !tsfn_referenced_) {
+    tsfn_.Ref(Napi::Env(on_io_.Env()));
+    tsfn_referenced_ = true;
+  } else if (pending_ == 0 && tsfn_referenced_) {
+    tsfn_.Unref(Napi::Env(on_io_.Env()));
+    tsfn_referenced_ = false;
+  }
+}
+
+bool JsEngine::send_control(ControlRequest* req, std::function<void(ControlRequest*)> on_app_thread) {
+  track_pending(1);
+  if (engine_->app_thread().send([req, fn = std::move(on_app_thread)] { fn(req); })) return true;
+  track_pending(-1);
+  return false;
+}
+
+// ---------------------------------------------------------------- management
+
+Napi::Value JsEngine::info(Napi::Env env) { return engine_info_value(env, *engine_); }  // caller checks running()
+
+Napi::Promise JsEngine::create_bdev(Napi::Env env, std::string uri) {
+  auto* req = new ControlRequest(env);
+  Napi::Promise promise = req->deferred.Promise();
+  bool sent = send_control(req, [this, uri = std::move(uri)](ControlRequest* r) {
+    create_bdev_from_uri(engine_->bdevs(), uri, [this, r](Status st, Bdev* bdev) {
+      if (st.is_ok()) {
+        BdevDesc* desc = nullptr;
+        st = engine_->bdevs().open(bdev->name(), true, &desc);
+        if (st.is_ok()) {
+          auto handle = std::make_shared<JsBdev>();
+          handle->engine = this;
+          handle->desc = desc;
+          handle->bdev = bdev;
+          handle->worker = live_bdevs_.size() % engine_->reactor_count();
+          handle->channels.assign(engine_->reactor_count(), nullptr);
+          live_bdevs_.insert(handle);
+          BdevProperties props = bdev_properties(*bdev);
+          r->result = [handle, props](Napi::Env e) { return bdev_created_value(e, handle, props); };
+        }
+      }
+      r->status = st;
+      complete(Completion{0, 0, r});
+    });
+  });
+  if (!sent) {
+    req->deferred.Reject(make_error(env, Status::error(-EAGAIN, "the app thread's message ring is full")).Value());
+    delete req;
+  }
+  return promise;
+}
+
+void JsEngine::release_bdev_on_app_thread(std::shared_ptr<JsBdev> handle, std::function<void()> done) {
+  // Walk the workers one after another; each drops its channel, the last step returns to
+  // the app thread and closes the descriptor.
+  auto step = std::make_shared<std::function<void(size_t)>>();
+  *step = [this, handle, step, done = std::move(done)](size_t worker) {
+    if (worker == engine_->reactor_count()) {
+      engine_->app_thread().send([this, handle, done, step] {
+        engine_->bdevs().close(handle->desc);
+        handle->desc = nullptr;
+        live_bdevs_.erase(handle);
+        *step = nullptr;  // break the self-reference
+        done();
+      });
+      return;
+    }
+    engine_->worker(worker).send([handle, step, worker] {
+      if (handle->channels[worker]) bdev_put_io_channel(handle->channels[worker]);
+      handle->channels[worker] = nullptr;
+      (*step)(worker + 1);
+    });
+  };
+  (*step)(0);
+}
+
+Napi::Promise JsEngine::destroy_bdev(Napi::Env env, std::shared_ptr<JsBdev> handle) {
+  auto* req = new ControlRequest(env);
+  Napi::Promise promise = req->deferred.Promise();
+  handle->closed = true;
+  bool sent = send_control(req, [this, handle](ControlRequest* r) {
+    std::string name = handle->bdev->name();
+    Status st = engine_->bdevs().check_removable(name);
+    if (!st.is_ok()) {
+      r->status = st;
+      return complete(Completion{0, 0, r});
+    }
+    release_bdev_on_app_thread(handle, [this, r, name] {
+      engine_->bdevs().remove(name, [this, r](Status removed) {
+        r->status = removed;
+        complete(Completion{0, 0, r});
+      });
+    });
+  });
+  if (!sent) {
+    handle->closed = false;
+    req->deferred.Reject(make_error(env, Status::error(-EAGAIN, "the app thread's message ring is full")).Value());
+    delete req;
+  }
+  return promise;
+}
+
+void JsEngine::release_all_bdevs_on_app_thread(std::function<void()> done) {
+  if (live_bdevs_.empty()) return done();
+  std::shared_ptr<JsBdev> next = *live_bdevs_.begin();
+  release_bdev_on_app_thread(next, [this, done = std::move(done)]() mutable {
+    release_all_bdevs_on_app_thread(std::move(done));
+  });
+}
+
+Napi::Promise JsEngine::stop(Napi::Env env) {
+  auto* req = new ControlRequest(env);
+  Napi::Promise promise = req->deferred.Promise();
+  stopping_ = true;
+  bool sent = send_control(req, [this](ControlRequest* r) {
+    release_all_bdevs_on_app_thread([this, r] {
+      engine_->bdevs().remove_all([this, r] { complete(Completion{0, 0, r}); });
+    });
+  });
+  if (!sent) {
+    stopping_ = false;
+    req->deferred.Reject(make_error(env, Status::error(-EAGAIN, "the app thread's message ring is full")).Value());
+    delete req;
+  }
+  return promise;
+}
+
+void JsEngine::finalize() {
+  if (finalized_) return;
+  finalized_ = true;
+  engine_->stop_reactors();
+  // Stop the reactors before anything they might touch goes; free the engine (bdev
+  // memory, pools) now rather than when the last JavaScript reference is collected.
+  small_cache_.drop();
+  large_cache_.drop();
+  engine_.reset();
+  if (tsfn_referenced_) tsfn_.Unref(Napi::Env(on_io_.Env()));
+  tsfn_.Release();
+}
+
+void JsEngine::stop_for_exit() {
+  if (finalized_) return;
+  if (!stopping_) {
+    stopping_ = true;
+    std::atomic<bool> done{false};
+    bool sent = engine_->app_thread().send([this, &done] {
+      release_all_bdevs_on_app_thread([this, &done] {
+        engine_->bdevs().remove_all([&done] {
+          done.store(true, std::memory_order_release);
+          done.notify_one();
+        });
+      });
+    });
+    if (sent) done.wait(false, std::memory_order_acquire);
+  }
+  finalize();
+}
+
+// ---------------------------------------------------------------- I/O
+
+IoRequest& JsEngine::request(uint32_t slot) {
+  constexpr uint32_t kChunk = 4096;
+  while (slab_.size() <= slot / kChunk) slab_.push_back(std::make_unique<IoRequest[]>(kChunk));
+  return slab_[slot / kChunk][slot % kChunk];
+}
+
+void JsEngine::release_bounce(IoRequest& req) {
+  switch (req.bounce) {
+    case BounceKind::None: break;
+    case BounceKind::Small: small_cache_.put(req.dma); break;
+    case BounceKind::Large: large_cache_.put(req.dma); break;
+    case BounceKind::Region: engine_->dma().free(req.dma); break;
+  }
+  req.bounce = BounceKind::None;
+}
+
+static void on_io_done(int status, void* arg) {
+  auto* req = static_cast<IoRequest*>(arg);
+  // The caller's buffer stays referenced by JavaScript until this request is drained, and
+  // array buffer memory does not move, so the reactor can fill it directly.
+  if (status == 0 && req->js_bytes) std::memcpy(req->js_bytes, req->dma, req->length);
+  req->bdev->engine->complete(Completion{req->slot, status, nullptr});
+}
+
+static void run_io(void* arg) {
+  auto* req = static_cast<IoRequest*>(arg);
+  JsBdev* handle = req->bdev;
+  IoChannel*& ch = handle->channels[handle->worker];
+  if (!ch) ch = bdev_get_io_channel(handle->desc);
+  if (!ch) return on_io_done(-ENODEV, req);
+  int rc = bdev_submit(handle->desc, ch, req->type, req->offset, req->length, req->dma, on_io_done, req);
+  if (rc != 0) on_io_done(rc, req);
+}
+
+int JsEngine::submit_io(JsBdev* handle, IoType type, uint32_t slot, uint64_t offset, uint64_t length, uint8_t* bytes) {
+  if (stopping_ || handle->closed) return -ENODEV;
+  if (slot >= kMaxIoInFlight) return -EINVAL;
+  if (pending_ >= kMaxIoInFlight) return -EAGAIN;
+  IoRequest& req = request(slot);
+  req = IoRequest{handle, type, offset, length, nullptr, nullptr, BounceKind::None, slot};
+  bool has_data = type == IoType::Read || type == IoType::Write;
+  if (has_data) {
+    if (engine_->dma().contains(bytes, length)) {
+      req.dma = bytes;  // zero-copy: the caller's buffer is DMA memory
+    } else {
+      if (length <= Engine::kSmallBufferSize) {
+        req.dma = static_cast<uint8_t*>(small_cache_.get());
+        req.bounce = BounceKind::Small;
+      } else if (length <= Engine::kLargeBufferSize) {
+        req.dma = static_cast<uint8_t*>(large_cache_.get());
+        req.bounce = BounceKind::Large;
+      }
+      if (!req.dma) {
+        req.dma = static_cast<uint8_t*>(engine_->dma().alloc(length));
+        req.bounce = BounceKind::Region;
+      }
+      if (!req.dma) return -ENOMEM;
+      if (type == IoType::Write) {
+        std::memcpy(req.dma, bytes, length);  // the data is captured at call time
+      } else {
+        req.js_bytes = bytes;
+      }
+    }
+  }
+  if (!engine_->worker(handle->worker).send(run_io, &req)) {
+    release_bounce(req);
+    return -EAGAIN;
+  }
+  track_pending(1);
+  return 0;
+}
+
+Napi::Value JsEngine::alloc_buffer(Napi::Env env, size_t size) {
+  void* mem = engine_->dma().alloc(size);
+  if (!mem) {
+    DmaStats s = engine_->dma().stats();
+    Napi::Error err = make_error(env, Status::error(-ENOMEM, "no " + std::to_string(size) + " bytes of DMA memory left (" +
+                                                                 std::to_string(s.free_bytes) + " of " +
+                                                                 std::to_string(s.reserved_bytes) + " free)"));
+    err.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  // The buffer keeps the region mapped even after the engine stops.
+  auto* keep = new std::shared_ptr<DmaRegion>(engine_->dma_shared());
+  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(mem), size,
+                                    [](Napi::Env, uint8_t* data, std::shared_ptr<DmaRegion>* region) {
+                                      (*region)->free(data);
+                                      delete region;
+                                    },
+                                    keep);
+}
+
+}  // namespace nds::binding

@@ -1,0 +1,126 @@
+// The binding's per-engine state: the native Engine, the one completion queue through
+// which every reactor hands results back to JavaScript, the ThreadSafeFunction that drains
+// it in batches, and the slab of JavaScript I/O requests. N-API glue only: everything
+// below goes through native/engine's public headers.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <unordered_set>
+#include <vector>
+
+#include "engine.h"
+#include "env/buffer_pool.h"
+#include "thread/mpsc_ring.h"
+
+namespace nds::binding {
+
+class JsEngine;
+
+// A bdev as JavaScript holds it: a descriptor opened on the app thread and, per reactor,
+// the channel its worker thread uses (touched only by that worker).
+struct JsBdev {
+  JsEngine* engine;
+  BdevDesc* desc;
+  Bdev* bdev;
+  size_t worker;  // reactor whose worker thread runs this bdev's JavaScript I/O
+  std::vector<IoChannel*> channels;
+  bool closed = false;  // JS thread
+};
+
+// A management call in flight: the promise and how to build its result once settled.
+struct ControlRequest {
+  explicit ControlRequest(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise::Deferred deferred;
+  Status status;
+  std::function<Napi::Value(Napi::Env)> result;  // runs on the JS thread; may be empty
+};
+
+enum class BounceKind : uint8_t { None, Small, Large, Region };
+
+// One JavaScript I/O; its slot number is chosen by JavaScript and indexes the slab.
+struct IoRequest {
+  JsBdev* bdev;
+  IoType type;
+  uint64_t offset;
+  uint64_t length;
+  uint8_t* dma;       // memory the bdev reads or writes
+  uint8_t* js_bytes;  // the caller's memory to fill after a bounced read, else nullptr
+  BounceKind bounce;
+  uint32_t slot;
+};
+
+struct Completion {
+  uint32_t slot;
+  int32_t status;
+  ControlRequest* control;  // non-null for management calls
+};
+
+class JsEngine {
+ public:
+  static constexpr uint32_t kMaxIoInFlight = 65536;
+
+  static std::shared_ptr<JsEngine> create(Napi::Env env, std::unique_ptr<Engine> engine, Napi::Function on_io,
+                                          Napi::Int32Array io_results);
+  ~JsEngine();
+
+  bool running() const { return !stopping_; }
+  bool finalized() const { return finalized_; }
+
+  // ---- management (JS thread) ----
+  Napi::Value info(Napi::Env env);
+  Napi::Promise create_bdev(Napi::Env env, std::string uri);
+  Napi::Promise destroy_bdev(Napi::Env env, std::shared_ptr<JsBdev> bdev);
+  Napi::Promise stop(Napi::Env env);
+  // After a stop settled: joins the reactors and releases the ThreadSafeFunction.
+  void finalize();
+  // Process exit without stop(): a blocking stop that never calls into JavaScript.
+  void stop_for_exit();
+
+  // ---- I/O (JS thread) ----
+  // 0, or a negative errno: -EAGAIN when too much is in flight (queue it and retry).
+  int submit_io(JsBdev* bdev, IoType type, uint32_t slot, uint64_t offset, uint64_t length, uint8_t* bytes);
+  Napi::Value alloc_buffer(Napi::Env env, size_t size);
+
+  // ---- reactor side ----
+  void complete(const Completion& completion);
+
+ private:
+  JsEngine(Napi::Env env, std::unique_ptr<Engine> engine, Napi::Function on_io, Napi::Int32Array io_results);
+  IoRequest& request(uint32_t slot);
+  void release_bounce(IoRequest& req);
+  void drain(Napi::Env env);
+  void track_pending(int delta);
+  bool send_control(ControlRequest* req, std::function<void(ControlRequest*)> on_app_thread);
+  // App thread: every worker drops its channel for the bdev, then the descriptor closes.
+  void release_bdev_on_app_thread(std::shared_ptr<JsBdev> bdev, std::function<void()> done);
+  void release_all_bdevs_on_app_thread(std::function<void()> done);
+  static void drain_callback(Napi::Env env, Napi::Function, JsEngine* self, void*);
+
+  std::shared_ptr<JsEngine> self_;  // released by the ThreadSafeFunction's finalizer
+  std::unique_ptr<Engine> engine_;
+  using Tsfn = Napi::TypedThreadSafeFunction<JsEngine, void, drain_callback>;
+  Tsfn tsfn_;
+  Napi::FunctionReference on_io_;
+  Napi::Reference<Napi::Int32Array> io_results_ref_;
+  int32_t* io_results_;
+  size_t io_results_pairs_;
+
+  MpscRing<Completion> completions_;
+  std::atomic<bool> signaled_{false};
+  uint64_t pending_ = 0;   // JS thread: requests whose completion has not been drained
+  bool tsfn_referenced_ = false;
+  bool stopping_ = false;  // JS thread
+  bool finalized_ = false;
+
+  std::vector<std::unique_ptr<IoRequest[]>> slab_;
+  PoolCache small_cache_;
+  PoolCache large_cache_;
+  // Bdevs JavaScript holds open: touched on the app thread, and on the JS thread only after
+  // a stop has settled (the completion queue orders the two).
+  std::unordered_set<std::shared_ptr<JsBdev>> live_bdevs_;
+};
+
+}  // namespace nds::binding

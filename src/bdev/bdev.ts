@@ -1,0 +1,199 @@
+import { binding, IoOp, type NativeBdev, type NativeBdevCreated } from '../binding.js';
+import { NodestorError, withCallerStack } from '../errors.js';
+import type { IoDispatcher, IoOwner } from '../io/dispatcher.js';
+import { requireBytes, requireInteger } from '../validate.js';
+import { shapeStats, type BdevStats } from './stats.js';
+
+export type HandleStatus = 'open' | 'closing' | 'closed';
+
+/** What a Bdev needs from its engine (kept narrow so the two files stay independent). */
+export interface BdevHost {
+  readonly dispatcher: IoDispatcher;
+  assertRunning(op: string, resource: string): void;
+  destroyNativeBdev(bdev: Bdev): Promise<void>;
+  forgetBdev(bdev: Bdev): void;
+}
+
+/**
+ * A block device served by the engine. Offsets and lengths are in bytes and must be
+ * multiples of blockSize inside the device. Get one from `engine.createBdev(uri)`.
+ */
+export class Bdev implements IoOwner {
+  readonly name: string;
+  readonly uuid: string;
+  readonly module: string;
+  readonly blockSize: number;
+  readonly numBlocks: number;
+  readonly sizeBytes: number;
+  /** @internal */
+  readonly native: NativeBdev;
+  #status: HandleStatus = 'open';
+  #inFlight = 0;
+  #host: BdevHost;
+  #destroying: Promise<void> | undefined;
+
+  /** @internal Created by Engine.createBdev. */
+  constructor(host: BdevHost, created: NativeBdevCreated) {
+    this.#host = host;
+    this.native = created.handle;
+    this.name = created.name;
+    this.uuid = created.uuid;
+    this.module = created.module;
+    this.blockSize = created.blockSize;
+    this.numBlocks = created.numBlocks;
+    this.sizeBytes = created.blockSize * created.numBlocks;
+  }
+
+  get status(): HandleStatus {
+    return this.#status;
+  }
+
+  /** Reads `length` bytes at `offset` into a new Buffer. */
+  read(offset: number, length: number): Promise<Buffer> {
+    // Not an async function (one promise per read, not two), so errors are rejected by hand.
+    try {
+      this.#checkRange('read', offset, length);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const target = Buffer.allocUnsafe(length);
+    return this.#submit(IoOp.read, 'read', offset, length, target, target) as Promise<Buffer>;
+  }
+
+  /**
+   * Reads into `target` (its whole length) and resolves with it. With a buffer from
+   * `engine.allocBuffer` the device reads straight into it: no copy.
+   */
+  readInto<T extends Uint8Array>(offset: number, target: T): Promise<T> {
+    try {
+      requireBytes(target, 'target');
+      this.#checkRange('read', offset, target.byteLength);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#submit(IoOp.read, 'read', offset, target.byteLength, target, target) as Promise<T>;
+  }
+
+  /**
+   * Writes all of `data` at `offset`. Plain buffers are copied when the call is made, so
+   * the caller may reuse them at once; `engine.allocBuffer` buffers are written in place
+   * and must not change until the promise settles.
+   */
+  async write(offset: number, data: Uint8Array): Promise<void> {
+    requireBytes(data, 'data');
+    this.#checkRange('write', offset, data.byteLength);
+    await this.#submit(IoOp.write, 'write', offset, data.byteLength, data, undefined);
+  }
+
+  /** Makes completed writes durable (a no-op on memory bdevs). */
+  async flush(): Promise<void> {
+    this.#assertOpen('flush');
+    await this.#submit(IoOp.flush, 'flush', 0, this.sizeBytes, null, undefined);
+  }
+
+  /** Deallocates a range; it then reads as zeroes on malloc and null bdevs. */
+  async unmap(offset: number, length: number): Promise<void> {
+    this.#checkRange('unmap', offset, length);
+    await this.#submit(IoOp.unmap, 'unmap', offset, length, null, undefined);
+  }
+
+  /** Writes zeroes over a range without sending a buffer. */
+  async writeZeroes(offset: number, length: number): Promise<void> {
+    this.#checkRange('writeZeroes', offset, length);
+    await this.#submit(IoOp.writeZeroes, 'writeZeroes', offset, length, null, undefined);
+  }
+
+  /** I/O statistics since creation or the last resetStats(). */
+  stats(): BdevStats {
+    this.#assertOpen('stats');
+    return shapeStats(binding().bdevStats(this.native));
+  }
+
+  resetStats(): void {
+    this.#assertOpen('resetStats');
+    binding().bdevResetStats(this.native);
+  }
+
+  /**
+   * Waits for this bdev's in-flight I/O, then removes it from the engine and frees its
+   * resources (a malloc bdev's data is gone). Idempotent. EBUSY if something claimed it.
+   */
+  destroy(): Promise<void> {
+    if (this.#status === 'closed') return Promise.resolve();
+    if (this.#destroying) return this.#destroying;
+    this.#host.assertRunning('destroy', this.name);
+    this.#status = 'closing';
+    this.#destroying = withCallerStack('destroy', this.name, async () => {
+      try {
+        await this.#idle();
+        await this.#host.destroyNativeBdev(this);
+        this.#status = 'closed';
+        this.#host.forgetBdev(this);
+      } catch (error) {
+        this.#status = 'open';
+        throw error;
+      } finally {
+        this.#destroying = undefined;
+      }
+    });
+    return this.#destroying;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.destroy();
+  }
+
+  /** @internal The engine stopped: the handle is closed without native calls. */
+  markClosed(): void {
+    this.#status = 'closed';
+  }
+
+  /** @internal IoOwner */
+  ioStarted(): void {
+    this.#inFlight++;
+  }
+
+  /** @internal IoOwner */
+  ioFinished(): void {
+    if (--this.#inFlight === 0 && this.#idleWaiter) {
+      const wake = this.#idleWaiter;
+      this.#idleWaiter = undefined;
+      wake();
+    }
+  }
+
+  #idleWaiter: (() => void) | undefined;
+
+  #idle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.#idleWaiter = resolve));
+  }
+
+  #submit(op: number, opName: string, offset: number, length: number, buffer: Uint8Array | null, value: unknown) {
+    return this.#host.dispatcher.submit(this, op, opName, offset, length, buffer, value);
+  }
+
+  #assertOpen(op: string): void {
+    if (this.#status === 'open') return;
+    this.#host.assertRunning(op, this.name);
+    throw new NodestorError('BDEV_DESTROYED', `bdev ${this.name} has been destroyed`, { op, resource: this.name });
+  }
+
+  #checkRange(op: string, offset: number, length: number): void {
+    requireInteger(offset, 'offset', 0);
+    requireInteger(length, 'length', 1);
+    this.#assertOpen(op);
+    if (offset % this.blockSize !== 0 || length % this.blockSize !== 0)
+      throw new NodestorError(
+        'EINVAL',
+        `${op} at offset ${offset} length ${length} is not aligned to the block size ${this.blockSize} of bdev ${this.name}`,
+        { op, resource: this.name },
+      );
+    if (offset + length > this.sizeBytes)
+      throw new NodestorError(
+        'EINVAL',
+        `${op} at offset ${offset} length ${length} is beyond the end of bdev ${this.name} (${this.sizeBytes} bytes)`,
+        { op, resource: this.name },
+      );
+  }
+}

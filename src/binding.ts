@@ -1,0 +1,121 @@
+// The raw native binding, typed 1:1 with native/spdk-binding/addon.cc. Nothing here is
+// ergonomic; src/engine.ts and src/bdev/ build the public API on top.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type NativeEngine = { readonly __brand: 'NativeEngine' };
+export type NativeBdev = { readonly __brand: 'NativeBdev' };
+
+/** I/O type numbers, as native/engine/bdev/iostat.h orders them. */
+export const IoOp = { read: 0, write: 1, flush: 2, unmap: 3, writeZeroes: 4, reset: 5 } as const;
+export type IoOpName = keyof typeof IoOp;
+
+export interface NativeEngineOptions {
+  cores: number[];
+  memoryMb: number;
+  hugepages: 'auto' | 'require' | 'off';
+  idle: 'poll' | 'adaptive';
+}
+
+export interface NativeStartResult {
+  handle: NativeEngine;
+  warning: string | null;
+  hugepages: boolean;
+}
+
+export interface NativeReactorInfo {
+  core: number;
+  idle: 'poll' | 'adaptive';
+  busyNs: number;
+  idleNs: number;
+  sleeps: number;
+  threads: number;
+}
+
+export interface NativeEngineInfo {
+  version: string;
+  reactors: NativeReactorInfo[];
+  memory: { hugepages: boolean; reservedBytes: number; usedBytes: number; freeBytes: number };
+}
+
+export interface NativeBdevCreated {
+  handle: NativeBdev;
+  name: string;
+  uuid: string;
+  module: string;
+  blockSize: number;
+  numBlocks: number;
+}
+
+export interface NativeIoTypeStats {
+  ops: number;
+  bytes: number;
+  errors: number;
+  latencySumNs: number;
+  p50Ns: number;
+  p99Ns: number;
+  p999Ns: number;
+  maxNs: number;
+}
+
+export type NativeBdevStats = Record<
+  'read' | 'write' | 'flush' | 'unmap' | 'write_zeroes' | 'reset',
+  NativeIoTypeStats
+>;
+
+export interface NativeBinding {
+  /** EngineStart: reserves DMA memory and starts reactors (off the JS thread). */
+  engineStart(options: NativeEngineOptions, onIo: (count: number) => void, ioResults: Int32Array): Promise<NativeStartResult>;
+  /** EngineInfo */
+  engineInfo(engine: NativeEngine): NativeEngineInfo;
+  /** EngineStop: releases every bdev on the app thread. */
+  engineStop(engine: NativeEngine): Promise<void>;
+  /** EngineFinalize: joins reactors, frees the engine. */
+  engineFinalize(engine: NativeEngine): void;
+  /** BdevCreate: creates a bdev from a URI and opens it. */
+  bdevCreate(engine: NativeEngine, uri: string): Promise<NativeBdevCreated>;
+  /** BdevDestroy */
+  bdevDestroy(engine: NativeEngine, bdev: NativeBdev): Promise<void>;
+  /** BdevStats */
+  bdevStats(bdev: NativeBdev): NativeBdevStats;
+  /** BdevResetStats */
+  bdevResetStats(bdev: NativeBdev): void;
+  /** BdevIo: 0 when submitted (completion comes through onIo), else a negative errno. */
+  bdevIo(
+    engine: NativeEngine,
+    bdev: NativeBdev,
+    op: number,
+    slot: number,
+    offset: number,
+    length: number,
+    buffer: Uint8Array | null,
+  ): number;
+  /** AllocBuffer: a Buffer over DMA memory. */
+  allocBuffer(engine: NativeEngine, size: number): Buffer;
+}
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'nodestor')
+      return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('nodestor: cannot find the package root to load the native addon from');
+    dir = parent;
+  }
+}
+
+let loaded: NativeBinding | undefined;
+
+/** Loads the addon once: build/Release, else prebuilds/ (PREBUILDS_ONLY=1 forces prebuilds). */
+export function binding(): NativeBinding {
+  if (!loaded) {
+    const require = createRequire(import.meta.url);
+    const load = require('node-gyp-build') as (root: string) => NativeBinding;
+    loaded = load(packageRoot());
+  }
+  return loaded;
+}

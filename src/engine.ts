@@ -1,0 +1,164 @@
+import { binding, type NativeEngine, type NativeEngineInfo } from './binding.js';
+import { Bdev, type BdevHost, type HandleStatus } from './bdev/bdev.js';
+import { fromNative, NodestorError, withCallerStack } from './errors.js';
+import { IoDispatcher } from './io/dispatcher.js';
+import { requireInteger, requireOneOf, requireString } from './validate.js';
+
+export interface EngineOptions {
+  /** Cores to run reactors on, one pinned reactor each; the first hosts the app thread. Default [0]. */
+  cores?: number[];
+  /** DMA memory to reserve at start, in MiB (rounded up to 2 MiB). Default 256. */
+  memoryMb?: number;
+  /**
+   * 'auto' (default): 2 MiB hugepages, else ordinary pages with a warning;
+   * 'require': fail if hugepages are short; 'off': ordinary pages.
+   */
+  hugepages?: 'auto' | 'require' | 'off';
+  /** 'adaptive' (default): reactors sleep when idle; 'poll': busy-poll, lowest latency. */
+  idle?: 'poll' | 'adaptive';
+}
+
+export type EngineInfo = NativeEngineInfo;
+
+let running: Engine | undefined;
+
+/**
+ * A storage engine: reactors on pinned cores, DMA memory, and the bdevs served from them.
+ * One engine runs per process at a time; start another after stop() has settled.
+ */
+export class Engine implements BdevHost {
+  /** Warnings from start, e.g. the hugepage fallback (also sent to process.emitWarning). */
+  readonly warnings: readonly string[];
+  /** @internal */
+  readonly dispatcher: IoDispatcher;
+  #native: NativeEngine;
+  #status: HandleStatus = 'open';
+  #stopping: Promise<void> | undefined;
+  #bdevs = new Map<string, Bdev>();
+
+  private constructor(native: NativeEngine, dispatcher: IoDispatcher, warnings: string[]) {
+    this.#native = native;
+    this.dispatcher = dispatcher;
+    this.warnings = warnings;
+  }
+
+  /** Reserves memory, starts the reactors and resolves with the running engine. */
+  static async start(options: EngineOptions = {}): Promise<Engine> {
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    const cores = options.cores ?? [0];
+    if (!Array.isArray(cores)) throw new TypeError('cores must be an array of core numbers');
+    if (cores.length === 0) throw new RangeError('cores must name at least one core');
+    cores.forEach((core, i) => requireInteger(core, `cores[${i}]`, 0, 4095));
+    const memoryMb = requireInteger(options.memoryMb ?? 256, 'memoryMb', 2, 1 << 20);
+    const hugepages = requireOneOf(options.hugepages ?? 'auto', 'hugepages', ['auto', 'require', 'off'] as const);
+    const idle = requireOneOf(options.idle ?? 'adaptive', 'idle', ['poll', 'adaptive'] as const);
+    if (running)
+      throw new NodestorError('EBUSY', 'an engine is already running in this process; stop it first', {
+        op: 'start',
+      });
+
+    const dispatcher = new IoDispatcher();
+    const started = await withCallerStack('start', undefined, () =>
+      binding().engineStart({ cores: [...cores], memoryMb, hugepages, idle }, dispatcher.onIo, dispatcher.results),
+    );
+    dispatcher.attach(started.handle);
+    const warnings = started.warning ? [started.warning] : [];
+    for (const warning of warnings) process.emitWarning(warning, { code: 'NODESTOR_HUGEPAGES' });
+    const engine = new Engine(started.handle, dispatcher, warnings);
+    running = engine;
+    return engine;
+  }
+
+  get status(): HandleStatus {
+    return this.#status;
+  }
+
+  /** Version, reactors (with busy/idle time), and DMA memory use. */
+  info(): EngineInfo {
+    this.assertRunning('info');
+    return binding().engineInfo(this.#native);
+  }
+
+  /**
+   * Creates a bdev from a URI:
+   * `malloc:///name?size_mb=N|num_blocks=N&blk_size=512|4096&uuid=U` or `null:///name?...`.
+   */
+  createBdev(uri: string): Promise<Bdev> {
+    return withCallerStack('createBdev', typeof uri === 'string' ? uri : undefined, async () => {
+      requireString(uri, 'uri');
+      this.assertRunning('createBdev', uri);
+      const created = await binding().bdevCreate(this.#native, uri);
+      const bdev = new Bdev(this, created);
+      this.#bdevs.set(bdev.name, bdev);
+      return bdev;
+    });
+  }
+
+  /** The bdev of that name created through this engine, or undefined. */
+  getBdev(name: string): Bdev | undefined {
+    requireString(name, 'name');
+    this.assertRunning('getBdev', name);
+    return this.#bdevs.get(name);
+  }
+
+  listBdevs(): Bdev[] {
+    this.assertRunning('listBdevs');
+    return [...this.#bdevs.values()];
+  }
+
+  /**
+   * A Buffer over the engine's DMA memory: I/O on it needs no copy. It stays valid after
+   * the engine stops (the memory is freed when the Buffer is garbage-collected).
+   */
+  allocBuffer(size: number): Buffer {
+    requireInteger(size, 'size', 1, 2 ** 32);
+    this.assertRunning('allocBuffer');
+    try {
+      return binding().allocBuffer(this.#native, size);
+    } catch (error) {
+      throw fromNative(error, 'allocBuffer');
+    }
+  }
+
+  /**
+   * Waits for in-flight I/O, removes every bdev, stops the reactors and frees the engine's
+   * memory. Idempotent: later calls return the same promise.
+   */
+  stop(): Promise<void> {
+    if (this.#stopping) return this.#stopping;
+    this.#status = 'closing';
+    this.#stopping = withCallerStack('stop', undefined, async () => {
+      await this.dispatcher.whenIdle();
+      await binding().engineStop(this.#native);
+      binding().engineFinalize(this.#native);
+      for (const bdev of this.#bdevs.values()) bdev.markClosed();
+      this.#bdevs.clear();
+      this.#status = 'closed';
+      if (running === this) running = undefined;
+    });
+    return this.#stopping;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /** @internal BdevHost */
+  assertRunning(op: string, resource?: string): void {
+    if (this.#status !== 'open')
+      throw new NodestorError('ENGINE_STOPPED', `the engine is ${this.#status === 'closing' ? 'stopping' : 'stopped'}`, {
+        op,
+        resource,
+      });
+  }
+
+  /** @internal BdevHost */
+  destroyNativeBdev(bdev: Bdev): Promise<void> {
+    return binding().bdevDestroy(this.#native, bdev.native);
+  }
+
+  /** @internal BdevHost */
+  forgetBdev(bdev: Bdev): void {
+    if (this.#bdevs.get(bdev.name) === bdev) this.#bdevs.delete(bdev.name);
+  }
+}

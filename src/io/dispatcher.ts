@@ -1,0 +1,135 @@
+// The JavaScript half of the completion queue. Every I/O takes a slot; the native side
+// reports completions in batches as (slot, status) pairs written into one shared
+// Int32Array, followed by a single call of `onIo(count)`, so a batch of completions costs
+// one crossing from native code, not one per I/O.
+import { binding, type NativeBdev, type NativeEngine } from '../binding.js';
+import { ioError, NodestorError } from '../errors.js';
+
+const EAGAIN = -11;
+const MAX_IN_FLIGHT = 65536; // JsEngine::kMaxIoInFlight
+const RESULT_PAIRS = 4096;
+
+/** What a bdev needs from the dispatcher to account for its own in-flight I/O. */
+export interface IoOwner {
+  readonly name: string;
+  readonly native: NativeBdev;
+  ioStarted(): void;
+  ioFinished(): void;
+}
+
+interface PendingIo {
+  owner: IoOwner;
+  op: number;
+  opName: string;
+  offset: number;
+  length: number;
+  buffer: Uint8Array | null; // kept referenced until completion: native code writes into it
+  value: unknown; // what the promise resolves with
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+export class IoDispatcher {
+  readonly results = new Int32Array(RESULT_PAIRS * 2);
+  private readonly pending: (PendingIo | undefined)[] = [];
+  private readonly freeSlots: number[] = [];
+  private nextSlot = 0;
+  private readonly backlog: PendingIo[] = [];
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private engine: NativeEngine | undefined;
+
+  /** The function the native side calls with a batch size. */
+  readonly onIo = (count: number): void => {
+    const results = this.results;
+    for (let i = 0; i < count; i++) {
+      const slot = results[2 * i]!;
+      const status = results[2 * i + 1]!;
+      const io = this.pending[slot]!;
+      this.pending[slot] = undefined;
+      this.freeSlots.push(slot);
+      this.finish(io, status);
+    }
+    if (this.backlog.length > 0) this.drainBacklog();
+  };
+
+  attach(engine: NativeEngine): void {
+    this.engine = engine;
+  }
+
+  get ioInFlight(): number {
+    return this.inFlight;
+  }
+
+  submit(
+    owner: IoOwner,
+    op: number,
+    opName: string,
+    offset: number,
+    length: number,
+    buffer: Uint8Array | null,
+    value: unknown,
+  ): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const io: PendingIo = { owner, op, opName, offset, length, buffer, value, resolve, reject };
+      this.inFlight++;
+      owner.ioStarted();
+      if (this.backlog.length > 0 || !this.trySubmit(io)) {
+        this.backlog.push(io);
+        // Completions retry the backlog; with nothing in flight none would come.
+        if (this.nextSlot === this.freeSlots.length) setImmediate(() => this.drainBacklog());
+      }
+    });
+  }
+
+  /** Resolves once no I/O is in flight (used by destroy and stop). */
+  whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private trySubmit(io: PendingIo): boolean {
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      if (this.nextSlot === MAX_IN_FLIGHT) return false;
+      slot = this.nextSlot++;
+    }
+    const rc = binding().bdevIo(this.engine!, io.owner.native, io.op, slot, io.offset, io.length, io.buffer);
+    if (rc === 0) {
+      this.pending[slot] = io;
+      return true;
+    }
+    this.freeSlots.push(slot);
+    if (rc === EAGAIN) return false;
+    this.finish(io, rc);
+    return true;
+  }
+
+  private drainBacklog(): void {
+    while (this.backlog.length > 0) {
+      if (!this.trySubmit(this.backlog[0]!)) return;
+      this.backlog.shift();
+    }
+  }
+
+  private finish(io: PendingIo, status: number): void {
+    this.inFlight--;
+    io.owner.ioFinished();
+    if (status === 0) io.resolve(io.value);
+    else io.reject(ioError(status, io.opName, io.owner.name));
+    if (this.inFlight === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  /** Fails everything still queued (the engine stopped under it). */
+  failBacklog(error: NodestorError): void {
+    for (const io of this.backlog.splice(0)) {
+      this.inFlight--;
+      io.owner.ioFinished();
+      io.reject(error);
+    }
+  }
+}
