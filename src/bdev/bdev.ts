@@ -174,8 +174,8 @@ export class Bdev implements IoOwner {
   }
 
   #assertOpen(op: string): void {
-    if (this.#status === 'open') return;
     this.#host.assertRunning(op, this.name);
+    if (this.#status === 'open') return;
     throw new NodestorError('BDEV_DESTROYED', `bdev ${this.name} has been destroyed`, { op, resource: this.name });
   }
 

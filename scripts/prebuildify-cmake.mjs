@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// prebuildify has no cmake-js backend: it is given this script as `--node-gyp` and calls it
+// like node-gyp (`rebuild --target=X --devdir=D --release`). We build with cmake-js into
+// build/Release, where prebuildify looks for the result. The addon targets N-API 8, so the
+// Node version passed as --target does not change the binary.
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+if (args[0] !== 'rebuild') {
+  console.error(`prebuildify-cmake: only 'rebuild' is supported, got: ${args.join(' ')}`);
+  process.exit(2);
+}
+const debug = args.includes('--debug');
+const cmakeArgs = ['rebuild', '--out', 'build', ...(debug ? ['--debug'] : [])];
+const result = spawnSync(join(root, 'node_modules', '.bin', 'cmake-js'), cmakeArgs, { cwd: root, stdio: 'inherit' });
+process.exit(result.status ?? 1);

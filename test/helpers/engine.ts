@@ -1,0 +1,34 @@
+import { Engine, type EngineOptions } from '../../src/index.js';
+
+/** Starts an engine for one test and always stops it, even when the test fails. */
+export async function withEngine<T>(options: EngineOptions, body: (engine: Engine) => Promise<T>): Promise<T> {
+  const engine = await Engine.start({ memoryMb: 128, hugepages: 'auto', ...options });
+  try {
+    return await body(engine);
+  } finally {
+    await engine.stop();
+  }
+}
+
+/** Deterministic pseudo-random bytes (xorshift), so a failing comparison can be replayed. */
+export function patternBytes(length: number, seed: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** Free 2 MiB hugepages on this machine right now. */
+export async function freeHugepages(): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const meminfo = await readFile('/proc/meminfo', 'utf8');
+  const match = /HugePages_Free:\s+(\d+)/.exec(meminfo);
+  return match ? Number(match[1]) : 0;
+}
