@@ -91,6 +91,8 @@ export async function withCallerStack<T>(op: string, resource: string | undefine
   try {
     return await call();
   } catch (error) {
+    // Argument errors were thrown by our own validation, with the right stack already.
+    if (error instanceof TypeError || error instanceof RangeError) throw error;
     const coded = fromNative(error, op, resource);
     const callerFrames = site.stack?.split('\n').slice(1).join('\n');
     if (callerFrames) coded.stack = `${coded.name}: ${coded.message}\n${callerFrames}`;

@@ -25,10 +25,14 @@ export function patternBytes(length: number, seed: number): Buffer {
   return out;
 }
 
-/** Free 2 MiB hugepages on this machine right now. */
-export async function freeHugepages(): Promise<number> {
+async function hugepageCount(field: 'Free' | 'Total'): Promise<number> {
   const { readFile } = await import('node:fs/promises');
   const meminfo = await readFile('/proc/meminfo', 'utf8');
-  const match = /HugePages_Free:\s+(\d+)/.exec(meminfo);
+  const match = new RegExp(`HugePages_${field}:\\s+(\\d+)`).exec(meminfo);
   return match ? Number(match[1]) : 0;
 }
+
+/** Free 2 MiB hugepages right now (other test processes may take some at any moment). */
+export const freeHugepages = () => hugepageCount('Free');
+/** All 2 MiB hugepages the kernel keeps: no request larger than this can ever succeed. */
+export const totalHugepages = () => hugepageCount('Total');
