@@ -4,22 +4,14 @@
 
 #include "bdev/bdev_factory.h"
 #include "engine.h"
+#include "test/run_on.h"
 #include "test/testing.h"
 #include "thread/io_device.h"
 
 using namespace nds;
+using nds::testing::run_on;
 
 namespace {
-template <typename Fn>
-void run_on(Thread& thread, Fn fn) {
-  std::promise<void> done;
-  while (!thread.send([&] {
-    fn();
-    done.set_value();
-  })) {
-  }
-  done.get_future().wait();
-}
 
 std::unique_ptr<Engine> start_engine() {
   EngineOptions options;

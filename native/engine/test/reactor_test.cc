@@ -4,25 +4,16 @@
 #include <thread>
 
 #include "env/time.h"
+#include "test/run_on.h"
 #include "test/testing.h"
 #include "thread/io_device.h"
 #include "thread/reactor.h"
 #include "thread/thread.h"
 
 using namespace nds;
+using nds::testing::run_on;
 
 namespace {
-// Runs fn on `thread` and waits for it.
-template <typename Fn>
-void run_on(Thread& thread, Fn fn) {
-  std::promise<void> done;
-  while (!thread.send([&] {
-    fn();
-    done.set_value();
-  })) {
-  }
-  done.get_future().wait();
-}
 
 bool wait_for(const std::function<bool()>& cond, int ms = 5000) {
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
