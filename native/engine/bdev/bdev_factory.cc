@@ -1,7 +1,10 @@
 #include "bdev/bdev_factory.h"
 
+#include "bdev/aio/aio_bdev.h"
+#include "bdev/error/error_bdev.h"
 #include "bdev/malloc/malloc_bdev.h"
 #include "bdev/null/null_bdev.h"
+#include "bdev/uring/uring_bdev.h"
 
 namespace nds {
 
@@ -46,9 +49,15 @@ void create_bdev_from_uri(BdevManager& manager, std::string_view text, std::func
     st = malloc_bdev_create(manager.dma(), text, uri, &bdev);
   } else if (uri.scheme == "null") {
     st = null_bdev_create(text, uri, &bdev);
+  } else if (uri.scheme == "uring") {
+    st = uring_bdev_create(text, uri, &bdev);
+  } else if (uri.scheme == "aio") {
+    st = aio_bdev_create(text, uri, &bdev);
+  } else if (uri.scheme == "error") {
+    st = error_bdev_create(manager, text, uri, &bdev);
   } else {
     st = Status::error(-EINVAL, "unsupported URI scheme '" + uri.scheme + "' in '" + std::string(text) +
-                                    "' (supported: malloc, null)");
+                                    "' (supported: malloc, null, aio, uring, error)");
   }
   if (!st.is_ok()) return done(st, nullptr);
   // A name clash is checked before the module's resources would be wasted, and again by add().

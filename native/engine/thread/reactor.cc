@@ -73,7 +73,10 @@ void Reactor::notify() {
 
 void Reactor::watch_fd(int fd) {
   epoll_event ev{};
-  ev.events = EPOLLIN;
+  // Edge-triggered for pollers' fds (completion eventfds): every new signal wakes us, and
+  // the poller never has to spend a syscall draining the counter on the I/O path. Our own
+  // message eventfd is drained in sleep_until, so level or edge makes no difference there.
+  ev.events = EPOLLIN | EPOLLET;
   ev.data.fd = fd;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
 }

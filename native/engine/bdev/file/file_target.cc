@@ -1,0 +1,110 @@
+#include "bdev/file/file_target.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace nds {
+
+static Status path_error(int err, const std::string& path) {
+  if (err == ENOENT) return Status::error(-ENOENT, "file " + path + " does not exist");
+  return Status::error(-err, "cannot open " + path + ": " + std::strerror(err));
+}
+
+// The smallest block O_DIRECT accepts on this file: statx's DIO alignment where the kernel
+// reports it, else the device's logical block size.
+static uint32_t direct_io_block(int fd, bool block_device) {
+  if (block_device) {
+    int logical = 0;
+    if (ioctl(fd, BLKSSZGET, &logical) == 0 && logical > 0) return static_cast<uint32_t>(logical);
+    return 512;
+  }
+  struct statx sx {};
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN) && sx.stx_dio_offset_align)
+    return sx.stx_dio_offset_align;
+  return 512;
+}
+
+Status open_file_target(std::string_view text, Uri& uri, FileTarget* out) {
+  std::string where = " in URI '" + std::string(text) + "'";
+  if (!uri.host.empty() || uri.path.empty())
+    return Status::error(-EINVAL, "expected an absolute path (" + uri.scheme + ":///path/to/file)" + where);
+  out->path = "/" + uri.path;
+  std::optional<uint64_t> blk_size;
+  Status st = uri.query.take_u64("blk_size", 0, UINT32_MAX, &blk_size);
+  if (!st.is_ok()) return st;
+  auto name = uri.query.take("name");
+  auto uuid_text = uri.query.take("uuid");
+  if (!(st = uri.query.reject_unknown(text)).is_ok()) return st;
+  out->block_size = blk_size ? static_cast<uint32_t>(*blk_size) : 512;
+  if (out->block_size != 512 && out->block_size != 4096)
+    return Status::error(-EINVAL, "blk_size must be 512 or 4096, not " + std::to_string(out->block_size) + where);
+  out->name = name ? *name : out->path;
+  if (name) {
+    if (!(st = validate_bdev_name(*name)).is_ok()) return Status::error(st.rc, st.message + where);
+  } else if (out->name.size() > 255) {
+    return Status::error(-EINVAL, "path " + out->path + " is too long to be a bdev name; give name=" + where);
+  }
+  if (uuid_text) {
+    auto parsed = Uuid::parse(*uuid_text);
+    if (!parsed) return Status::error(-EINVAL, "uuid '" + *uuid_text + "' is not a UUID" + where);
+    out->uuid = *parsed;
+  } else {
+    out->uuid = Uuid::random_v4();
+  }
+
+  struct stat sb {};
+  if (stat(out->path.c_str(), &sb) != 0) return path_error(errno, out->path);
+  if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode))
+    return Status::error(-EINVAL, out->path + " is neither a regular file nor a block device");
+  out->block_device = S_ISBLK(sb.st_mode);
+  int fd = open(out->path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+  if (fd < 0) return path_error(errno, out->path);
+  uint64_t size = static_cast<uint64_t>(sb.st_size);
+  if (out->block_device && ioctl(fd, BLKGETSIZE64, &size) != 0) {
+    int err = errno;
+    close(fd);
+    return Status::error(-err, "cannot read the size of " + out->path + ": " + std::strerror(err));
+  }
+  uint32_t minimum = direct_io_block(fd, out->block_device);
+  if (out->block_size < minimum) {
+    close(fd);
+    return Status::error(-EINVAL, "blk_size " + std::to_string(out->block_size) + " is smaller than the " +
+                                      std::to_string(minimum) + "-byte logical block of " + out->path);
+  }
+  out->num_blocks = size / out->block_size;
+  if (out->num_blocks == 0) {
+    close(fd);
+    return Status::error(-EINVAL, out->path + " is smaller than one block (" + std::to_string(size) + " bytes)");
+  }
+  out->fd = fd;
+  return Status::ok();
+}
+
+int file_punch_hole(int fd, uint64_t offset, uint64_t length) {
+  if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(length)) == 0)
+    return 0;
+  return -errno;
+}
+
+int file_zero_range(int fd, uint64_t offset, uint64_t length) {
+  if (fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(length)) == 0)
+    return 0;
+  return -errno;
+}
+
+const void* direct_zero_buffer() {
+  static void* zeroes = [] {
+    void* p = std::aligned_alloc(4096, kDirectZeroBufferSize);
+    std::memset(p, 0, kDirectZeroBufferSize);
+    return p;
+  }();
+  return zeroes;
+}
+
+}  // namespace nds
