@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 export type NativeEngine = { readonly __brand: 'NativeEngine' };
 export type NativeBdev = { readonly __brand: 'NativeBdev' };
+export type NativeBatch = { readonly __brand: 'NativeBatch' };
 
 /** I/O type numbers, as native/engine/bdev/iostat.h orders them. */
 export const IoOp = { read: 0, write: 1, flush: 2, unmap: 3, writeZeroes: 4, reset: 5 } as const;
@@ -65,6 +66,49 @@ export type NativeBdevStats = Record<
   NativeIoTypeStats
 >;
 
+/** Injection modes, as native/engine/bdev/error/error_bdev.h numbers them. */
+export const InjectMode = { fail: 1, corrupt: 2, gone: 3, delay: 4 } as const;
+
+export interface NativeInjection {
+  ioTypes: number; // bit (1 << IoOp)
+  mode: number;
+  errno: number; // negative
+  count: number; // 0: until cleared
+  latencyUs: number;
+}
+
+/** Workload numbers, as native/engine/bench/bdevperf.h orders them. */
+export const BenchWorkloadCode = { randread: 0, randwrite: 1, read: 2, write: 3, randrw: 4 } as const;
+
+export interface NativeBenchOptions {
+  bdev: string;
+  workload: number;
+  rwmixread: number;
+  blockSize: number;
+  queueDepth: number;
+  seconds: number;
+  reactors: number[];
+  verify: boolean;
+}
+
+export interface NativeBenchJob {
+  core: number;
+  ios: number;
+  bytes: number;
+  errors: number;
+  mismatches: number;
+  elapsedNs: number;
+  latencySumNs: number;
+}
+
+export interface NativeBenchResult {
+  jobs: NativeBenchJob[];
+  p50Ns: number;
+  p99Ns: number;
+  p999Ns: number;
+  maxNs: number;
+}
+
 export interface NativeBinding {
   /** EngineStart: reserves DMA memory and starts reactors (off the JS thread). */
   engineStart(options: NativeEngineOptions, onIo: (count: number) => void, ioResults: Int32Array): Promise<NativeStartResult>;
@@ -94,6 +138,27 @@ export interface NativeBinding {
   ): number;
   /** AllocBuffer: a Buffer over DMA memory. */
   allocBuffer(engine: NativeEngine, size: number): Buffer;
+  /** BdevInjectError: error bdevs only (EINVAL otherwise). */
+  bdevInjectError(bdev: NativeBdev, injection: NativeInjection): void;
+  /** BdevClearInjectedErrors */
+  bdevClearInjectedErrors(bdev: NativeBdev): void;
+  /** EngineBench: bdevperf-style jobs on the reactors. */
+  engineBench(engine: NativeEngine, options: NativeBenchOptions): Promise<NativeBenchResult>;
+  /** BatchCreate: a reusable batch of up to `capacity` I/Os. */
+  batchCreate(capacity: number): NativeBatch;
+  /** BatchSubmit: 0 when submitted (one completion through onIo, status = failed count), else -errno. */
+  batchSubmit(
+    engine: NativeEngine,
+    bdev: NativeBdev,
+    batch: NativeBatch,
+    slot: number,
+    count: number,
+    ops: Uint8Array,
+    offsets: Float64Array,
+    lengths: Float64Array,
+    buffers: (Uint8Array | null)[],
+    statuses: Int32Array,
+  ): number;
 }
 
 function packageRoot(): string {

@@ -1,5 +1,7 @@
 import { binding, type NativeEngine, type NativeEngineInfo } from './binding.js';
 import { Bdev, type BdevHost, type HandleStatus } from './bdev/bdev.js';
+import { resolveBenchOptions, shapeBenchResult, type BenchOptions, type BenchResult } from './bench.js';
+import type { BdevStats } from './bdev/stats.js';
 import { fromNative, NodestorError, withCallerStack } from './errors.js';
 import { IoDispatcher } from './io/dispatcher.js';
 import { requireInteger, requireOneOf, requireString } from './validate.js';
@@ -80,8 +82,9 @@ export class Engine implements BdevHost {
   }
 
   /**
-   * Creates a bdev from a URI:
-   * `malloc:///name?size_mb=N|num_blocks=N&blk_size=512|4096&uuid=U` or `null:///name?...`.
+   * Creates a bdev from a URI: `malloc:///name?size_mb=N|num_blocks=N&blk_size=512|4096`,
+   * `null:///name?...`, `uring:///abs/path?blk_size=...`, `aio:///abs/path?blk_size=...`
+   * or `error:///name?base=<bdev>`. See the README for every parameter.
    */
   createBdev(uri: string): Promise<Bdev> {
     return withCallerStack('createBdev', typeof uri === 'string' ? uri : undefined, async () => {
@@ -91,6 +94,25 @@ export class Engine implements BdevHost {
       const bdev = new Bdev(this, created);
       this.#bdevs.set(bdev.name, bdev);
       return bdev;
+    });
+  }
+
+  /** Statistics of every bdev of this engine, by name. */
+  stats(): Record<string, BdevStats> {
+    this.assertRunning('stats');
+    return Object.fromEntries([...this.#bdevs.values()].map((bdev) => [bdev.name, bdev.stats()]));
+  }
+
+  /**
+   * Runs a bdevperf-style benchmark on the reactors (no JavaScript per I/O) and resolves
+   * with IOPS, throughput, latency percentiles, errors and, with verify, mismatches.
+   */
+  bench(options: BenchOptions): Promise<BenchResult> {
+    const bdevName = typeof options?.bdev === 'string' ? options.bdev : options?.bdev?.name;
+    return withCallerStack('bench', bdevName, async () => {
+      this.assertRunning('bench', bdevName);
+      const resolved = resolveBenchOptions(options, binding().engineInfo(this.#native).reactors.map((r) => r.core));
+      return shapeBenchResult(await binding().engineBench(this.#native, resolved));
     });
   }
 

@@ -2,3 +2,6 @@ export { Engine, type EngineOptions, type EngineInfo } from './engine.js';
 export { Bdev, type HandleStatus } from './bdev/bdev.js';
 export type { BdevStats, IoTypeStats, LatencyUs } from './bdev/stats.js';
 export { NodestorError, ErrorCodes, type ErrorCode } from './errors.js';
+export { IoBatch, type BatchResult } from './bdev/batch.js';
+export type { ErrorInjection, InjectIoType } from './bdev/injection.js';
+export type { BenchOptions, BenchResult, BenchCoreResult, BenchWorkload } from './bench.js';

@@ -2,6 +2,7 @@
 // here they are checked again only so that a wrong call throws instead of crashing.
 #include <napi.h>
 
+#include "bdev/error/error_bdev.h"
 #include "js_engine.h"
 #include "js_values.h"
 
@@ -180,6 +181,107 @@ Napi::Value AllocBuffer(const Napi::CallbackInfo& info) {
   return engine->alloc_buffer(info.Env(), static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()));
 }
 
+// bdevInjectError(bdev, { ioTypes, mode, errno, count, latencyUs }) -- ioTypes is a bit mask
+Napi::Value BdevInjectError(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto bdev = unwrap_bdev(info[0]);
+  if (!bdev || !check(info[1].IsObject(), env, "injection must be an object")) return env.Undefined();
+  if (bdev->closed) {
+    make_error(env, Status::error(-ENODEV, "bdev is destroyed")).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object o = info[1].As<Napi::Object>();
+  ErrorInjection injection;
+  injection.io_types = o.Get("ioTypes").As<Napi::Number>().Uint32Value();
+  injection.mode = static_cast<InjectMode>(o.Get("mode").As<Napi::Number>().Uint32Value());
+  injection.error = o.Get("errno").As<Napi::Number>().Int32Value();
+  injection.count = static_cast<uint64_t>(o.Get("count").As<Napi::Number>().Int64Value());
+  injection.latency_us = static_cast<uint64_t>(o.Get("latencyUs").As<Napi::Number>().Int64Value());
+  Status st = error_bdev_inject(bdev->bdev, injection);
+  if (!st.is_ok()) make_error(env, st).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value BdevClearInjectedErrors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto bdev = unwrap_bdev(info[0]);
+  if (!bdev) return env.Undefined();
+  Status st = bdev->closed ? Status::error(-ENODEV, "bdev is destroyed") : error_bdev_clear(bdev->bdev);
+  if (!st.is_ok()) make_error(env, st).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// engineBench(engine, { bdev, workload, rwmixread, blockSize, queueDepth, seconds, reactors, verify })
+Napi::Value EngineBench(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  JsEngine* engine = running_engine(info);
+  if (!engine || !check(info[1].IsObject(), env, "bench options must be an object")) return env.Undefined();
+  Napi::Object o = info[1].As<Napi::Object>();
+  BenchOptions options;
+  options.bdev = o.Get("bdev").As<Napi::String>().Utf8Value();
+  options.workload = static_cast<BenchWorkload>(o.Get("workload").As<Napi::Number>().Uint32Value());
+  options.rwmixread = o.Get("rwmixread").As<Napi::Number>().Uint32Value();
+  options.block_size = o.Get("blockSize").As<Napi::Number>().Uint32Value();
+  options.queue_depth = o.Get("queueDepth").As<Napi::Number>().Uint32Value();
+  options.duration_ns = static_cast<uint64_t>(o.Get("seconds").As<Napi::Number>().DoubleValue() * 1e9);
+  options.verify = o.Get("verify").As<Napi::Boolean>().Value();
+  options.reactors.clear();
+  Napi::Array reactors = o.Get("reactors").As<Napi::Array>();
+  for (uint32_t i = 0; i < reactors.Length(); ++i)
+    options.reactors.push_back(reactors.Get(i).As<Napi::Number>().Uint32Value());
+  return engine->bench(env, std::move(options));
+}
+
+Napi::Value BatchCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!check(info[0].IsNumber(), env, "capacity must be a number")) return env.Undefined();
+  uint32_t capacity = info[0].As<Napi::Number>().Uint32Value();
+  if (!check(capacity > 0 && capacity <= 65536, env, "capacity must be 1..65536")) return env.Undefined();
+  return wrap_batch(env, std::make_shared<JsBatch>(capacity));
+}
+
+// batchSubmit(engine, bdev, batch, slot, count, ops: Uint8Array, offsets: Float64Array,
+//             lengths: Float64Array, buffers: (Uint8Array|null)[], statuses: Int32Array) -> 0 | -errno
+Napi::Value BatchSubmit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  JsEngine* engine = unwrap_engine(info[0]);
+  if (!engine) return env.Undefined();
+  auto bdev = unwrap_bdev(info[1]);
+  JsBatch* batch = bdev ? unwrap_batch(info[2]) : nullptr;
+  if (!batch) return env.Undefined();
+  uint32_t slot = info[3].As<Napi::Number>().Uint32Value();
+  uint32_t count = info[4].As<Napi::Number>().Uint32Value();
+  auto ops = info[5].As<Napi::Uint8Array>();
+  auto offsets = info[6].As<Napi::Float64Array>();
+  auto lengths = info[7].As<Napi::Float64Array>();
+  auto buffers = info[8].As<Napi::Array>();
+  auto statuses = info[9].As<Napi::Int32Array>();
+  if (!check(count <= batch->requests.size() && ops.ElementLength() >= count && offsets.ElementLength() >= count &&
+                 lengths.ElementLength() >= count && buffers.Length() >= count && statuses.ElementLength() >= count,
+             env, "batch arrays are shorter than its count"))
+    return env.Undefined();
+  std::vector<uint8_t*> bytes(count, nullptr);
+  for (uint32_t i = 0; i < count; ++i) {
+    IoRequest& req = batch->requests[i];
+    uint8_t op = ops[i];
+    if (!check(op < kIoTypeCount, env, "bad I/O type in batch")) return env.Undefined();
+    req.type = static_cast<IoType>(op);
+    req.offset = static_cast<uint64_t>(offsets[i]);
+    req.length = static_cast<uint64_t>(lengths[i]);
+    Napi::Value b = buffers[i];
+    if (b.IsTypedArray()) {
+      Napi::TypedArray array = b.As<Napi::TypedArray>();
+      if (!check(array.ByteLength() >= req.length, env, "a batch buffer is shorter than its I/O")) return env.Undefined();
+      bytes[i] = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+    } else if (!check(req.type != IoType::Read && req.type != IoType::Write, env, "read and write need a buffer")) {
+      return env.Undefined();
+    }
+  }
+  batch->count = count;
+  batch->statuses = statuses.Data();
+  return Napi::Number::New(env, engine->submit_batch(bdev.get(), batch, slot, bytes));
+}
+
 void CleanupAtExit(void* arg) {
   auto* st = static_cast<AddonState*>(arg);
   if (st->active) st->active->stop_for_exit();
@@ -201,6 +303,11 @@ Napi::Object InitExports(Napi::Env env, Napi::Object exports) {
   exports.Set("bdevResetStats", Napi::Function::New(env, BdevResetStats));
   exports.Set("bdevIo", Napi::Function::New(env, BdevIo));
   exports.Set("allocBuffer", Napi::Function::New(env, AllocBuffer));
+  exports.Set("bdevInjectError", Napi::Function::New(env, BdevInjectError));
+  exports.Set("bdevClearInjectedErrors", Napi::Function::New(env, BdevClearInjectedErrors));
+  exports.Set("engineBench", Napi::Function::New(env, EngineBench));
+  exports.Set("batchCreate", Napi::Function::New(env, BatchCreate));
+  exports.Set("batchSubmit", Napi::Function::New(env, BatchSubmit));
   return exports;
 }
 

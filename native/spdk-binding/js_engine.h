@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bench/bdevperf.h"
 #include "engine.h"
 #include "env/buffer_pool.h"
 #include "thread/mpsc_ring.h"
@@ -40,7 +41,10 @@ struct ControlRequest {
 
 enum class BounceKind : uint8_t { None, Small, Large, Region };
 
-// One JavaScript I/O; its slot number is chosen by JavaScript and indexes the slab.
+struct JsBatch;
+
+// One JavaScript I/O. A single I/O's slot is chosen by JavaScript and indexes the slab; an
+// I/O inside a batch lives in the batch, and `slot` is its index there.
 struct IoRequest {
   JsBdev* bdev;
   IoType type;
@@ -50,6 +54,19 @@ struct IoRequest {
   uint8_t* js_bytes;  // the caller's memory to fill after a bounced read, else nullptr
   BounceKind bounce;
   uint32_t slot;
+  JsBatch* batch;     // set on a batch's slab entry and on the I/Os inside it
+};
+
+// Many I/Os submitted with one call and one message, completed with one completion.
+struct JsBatch {
+  explicit JsBatch(uint32_t capacity) : requests(capacity) {}
+  std::vector<IoRequest> requests;
+  uint32_t count = 0;
+  uint32_t remaining = 0;  // worker thread while in flight
+  uint32_t failed = 0;     // worker thread while in flight
+  uint32_t slot = 0;       // the batch's slot in the slab
+  int32_t* statuses = nullptr;  // JavaScript memory, one status per I/O
+  JsEngine* engine = nullptr;
 };
 
 struct Completion {
@@ -82,6 +99,10 @@ class JsEngine {
   // ---- I/O (JS thread) ----
   // 0, or a negative errno: -EAGAIN when too much is in flight (queue it and retry).
   int submit_io(JsBdev* bdev, IoType type, uint32_t slot, uint64_t offset, uint64_t length, uint8_t* bytes);
+  // The batch's requests were filled by the caller (type, offset, length, js bytes);
+  // buffers are prepared here and everything goes to the worker in one message.
+  int submit_batch(JsBdev* bdev, JsBatch* batch, uint32_t slot, const std::vector<uint8_t*>& bytes);
+  Napi::Promise bench(Napi::Env env, BenchOptions options);
   Napi::Value alloc_buffer(Napi::Env env, size_t size);
 
   // ---- reactor side ----
@@ -90,7 +111,11 @@ class JsEngine {
  private:
   JsEngine(Napi::Env env, std::unique_ptr<Engine> engine, Napi::Function on_io, Napi::Int32Array io_results);
   IoRequest& request(uint32_t slot);
+  // Points req.dma at the caller's bytes (zero-copy DMA memory) or at a bounce buffer,
+  // copying a write's data now. -ENOMEM when no buffer is left.
+  int prepare_buffer(IoRequest& req, uint8_t* bytes);
   void release_bounce(IoRequest& req);
+  bool can_submit() const;
   void drain(Napi::Env env);
   void track_pending(int delta);
   bool send_control(ControlRequest* req, std::function<void(ControlRequest*)> on_app_thread);

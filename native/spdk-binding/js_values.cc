@@ -7,6 +7,7 @@ namespace nds::binding {
 // Random tags: a handle of one kind can never be passed off as another.
 static const napi_type_tag kEngineTag = {0x6e6f646573746f72ull, 0x656e67696e650001ull};
 static const napi_type_tag kBdevTag = {0x6e6f646573746f72ull, 0x6264657600000002ull};
+static const napi_type_tag kBatchTag = {0x6e6f646573746f72ull, 0x6261746368000003ull};
 
 Napi::Error make_error(Napi::Env env, const Status& status) {
   Napi::Error err = Napi::Error::New(env, status.message.empty() ? std::string("operation failed") : status.message);
@@ -81,6 +82,39 @@ Napi::Value bdev_stats_value(Napi::Env env, const IoStatSnapshot& stats) {
   return out;
 }
 
+Napi::Value bench_result_value(Napi::Env env, const BenchResult& result) {
+  // Per job as measured; the TypeScript layer adds totals and percentiles' units.
+  IoStatSnapshot all;
+  Napi::Array jobs = Napi::Array::New(env, result.jobs.size());
+  for (size_t i = 0; i < result.jobs.size(); ++i) {
+    const BenchJobResult& j = result.jobs[i];
+    all.add(j.latency);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("core", j.core);
+    o.Set("ios", num(env, j.ios));
+    o.Set("bytes", num(env, j.bytes));
+    o.Set("errors", num(env, j.errors));
+    o.Set("mismatches", num(env, j.mismatches));
+    o.Set("elapsedNs", num(env, j.elapsed_ns));
+    o.Set("latencySumNs", num(env, j.latency_sum_ns));
+    jobs.Set(i, o);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("jobs", jobs);
+  out.Set("p50Ns", num(env, all.percentile_ns(IoType::Read, 0.50)));
+  out.Set("p99Ns", num(env, all.percentile_ns(IoType::Read, 0.99)));
+  out.Set("p999Ns", num(env, all.percentile_ns(IoType::Read, 0.999)));
+  out.Set("maxNs", num(env, all.max_ns(IoType::Read)));
+  return out;
+}
+
+Napi::Value wrap_batch(Napi::Env env, std::shared_ptr<JsBatch> batch) {
+  auto ext = Napi::External<std::shared_ptr<JsBatch>>::New(
+      env, new std::shared_ptr<JsBatch>(std::move(batch)), [](Napi::Env, std::shared_ptr<JsBatch>* held) { delete held; });
+  ext.TypeTag(&kBatchTag);
+  return ext;
+}
+
 Napi::External<std::shared_ptr<JsEngine>> wrap_engine(Napi::Env env, std::shared_ptr<JsEngine> engine) {
   auto ext = Napi::External<std::shared_ptr<JsEngine>>::New(
       env, new std::shared_ptr<JsEngine>(std::move(engine)),
@@ -100,6 +134,11 @@ static T* unwrap(const Napi::Value& value, const napi_type_tag& tag, const char*
 
 JsEngine* unwrap_engine(const Napi::Value& value) {
   auto* held = unwrap<std::shared_ptr<JsEngine>>(value, kEngineTag, "engine");
+  return held ? held->get() : nullptr;
+}
+
+JsBatch* unwrap_batch(const Napi::Value& value) {
+  auto* held = unwrap<std::shared_ptr<JsBatch>>(value, kBatchTag, "batch");
   return held ? held->get() : nullptr;
 }
 

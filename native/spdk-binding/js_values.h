@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "bench/bdevperf.h"
 #include "engine.h"
 
 namespace nds::binding {
@@ -30,10 +31,14 @@ BdevProperties bdev_properties(const Bdev& bdev);
 // { handle, name, uuid, module, blockSize, numBlocks }
 Napi::Value bdev_created_value(Napi::Env env, std::shared_ptr<JsBdev> handle, const BdevProperties& props);
 Napi::Value bdev_stats_value(Napi::Env env, const IoStatSnapshot& stats);
+Napi::Value bench_result_value(Napi::Env env, const BenchResult& result);
 
 Napi::External<std::shared_ptr<JsEngine>> wrap_engine(Napi::Env env, std::shared_ptr<JsEngine> engine);
 // Throws a TypeError (returns nullptr) when `value` is not a handle of the right kind.
 JsEngine* unwrap_engine(const Napi::Value& value);
 std::shared_ptr<JsBdev> unwrap_bdev(const Napi::Value& value);
+struct JsBatch;
+Napi::Value wrap_batch(Napi::Env env, std::shared_ptr<JsBatch> batch);
+JsBatch* unwrap_batch(const Napi::Value& value);
 
 }  // namespace nds::binding

@@ -2,7 +2,7 @@
 // reports completions in batches as (slot, status) pairs written into one shared
 // Int32Array, followed by a single call of `onIo(count)`, so a batch of completions costs
 // one crossing from native code, not one per I/O.
-import { binding, type NativeBdev, type NativeEngine } from '../binding.js';
+import { binding, type NativeBatch, type NativeBdev, type NativeEngine } from '../binding.js';
 import { ioError, NodestorError } from '../errors.js';
 
 const EAGAIN = -11;
@@ -17,8 +17,20 @@ export interface IoOwner {
   ioFinished(): void;
 }
 
+/** A batch as the dispatcher submits it (src/bdev/batch.ts fills it). */
+export interface BatchSubmission {
+  native: NativeBatch;
+  count: number;
+  ops: Uint8Array;
+  offsets: Float64Array;
+  lengths: Float64Array;
+  buffers: (Uint8Array | null)[];
+  statuses: Int32Array;
+}
+
 interface PendingIo {
   owner: IoOwner;
+  batch: BatchSubmission | undefined;
   op: number;
   opName: string;
   offset: number;
@@ -70,8 +82,26 @@ export class IoDispatcher {
     buffer: Uint8Array | null,
     value: unknown,
   ): Promise<unknown> {
+    return this.enqueue(owner, undefined, op, opName, offset, length, buffer, value);
+  }
+
+  /** Submits a whole batch; resolves with the number of its I/Os that failed. */
+  submitBatch(owner: IoOwner, batch: BatchSubmission): Promise<number> {
+    return this.enqueue(owner, batch, -1, 'batch', 0, 0, null, undefined) as Promise<number>;
+  }
+
+  private enqueue(
+    owner: IoOwner,
+    batch: BatchSubmission | undefined,
+    op: number,
+    opName: string,
+    offset: number,
+    length: number,
+    buffer: Uint8Array | null,
+    value: unknown,
+  ): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const io: PendingIo = { owner, op, opName, offset, length, buffer, value, resolve, reject };
+      const io: PendingIo = { owner, batch, op, opName, offset, length, buffer, value, resolve, reject };
       this.inFlight++;
       owner.ioStarted();
       if (this.backlog.length > 0 || !this.trySubmit(io)) {
@@ -94,7 +124,10 @@ export class IoDispatcher {
       if (this.nextSlot === MAX_IN_FLIGHT) return false;
       slot = this.nextSlot++;
     }
-    const rc = binding().bdevIo(this.engine!, io.owner.native, io.op, slot, io.offset, io.length, io.buffer);
+    const b = io.batch;
+    const rc = b
+      ? binding().batchSubmit(this.engine!, io.owner.native, b.native, slot, b.count, b.ops, b.offsets, b.lengths, b.buffers, b.statuses)
+      : binding().bdevIo(this.engine!, io.owner.native, io.op, slot, io.offset, io.length, io.buffer);
     if (rc === 0) {
       this.pending[slot] = io;
       return true;
@@ -115,7 +148,10 @@ export class IoDispatcher {
   private finish(io: PendingIo, status: number): void {
     this.inFlight--;
     io.owner.ioFinished();
-    if (status === 0) io.resolve(io.value);
+    // A batch completes with the count of its I/Os that failed; only a negative status
+    // (the batch could not be submitted) rejects it.
+    if (io.batch && status >= 0) io.resolve(status);
+    else if (status === 0) io.resolve(io.value);
     else io.reject(ioError(status, io.opName, io.owner.name));
     if (this.inFlight === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;

@@ -2,6 +2,7 @@
 
 #include <libaio.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -15,6 +16,14 @@ namespace nds {
 namespace {
 
 constexpr int kQueueDepth = 1024;
+
+// libaio's io_getevents is a versioned symbol (LIBAIO_0.4) that cannot be linked from the
+// static archive into a shared object; the system call does the same job.
+int reap_events(io_context_t ctx, long max, io_event* events) {
+  timespec no_wait{0, 0};
+  long n = syscall(SYS_io_getevents, ctx, 0L, max, events, &no_wait);
+  return n < 0 ? 0 : static_cast<int>(n);
+}
 
 class AioBdev;
 
@@ -135,8 +144,7 @@ int AioChannel::poll(void* arg) {
   }
   if (self->in_kernel_ > 0) {
     io_event events[64];
-    timespec no_wait{0, 0};
-    int n = io_getevents(self->ctx_, 0, 64, events, &no_wait);
+    int n = reap_events(self->ctx_, 64, events);
     for (int i = 0; i < n; ++i) {
       auto* cb = static_cast<iocb*>(events[i].obj);
       auto* io = static_cast<BdevIo*>(events[i].data);
