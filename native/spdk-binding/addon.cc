@@ -139,8 +139,10 @@ Napi::Value BdevDestroy(const Napi::CallbackInfo& info) {
 Napi::Value BdevStats(const Napi::CallbackInfo& info) {
   auto bdev = unwrap_bdev(info[0]);
   if (!bdev) return info.Env().Undefined();
-  // Statistics stay readable after destroy: the bdev object lives until the engine stops.
-  if (bdev->closed && !bdev->desc) return bdev_stats_value(info.Env(), IoStatSnapshot{});
+  if (bdev->closed) {
+    make_error(info.Env(), Status::error(-ENODEV, "bdev is destroyed")).ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
   return bdev_stats_value(info.Env(), bdev->bdev->stats());
 }
 

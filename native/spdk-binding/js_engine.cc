@@ -169,7 +169,8 @@ void JsEngine::release_bdev_on_app_thread(std::shared_ptr<JsBdev> handle, std::f
 Napi::Promise JsEngine::destroy_bdev(Napi::Env env, std::shared_ptr<JsBdev> handle) {
   auto* req = new ControlRequest(env);
   Napi::Promise promise = req->deferred.Promise();
-  handle->closed = true;
+  // JavaScript stops submitting to a bdev while its destroy is pending; the handle is
+  // marked closed (on the JS thread) only once the destroy succeeded.
   bool sent = send_control(req, [this, handle](ControlRequest* r) {
     std::string name = handle->bdev->name();
     Status st = engine_->bdevs().check_removable(name);
@@ -177,15 +178,18 @@ Napi::Promise JsEngine::destroy_bdev(Napi::Env env, std::shared_ptr<JsBdev> hand
       r->status = st;
       return complete(Completion{0, 0, r});
     }
-    release_bdev_on_app_thread(handle, [this, r, name] {
-      engine_->bdevs().remove(name, [this, r](Status removed) {
+    release_bdev_on_app_thread(handle, [this, r, name, handle] {
+      engine_->bdevs().remove(name, [this, r, handle](Status removed) {
         r->status = removed;
+        r->result = [handle](Napi::Env e) {
+          handle->closed = true;
+          return e.Undefined();
+        };
         complete(Completion{0, 0, r});
       });
     });
   });
   if (!sent) {
-    handle->closed = false;
     req->deferred.Reject(make_error(env, Status::error(-EAGAIN, "the app thread's message ring is full")).Value());
     delete req;
   }
@@ -205,6 +209,13 @@ Napi::Promise JsEngine::stop(Napi::Env env) {
   Napi::Promise promise = req->deferred.Promise();
   stopping_ = true;
   bool sent = send_control(req, [this](ControlRequest* r) {
+    // Every handle JavaScript still holds is marked closed once the stop has settled, so
+    // none can reach the freed bdevs afterwards.
+    std::vector<std::shared_ptr<JsBdev>> handles(live_bdevs_.begin(), live_bdevs_.end());
+    r->result = [handles](Napi::Env e) {
+      for (auto& h : handles) h->closed = true;
+      return e.Undefined();
+    };
     release_all_bdevs_on_app_thread([this, r] {
       engine_->bdevs().remove_all([this, r] { complete(Completion{0, 0, r}); });
     });

@@ -188,3 +188,18 @@ describe('verified I/O', () => {
     });
   });
 });
+
+describe('engine.stats', () => {
+  it('gives every bdev of the engine by name', async () => {
+    await withEngine({}, async (engine) => {
+      const a = await engine.createBdev('malloc:///a?size_mb=1&blk_size=4096');
+      await engine.createBdev('null:///b?size_mb=1&blk_size=4096');
+      await a.write(0, Buffer.alloc(8192));
+      const all = engine.stats();
+      expect(Object.keys(all).sort()).toEqual(['a', 'b']);
+      expect(all.a!.writeOps).toBe(1);
+      expect(all.a!.bytesWritten).toBe(8192);
+      expect(all.b!.writeOps).toBe(0);
+    });
+  });
+});
