@@ -1,19 +1,35 @@
 // `npm run bench -- <benchmark> [options]`
 import { parseArgs } from 'node:util';
+import { bdevperf } from './bdevperf.js';
 import { jsIo } from './js-io.js';
+import { micro } from './micro.js';
+import { uringVsFio } from './uring-vs-fio.js';
 
-const usage = `usage: npm run bench -- js-io [--seconds N] [--qd 32,64,128] [--bs 4096] [--idle poll|adaptive] [--core N] [--out DIR]`;
+const usage = `usage:
+  npm run bench -- bdevperf [--bdev malloc|null|uring:/path|aio:/path] [--workload randread|randwrite|read|write|randrw]
+                            [--bs 4096] [--qd 128] [--seconds 10] [--cores 0[,1]] [--idle poll|adaptive] [--verify] [--suite]
+  npm run bench -- js-io [--seconds 5] [--qd 32,64,128] [--bs 4096] [--idle poll|adaptive] [--core 0]
+  npm run bench -- micro [--core 0]
+  npm run bench -- uring-vs-fio [--file /var/tmp/nodestor-bench.img] [--size-mb 2048] [--seconds 10] [--qd 32] [--core 0]
+  (results: JSON on stdout, and JSON/SVG under --out, default bench/results)`;
 
 const [name, ...rest] = process.argv.slice(2);
 const { values } = parseArgs({
   args: rest,
   options: {
-    seconds: { type: 'string', default: '5' },
-    qd: { type: 'string', default: '32,64,128' },
+    bdev: { type: 'string', default: 'malloc' },
+    workload: { type: 'string', default: 'randread' },
+    seconds: { type: 'string' },
+    qd: { type: 'string' },
     bs: { type: 'string', default: '4096' },
-    idle: { type: 'string', default: 'poll' },
+    cores: { type: 'string', default: '0' },
     core: { type: 'string', default: '0' },
+    idle: { type: 'string', default: 'poll' },
+    verify: { type: 'boolean', default: false },
+    suite: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results' },
+    file: { type: 'string', default: '/var/tmp/nodestor-bench.img' },
+    'size-mb': { type: 'string', default: '2048' },
   },
 });
 
@@ -26,16 +42,46 @@ function positive(text: string, what: string): number {
   return n;
 }
 
-if (name === 'js-io') {
-  const idle = values.idle === 'adaptive' ? 'adaptive' : 'poll';
+const idle = values.idle === 'adaptive' ? 'adaptive' : 'poll';
+if (name === 'bdevperf') {
+  const workloads = ['randread', 'randwrite', 'read', 'write', 'randrw'] as const;
+  const workload = workloads.find((w) => w === values.workload);
+  if (!workload) {
+    console.error(`--workload must be one of ${workloads.join(', ')}\n${usage}`);
+    process.exit(2);
+  }
+  await bdevperf({
+    bdev: values.bdev,
+    workload,
+    blockSize: positive(values.bs, '--bs'),
+    queueDepth: positive(values.qd ?? '128', '--qd'),
+    seconds: positive(values.seconds ?? (values.suite ? '2' : '10'), '--seconds'),
+    cores: values.cores.split(',').map((c) => Number(c)),
+    idle,
+    verify: values.verify,
+    suite: values.suite,
+    out: values.out,
+  });
+} else if (name === 'js-io') {
   await jsIo({
-    seconds: positive(values.seconds, '--seconds'),
-    queueDepths: values.qd.split(',').map((q) => positive(q, '--qd')),
+    seconds: positive(values.seconds ?? '5', '--seconds'),
+    queueDepths: (values.qd ?? '32,64,128').split(',').map((q) => positive(q, '--qd')),
     blockSize: positive(values.bs, '--bs'),
     idle,
     core: Number(values.core),
     out: values.out,
   });
+} else if (name === 'uring-vs-fio') {
+  await uringVsFio({
+    file: values.file,
+    sizeMb: positive(values['size-mb'], '--size-mb'),
+    seconds: positive(values.seconds ?? '10', '--seconds'),
+    queueDepth: positive(values.qd ?? '32', '--qd'),
+    core: Number(values.core),
+    out: values.out,
+  });
+} else if (name === 'micro') {
+  await micro(values.out, Number(values.core));
 } else {
   console.error(usage);
   process.exit(2);

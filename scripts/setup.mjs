@@ -11,8 +11,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const withNativeTests = process.argv.includes('--native-tests');
+// Benchmarks compare against fio (uring-vs-fio), a Debian package too.
+const withBenchTools = process.argv.includes('--bench');
 const isRoot = process.getuid?.() === 0;
-const DEBIAN_PACKAGES = ['cmake', 'g++', 'make', 'liburing-dev', 'libaio-dev'];
+const DEBIAN_PACKAGES = ['cmake', 'g++', 'make', 'liburing-dev', 'libaio-dev', ...(withBenchTools ? ['fio'] : [])];
 const HUGEPAGES = 1024; // 2 GiB of 2 MiB pages: room for several test engines at once
 
 function log(message) {

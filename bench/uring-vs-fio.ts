@@ -1,0 +1,86 @@
+// `npm run bench -- uring-vs-fio`: 4 KiB random reads, O_DIRECT, queue depth 32, one core,
+// on the same file in the same run: fio (--ioengine=io_uring --direct=1) and nodestor's
+// uring bdev (engine.bench, poll and adaptive reactors). Prints JSON with the ratio.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { randomFillSync } from 'node:crypto';
+import { Engine } from '../src/index.js';
+
+export interface UringVsFioOptions {
+  file: string;
+  sizeMb: number;
+  seconds: number;
+  queueDepth: number;
+  core: number;
+  out: string;
+}
+
+function ensureFile(path: string, sizeMb: number): void {
+  if (existsSync(path) && statSync(path).size >= sizeMb << 20) return;
+  // Real data, not a sparse file: reads of holes never reach the disk.
+  const fd = openSync(path, 'w');
+  const chunk = Buffer.alloc(1 << 20);
+  for (let i = 0; i < sizeMb; i++) writeSync(fd, randomFillSync(chunk));
+  closeSync(fd);
+}
+
+function runFio(o: UringVsFioOptions): { iops: number; p99Us: number; version: string } {
+  const version = execFileSync('fio', ['--version'], { encoding: 'utf8' }).trim();
+  const result = spawnSync(
+    'fio',
+    [
+      '--name=randread', `--filename=${o.file}`, '--ioengine=io_uring', '--direct=1', '--rw=randread', '--bs=4k',
+      `--iodepth=${o.queueDepth}`, `--runtime=${o.seconds}`, '--time_based', '--numjobs=1', `--cpus_allowed=${o.core}`,
+      `--size=${o.sizeMb}m`, '--output-format=json',
+    ],
+    { encoding: 'utf8' },
+  );
+  if (result.status !== 0) throw new Error(`fio failed: ${result.stderr}`);
+  const read = JSON.parse(result.stdout).jobs[0].read;
+  return { iops: Math.round(read.iops), p99Us: read.clat_ns.percentile['99.000000'] / 1000, version };
+}
+
+async function runNodestor(o: UringVsFioOptions, idle: 'poll' | 'adaptive') {
+  const engine = await Engine.start({ cores: [o.core], memoryMb: 256, hugepages: 'auto', idle });
+  try {
+    const bdev = await engine.createBdev(`uring://${o.file}?blk_size=4096&name=file`);
+    const r = await engine.bench({ bdev, workload: 'randread', blockSize: 4096, queueDepth: o.queueDepth, seconds: o.seconds });
+    return { iops: r.iops, p99Us: Number(r.latencyUs.p99.toFixed(1)), errors: r.errors };
+  } finally {
+    await engine.stop();
+  }
+}
+
+export async function uringVsFio(o: UringVsFioOptions): Promise<void> {
+  if (spawnSync('fio', ['--version']).status !== 0) {
+    console.error('fio is not installed: apt-get install -y fio');
+    process.exit(2);
+  }
+  ensureFile(o.file, o.sizeMb);
+  process.stderr.write('fio ...\n');
+  const fio = runFio(o);
+  process.stderr.write('nodestor (poll) ...\n');
+  const poll = await runNodestor(o, 'poll');
+  process.stderr.write('nodestor (adaptive) ...\n');
+  const adaptive = await runNodestor(o, 'adaptive');
+  const output = {
+    benchmark: 'uring-vs-fio',
+    setup: {
+      file: o.file,
+      sizeMb: o.sizeMb,
+      blockSize: 4096,
+      queueDepth: o.queueDepth,
+      seconds: o.seconds,
+      core: o.core,
+      fio: `${fio.version} --ioengine=io_uring --direct=1 --rw=randread --bs=4k --numjobs=1`,
+      nodestor: 'uring bdev, engine.bench randread, one reactor',
+    },
+    date: new Date().toISOString(),
+    fio,
+    nodestor: { poll, adaptive },
+    ratio: { poll: Number((poll.iops / fio.iops).toFixed(3)), adaptive: Number((adaptive.iops / fio.iops).toFixed(3)) },
+  };
+  console.log(JSON.stringify(output, null, 2));
+  mkdirSync(o.out, { recursive: true });
+  writeFileSync(`${o.out}/uring-vs-fio-${output.date.replace(/[:.]/g, '-')}.json`, JSON.stringify(output, null, 2));
+}
