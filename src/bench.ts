@@ -1,4 +1,4 @@
-import { BenchWorkloadCode, type NativeBenchResult } from './binding.js';
+import { BenchWorkloadCode, type NativeBenchOptions, type NativeBenchResult } from './binding.js';
 import { NodestorError } from './errors.js';
 import type { Bdev } from './bdev/bdev.js';
 import type { LatencyUs } from './bdev/stats.js';
@@ -46,19 +46,8 @@ export interface BenchResult {
   perCore: BenchCoreResult[];
 }
 
-export interface ResolvedBench {
-  bdev: string;
-  workload: number;
-  rwmixread: number;
-  blockSize: number;
-  queueDepth: number;
-  seconds: number;
-  reactors: number[];
-  verify: boolean;
-}
-
 /** Validates options and maps cores to reactor indexes. */
-export function resolveBenchOptions(options: BenchOptions, engineCores: number[]): ResolvedBench {
+export function resolveBenchOptions(options: BenchOptions, engineCores: number[]): NativeBenchOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const bdev = typeof options.bdev === 'string' ? options.bdev : requireString(options.bdev?.name, 'bdev');
   const workload = requireOneOf(options.workload, 'workload', Object.keys(BenchWorkloadCode) as BenchWorkload[]);

@@ -81,24 +81,7 @@ export class IoDispatcher {
     length: number,
     buffer: Uint8Array | null,
     value: unknown,
-  ): Promise<unknown> {
-    return this.enqueue(owner, undefined, op, opName, offset, length, buffer, value);
-  }
-
-  /** Submits a whole batch; resolves with the number of its I/Os that failed. */
-  submitBatch(owner: IoOwner, batch: BatchSubmission): Promise<number> {
-    return this.enqueue(owner, batch, -1, 'batch', 0, 0, null, undefined) as Promise<number>;
-  }
-
-  private enqueue(
-    owner: IoOwner,
-    batch: BatchSubmission | undefined,
-    op: number,
-    opName: string,
-    offset: number,
-    length: number,
-    buffer: Uint8Array | null,
-    value: unknown,
+    batch?: BatchSubmission,
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const io: PendingIo = { owner, batch, op, opName, offset, length, buffer, value, resolve, reject };
@@ -110,6 +93,11 @@ export class IoDispatcher {
         if (this.nextSlot === this.freeSlots.length) setImmediate(() => this.drainBacklog());
       }
     });
+  }
+
+  /** Submits a whole batch; resolves with the number of its I/Os that failed. */
+  submitBatch(owner: IoOwner, batch: BatchSubmission): Promise<number> {
+    return this.submit(owner, -1, 'batch', 0, 0, null, undefined, batch) as Promise<number>;
   }
 
   /** Resolves once no I/O is in flight (used by destroy and stop). */

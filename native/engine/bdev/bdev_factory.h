@@ -23,4 +23,10 @@ struct SizedBdevParams {
 };
 Status parse_sized_bdev_uri(std::string_view text, Uri& uri, SizedBdevParams* out);
 
+// Parameters every module shares. `where` ends the error message (" in URI '...'").
+// blk_size: 512 (default) or 4096.
+Status take_block_size(UriQuery& query, const std::string& where, uint32_t* out);
+// uuid: a canonical UUID, or a new random one when absent.
+Status take_uuid(UriQuery& query, const std::string& where, Uuid* out);
+
 }  // namespace nds

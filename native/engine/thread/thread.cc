@@ -10,6 +10,11 @@ static thread_local Thread* tls_current_thread = nullptr;
 
 Thread* Thread::current() { return tls_current_thread; }
 
+bool Thread::current_may_sleep() {
+  Thread* thread = tls_current_thread;
+  return thread && thread->reactor_ && thread->reactor_->idle_mode() == IdleMode::Adaptive;
+}
+
 Thread::Thread(std::string name, size_t ring_capacity) : name_(std::move(name)), ring_(ring_capacity) {}
 
 Thread::~Thread() {

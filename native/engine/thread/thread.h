@@ -54,6 +54,9 @@ class Thread {
 
   // The lightweight thread running on the calling OS thread, or nullptr.
   static Thread* current();
+  // Whether the calling thread's reactor may sleep (adaptive idle mode): pollers created
+  // now should then give an interrupt fd so completions can wake it.
+  static bool current_may_sleep();
 
   // I/O channels of this thread, keyed by io_device (io_device.cc).
   std::unordered_map<const void*, IoChannel*>& channels() { return channels_; }

@@ -1,5 +1,7 @@
 #include "bdev/file/file_target.h"
 
+#include "bdev/bdev_factory.h"
+
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -35,29 +37,17 @@ Status open_file_target(std::string_view text, Uri& uri, FileTarget* out) {
   if (!uri.host.empty() || uri.path.empty())
     return Status::error(-EINVAL, "expected an absolute path (" + uri.scheme + ":///path/to/file)" + where);
   out->path = "/" + uri.path;
-  std::optional<uint64_t> blk_size;
-  Status st = uri.query.take_u64("blk_size", 0, UINT32_MAX, &blk_size);
+  Status st = take_block_size(uri.query, where, &out->block_size);
   if (!st.is_ok()) return st;
+  if (!(st = take_uuid(uri.query, where, &out->uuid)).is_ok()) return st;
   auto name = uri.query.take("name");
-  auto uuid_text = uri.query.take("uuid");
   if (!(st = uri.query.reject_unknown(text)).is_ok()) return st;
-  out->block_size = blk_size ? static_cast<uint32_t>(*blk_size) : 512;
-  if (out->block_size != 512 && out->block_size != 4096)
-    return Status::error(-EINVAL, "blk_size must be 512 or 4096, not " + std::to_string(out->block_size) + where);
   out->name = name ? *name : out->path;
   if (name) {
     if (!(st = validate_bdev_name(*name)).is_ok()) return Status::error(st.rc, st.message + where);
   } else if (out->name.size() > 255) {
     return Status::error(-EINVAL, "path " + out->path + " is too long to be a bdev name; give name=" + where);
   }
-  if (uuid_text) {
-    auto parsed = Uuid::parse(*uuid_text);
-    if (!parsed) return Status::error(-EINVAL, "uuid '" + *uuid_text + "' is not a UUID" + where);
-    out->uuid = *parsed;
-  } else {
-    out->uuid = Uuid::random_v4();
-  }
-
   struct stat sb {};
   if (stat(out->path.c_str(), &sb) != 0) return path_error(errno, out->path);
   if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode))

@@ -8,7 +8,6 @@
 #include <deque>
 
 #include "bdev/file/file_target.h"
-#include "thread/reactor.h"
 #include "thread/thread.h"
 
 namespace nds {
@@ -53,9 +52,7 @@ class UringBdev final : public Bdev {
   const char* module_name() const override { return "uring"; }
   bool io_type_supported(IoType) const override { return true; }
   std::unique_ptr<ModuleChannel> create_channel() override {
-    Thread* thread = Thread::current();
-    bool interrupts = thread && thread->reactor() && thread->reactor()->idle_mode() == IdleMode::Adaptive;
-    auto ch = std::make_unique<UringChannel>(this, interrupts);
+    auto ch = std::make_unique<UringChannel>(this, Thread::current_may_sleep());
     return ch->ok() ? std::move(ch) : nullptr;
   }
   void submit(ModuleChannel* channel, BdevIo* io) override {
