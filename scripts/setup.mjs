@@ -116,13 +116,13 @@ function ensureTypeScript() {
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json']);
 }
 
+// The engine's native tests twice: with ASan+UBSan, and with TSan (they cannot share a build).
 function ensureNativeTests() {
-  if (!isStale('build-native-tests/nds_engine_tests', NATIVE_INPUTS)) return;
-  run('cmake', [
-    '-S', '.', '-B', 'build-native-tests', '-DNDS_BUILD_ADDON=OFF', '-DNDS_BUILD_TESTS=ON', '-DNDS_SANITIZE=ON',
-    '-DCMAKE_BUILD_TYPE=Debug',
-  ]);
-  run('cmake', ['--build', 'build-native-tests', '-j', '2']);
+  for (const [dir, sanitizer] of [['build-native-tests', '-DNDS_SANITIZE=ON'], ['build-native-tsan', '-DNDS_TSAN=ON']]) {
+    if (!isStale(`${dir}/nds_engine_tests`, NATIVE_INPUTS)) continue;
+    run('cmake', ['-S', '.', '-B', dir, '-DNDS_BUILD_ADDON=OFF', '-DNDS_BUILD_TESTS=ON', sanitizer, '-DCMAKE_BUILD_TYPE=Debug']);
+    run('cmake', ['--build', dir, '-j', '2']);
+  }
 }
 
 function ensurePrebuild() {

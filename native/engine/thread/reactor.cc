@@ -53,7 +53,7 @@ void Reactor::stop() {
 }
 
 bool Reactor::schedule(Thread* thread) {
-  thread->reactor_ = this;
+  thread->reactor_.store(this, std::memory_order_release);
   if (!incoming_.try_push(thread)) return false;
   thread_count_.fetch_add(1, std::memory_order_relaxed);
   notify();
@@ -154,7 +154,7 @@ void Reactor::run() {
     last = now;
   }
   // Leave the threads unscheduled so their owner may destroy them.
-  for (Thread* t : threads_) t->reactor_ = nullptr;
+  for (Thread* t : threads_) t->reactor_.store(nullptr, std::memory_order_release);
   threads_.clear();
 }
 

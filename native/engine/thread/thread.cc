@@ -12,7 +12,8 @@ Thread* Thread::current() { return tls_current_thread; }
 
 bool Thread::current_may_sleep() {
   Thread* thread = tls_current_thread;
-  return thread && thread->reactor_ && thread->reactor_->idle_mode() == IdleMode::Adaptive;
+  Reactor* r = thread ? thread->reactor() : nullptr;
+  return r && r->idle_mode() == IdleMode::Adaptive;
 }
 
 Thread::Thread(std::string name, size_t ring_capacity) : name_(std::move(name)), ring_(ring_capacity) {}
@@ -26,7 +27,7 @@ Thread::~Thread() {
 
 bool Thread::send(MsgFn fn, void* arg) {
   if (!ring_.try_push(Message{fn, arg})) return false;
-  if (reactor_) reactor_->notify();
+  if (Reactor* r = reactor()) r->notify();
   return true;
 }
 
@@ -51,7 +52,7 @@ Poller* Thread::register_poller(std::string name, Poller::Fn fn, void* arg, uint
   poller->interrupt_fd = interrupt_fd;
   Poller* raw = poller.get();
   pollers_.push_back(std::move(poller));
-  if (reactor_ && interrupt_fd >= 0) reactor_->watch_fd(interrupt_fd);
+  if (Reactor* r = reactor(); r && interrupt_fd >= 0) r->watch_fd(interrupt_fd);
   return raw;
 }
 
@@ -59,7 +60,7 @@ void Thread::unregister_poller(Poller* poller) {
   // Removal is deferred to the end of the pass: the poller may be unregistering itself.
   poller->removed = true;
   pollers_changed_ = true;
-  if (reactor_ && poller->interrupt_fd >= 0) reactor_->unwatch_fd(poller->interrupt_fd);
+  if (Reactor* r = reactor(); r && poller->interrupt_fd >= 0) r->unwatch_fd(poller->interrupt_fd);
 }
 
 void Thread::defer(MsgFn fn, void* arg) { deferred_.push_back(Message{fn, arg}); }

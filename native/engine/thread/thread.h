@@ -30,7 +30,7 @@ class Thread {
   Thread& operator=(const Thread&) = delete;
 
   const std::string& name() const { return name_; }
-  Reactor* reactor() const { return reactor_; }
+  Reactor* reactor() const { return reactor_.load(std::memory_order_acquire); }
 
   // Any OS thread. Returns false, having queued nothing, when the ring is full.
   bool send(MsgFn fn, void* arg);
@@ -70,7 +70,8 @@ class Thread {
   int run_deferred();
 
   std::string name_;
-  Reactor* reactor_ = nullptr;
+  // Set when scheduled, cleared when the reactor stops; read by senders on any thread.
+  std::atomic<Reactor*> reactor_{nullptr};
   MpscRing<Message> ring_;
   std::vector<Message> deferred_;
   std::vector<Message> deferred_running_;
