@@ -25,6 +25,7 @@ Status Engine::start(const EngineOptions& options, std::unique_ptr<Engine>* out,
   engine->small_buffers_ = std::make_unique<BufferPool>(engine->dma_, kSmallBufferSize, region / 4 / kSmallBufferSize);
   engine->large_buffers_ = std::make_unique<BufferPool>(engine->dma_, kLargeBufferSize, region / 4 / kLargeBufferSize);
   engine->bdevs_ = std::make_unique<BdevManager>(engine->dma_);
+  engine->pools_ = std::make_unique<lvs::LvolStoreRegistry>(*engine->bdevs_, *engine->dma_);
 
   engine->app_thread_ = std::make_unique<Thread>("app");
   for (size_t i = 0; i < options.cores.size(); ++i) {
@@ -46,7 +47,9 @@ Status Engine::start(const EngineOptions& options, std::unique_ptr<Engine>* out,
 
 Engine::~Engine() {
   stop_reactors();
-  // Bdevs go while the threads that may still hold their channels exist; memory last.
+  // Pools before the bdevs they use; bdevs while the threads that may still hold their
+  // channels exist; memory last.
+  pools_.reset();
   bdevs_.reset();
   workers_.clear();
   app_thread_.reset();
@@ -55,7 +58,9 @@ Engine::~Engine() {
 }
 
 bool Engine::shutdown(std::function<void()> done) {
-  return app_thread_->send([this, done = std::move(done)]() mutable { bdevs_->remove_all(std::move(done)); });
+  return app_thread_->send([this, done = std::move(done)]() mutable {
+    pools_->export_all([this, done = std::move(done)]() mutable { bdevs_->remove_all(std::move(done)); });
+  });
 }
 
 void Engine::stop_reactors() {

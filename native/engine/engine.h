@@ -11,6 +11,7 @@
 #include "bdev/bdev_manager.h"
 #include "env/buffer_pool.h"
 #include "env/dma_region.h"
+#include "lvol/lvol_store.h"
 #include "thread/reactor.h"
 #include "thread/thread.h"
 
@@ -45,8 +46,10 @@ class Engine {
   BufferPool& small_buffers() { return *small_buffers_; }
   BufferPool& large_buffers() { return *large_buffers_; }
   BdevManager& bdevs() { return *bdevs_; }  // app thread only
+  lvs::LvolStoreRegistry& pools() { return *pools_; }  // app thread only
 
-  // Sends to the app thread: removes every bdev, then runs done there.
+  // Sends to the app thread: exports every pool (cleanly), removes every bdev, then runs
+  // done there.
   bool shutdown(std::function<void()> done);
   // Leaves the reactor loops and joins their OS threads. Not from a reactor.
   void stop_reactors();
@@ -57,6 +60,7 @@ class Engine {
   std::unique_ptr<BufferPool> small_buffers_;
   std::unique_ptr<BufferPool> large_buffers_;
   std::unique_ptr<BdevManager> bdevs_;
+  std::unique_ptr<lvs::LvolStoreRegistry> pools_;
   std::vector<std::unique_ptr<Reactor>> reactors_;
   std::unique_ptr<Thread> app_thread_;
   std::vector<std::unique_ptr<Thread>> workers_;

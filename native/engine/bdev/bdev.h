@@ -6,6 +6,7 @@
 // removal). I/O runs on any lightweight thread through that thread's channel, and
 // completes on the same thread.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -63,17 +64,23 @@ class Bdev {
   virtual void submit(ModuleChannel* channel, BdevIo* io) = 0;
   // App thread, after removal, once no channel is left: release resources, then done().
   virtual void destruct(std::function<void()> done) { done(); }
+  // App thread: re-reads the size of a device that can grow (files, block devices).
+  virtual Status refresh_size() { return Status::ok(); }
 
   // ---- properties ----
   const std::string& name() const { return name_; }
   const Uuid& uuid() const { return uuid_; }
   uint32_t block_size() const { return block_size_; }
-  uint64_t num_blocks() const { return num_blocks_; }
-  uint64_t size_bytes() const { return static_cast<uint64_t>(block_size_) * num_blocks_; }
+  uint64_t num_blocks() const { return num_blocks_.load(std::memory_order_relaxed); }
+  uint64_t size_bytes() const { return static_cast<uint64_t>(block_size_) * num_blocks(); }
 
   // ---- statistics (any thread) ----
   IoStatSnapshot stats() const;
   void reset_stats();
+
+ protected:
+  // Modules whose devices change size (lvol resize), on the app thread while no I/O runs.
+  void set_num_blocks(uint64_t blocks) { num_blocks_.store(blocks, std::memory_order_relaxed); }
 
  private:
   friend class BdevManager;
@@ -83,7 +90,7 @@ class Bdev {
   std::string name_;
   Uuid uuid_;
   uint32_t block_size_;
-  uint64_t num_blocks_;
+  std::atomic<uint64_t> num_blocks_;
 
   // App thread only.
   std::string claimed_by_;

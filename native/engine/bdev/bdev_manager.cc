@@ -9,8 +9,9 @@ void bdev_channel_destroy(void* io_device, void* ctx);
 
 BdevManager::~BdevManager() {
   // Bdevs left at teardown (still claimed or open) lose their channels here, after the
-  // reactors have stopped, so nothing stays registered under a freed address.
-  for (auto& [name, bdev] : bdevs_) io_device_forget(bdev.get());
+  // reactors have stopped, so nothing stays registered under a freed address. Newest
+  // first: a stacked bdev's channels refer to its base's.
+  for (auto it = registration_order_.rbegin(); it != registration_order_.rend(); ++it) io_device_forget(*it);
 }
 
 Status BdevManager::add(std::unique_ptr<Bdev> bdev) {
@@ -18,6 +19,7 @@ Status BdevManager::add(std::unique_ptr<Bdev> bdev) {
   io_device_register(bdev.get(), bdev_channel_create, bdev_channel_destroy, sizeof(BdevChannel),
                      "bdev:" + bdev->name());
   std::string name = bdev->name();
+  registration_order_.push_back(bdev.get());
   bdevs_.emplace(std::move(name), std::move(bdev));
   return Status::ok();
 }
@@ -76,6 +78,7 @@ void BdevManager::remove(std::string_view name, std::function<void(Status)> done
   bdev->removing_ = true;
   io_device_unregister(bdev, [this, bdev, done = std::move(done)]() mutable {
     bdev->destruct([this, bdev, done = std::move(done)] {
+      std::erase(registration_order_, bdev);
       auto found = bdevs_.find(bdev->name());
       bdevs_.erase(found);
       done(Status::ok());

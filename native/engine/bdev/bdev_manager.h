@@ -45,6 +45,7 @@ class BdevManager {
  private:
   std::shared_ptr<DmaRegion> dma_;
   std::map<std::string, std::unique_ptr<Bdev>, std::less<>> bdevs_;
+  std::vector<Bdev*> registration_order_;  // stacked bdevs come after what they sit on
 };
 
 }  // namespace nds

@@ -88,3 +88,21 @@ NDS_TEST(latency_buckets_are_monotonic_and_cover_their_values) {
   EXPECT_TRUE(p99 >= 99000 && p99 <= 105000);
   EXPECT_TRUE(snap.max_ns(IoType::Read) >= 100000);
 }
+
+#include "util/crc32c.h"
+
+NDS_TEST(crc32c_matches_known_vectors_and_continues) {
+  // RFC 3720 (iSCSI) test vectors.
+  uint8_t zeros[32] = {};
+  uint8_t ones[32];
+  uint8_t incrementing[32];
+  for (int i = 0; i < 32; ++i) {
+    ones[i] = 0xff;
+    incrementing[i] = static_cast<uint8_t>(i);
+  }
+  EXPECT_EQ(crc32c(zeros, 32), 0x8a9136aau);
+  EXPECT_EQ(crc32c(ones, 32), 0x62a8ab43u);
+  EXPECT_EQ(crc32c(incrementing, 32), 0x46dd794eu);
+  EXPECT_EQ(crc32c("123456789", 9), 0xe3069283u);
+  EXPECT_EQ(crc32c(incrementing + 5, 27, crc32c(incrementing, 5)), crc32c(incrementing, 32));
+}

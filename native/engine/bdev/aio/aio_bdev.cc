@@ -44,6 +44,7 @@ class AioChannel final : public ModuleChannel {
   std::vector<std::unique_ptr<iocb>> all_iocbs_;
   int in_kernel_ = 0;
   Poller* poller_ = nullptr;
+  Thread* owner_ = Thread::current();  // channels may be torn down from outside any reactor
   std::string name_;
 };
 
@@ -53,6 +54,12 @@ class AioBdev final : public Bdev {
   ~AioBdev() override { close(fd_); }
   const char* module_name() const override { return "aio"; }
   bool io_type_supported(IoType) const override { return true; }
+  Status refresh_size() override {
+    uint64_t blocks = 0;
+    Status st = file_size_blocks(fd_, block_size(), &blocks);
+    if (st.is_ok() && blocks > num_blocks()) set_num_blocks(blocks);  // grows only
+    return st;
+  }
   std::unique_ptr<ModuleChannel> create_channel() override {
     auto ch = std::make_unique<AioChannel>(this, Thread::current_may_sleep());
     return ch->ok() ? std::move(ch) : nullptr;
@@ -87,13 +94,13 @@ class AioBdev final : public Bdev {
 AioChannel::AioChannel(AioBdev* bdev, bool interrupts) : name_("aio:" + bdev->name()) {
   if (io_setup(kQueueDepth, &ctx_) != 0) return;
   if (interrupts) event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  poller_ = Thread::current()->register_poller(name_, poll, this, 0, event_fd_);
+  poller_ = owner_->register_poller(name_, poll, this, 0, event_fd_);
   ok_ = true;
 }
 
 AioChannel::~AioChannel() {
   if (!ok_) return;
-  Thread::current()->unregister_poller(poller_);
+  owner_->unregister_poller(poller_);
   io_destroy(ctx_);
   if (event_fd_ >= 0) close(event_fd_);
 }

@@ -56,6 +56,7 @@ class ErrorChannel final : public ModuleChannel {
   IoChannel* base_;
   std::priority_queue<BdevIo*, std::vector<BdevIo*>, Later> delayed_;
   Poller* poller_ = nullptr;
+  Thread* owner_ = Thread::current();  // channels may be torn down from outside any reactor
 };
 
 class ErrorBdev final : public Bdev {
@@ -117,7 +118,7 @@ class ErrorBdev final : public Bdev {
 ErrorChannel::ErrorChannel(ErrorBdev* bdev) : bdev_(bdev), base_(bdev_get_io_channel(bdev->base_desc())) {}
 
 ErrorChannel::~ErrorChannel() {
-  if (poller_) Thread::current()->unregister_poller(poller_);
+  if (poller_) owner_->unregister_poller(poller_);
   if (base_) bdev_put_io_channel(base_);
 }
 

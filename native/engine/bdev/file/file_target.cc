@@ -76,6 +76,16 @@ Status open_file_target(std::string_view text, Uri& uri, FileTarget* out) {
   return Status::ok();
 }
 
+Status file_size_blocks(int fd, uint32_t block_size, uint64_t* blocks) {
+  struct stat sb {};
+  if (fstat(fd, &sb) != 0) return Status::error(-errno, std::string("fstat failed: ") + std::strerror(errno));
+  uint64_t size = static_cast<uint64_t>(sb.st_size);
+  if (S_ISBLK(sb.st_mode) && ioctl(fd, BLKGETSIZE64, &size) != 0)
+    return Status::error(-errno, std::string("cannot read the device size: ") + std::strerror(errno));
+  *blocks = size / block_size;
+  return Status::ok();
+}
+
 int file_punch_hole(int fd, uint64_t offset, uint64_t length) {
   if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(length)) == 0)
     return 0;

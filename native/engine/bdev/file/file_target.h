@@ -27,6 +27,9 @@ struct FileTarget {
 // nor a block device, a blk_size below what the device accepts, an empty file.
 Status open_file_target(std::string_view text, Uri& uri, FileTarget* out);
 
+// The current size of an open file or block device, in blocks.
+Status file_size_blocks(int fd, uint32_t block_size, uint64_t* blocks);
+
 // fallocate-based unmap (punch hole) and write_zeroes (zero range); -EOPNOTSUPP when the
 // file system cannot, so the caller can write zeroes instead.
 int file_punch_hole(int fd, uint64_t offset, uint64_t length);

@@ -43,6 +43,7 @@ class UringChannel final : public ModuleChannel {
   unsigned unsubmitted_ = 0;
   std::deque<BdevIo*> overflow_;  // I/O waiting for a free submission entry
   Poller* poller_ = nullptr;
+  Thread* owner_ = Thread::current();  // channels may be torn down from outside any reactor
 };
 
 class UringBdev final : public Bdev {
@@ -51,6 +52,12 @@ class UringBdev final : public Bdev {
   ~UringBdev() override { close(fd_); }
   const char* module_name() const override { return "uring"; }
   bool io_type_supported(IoType) const override { return true; }
+  Status refresh_size() override {
+    uint64_t blocks = 0;
+    Status st = file_size_blocks(fd_, block_size(), &blocks);
+    if (st.is_ok() && blocks > num_blocks()) set_num_blocks(blocks);  // grows only
+    return st;
+  }
   std::unique_ptr<ModuleChannel> create_channel() override {
     auto ch = std::make_unique<UringChannel>(this, Thread::current_may_sleep());
     return ch->ok() ? std::move(ch) : nullptr;
@@ -75,13 +82,13 @@ UringChannel::UringChannel(UringBdev* bdev, bool interrupts) : bdev_(bdev) {
     event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (event_fd_ >= 0) io_uring_register_eventfd(&ring_, event_fd_);
   }
-  poller_ = Thread::current()->register_poller("uring:" + bdev->name(), poll, this, 0, event_fd_);
+  poller_ = owner_->register_poller("uring:" + bdev->name(), poll, this, 0, event_fd_);
   ok_ = true;
 }
 
 UringChannel::~UringChannel() {
   if (!ok_) return;
-  Thread::current()->unregister_poller(poller_);
+  owner_->unregister_poller(poller_);
   io_uring_queue_exit(&ring_);
   if (event_fd_ >= 0) close(event_fd_);
 }
