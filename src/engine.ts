@@ -1,4 +1,5 @@
-import { binding, type NativeEngine, type NativeEngineInfo } from './binding.js';
+import { binding, type NativeBdevCreated, type NativeEngine, type NativeEngineInfo, type NativePoolOpened } from './binding.js';
+import { Pool, type PoolHost } from './lvol/pool.js';
 import { Bdev, type BdevHost, type HandleStatus } from './bdev/bdev.js';
 import { resolveBenchOptions, shapeBenchResult, type BenchOptions, type BenchResult } from './bench.js';
 import type { BdevStats } from './bdev/stats.js';
@@ -22,13 +23,22 @@ export interface EngineOptions {
 
 export type EngineInfo = NativeEngineInfo;
 
+export interface CreatePoolOptions {
+  /** 1-63 bytes, no '/'. */
+  name: string;
+  /** A bdev URI (created for the pool and removed with it) or `bdev:///name` of an existing bdev. */
+  disk: string;
+  /** A multiple of 1 MiB; default 4 MiB. */
+  clusterSizeBytes?: number;
+}
+
 let running: Engine | undefined;
 
 /**
  * A storage engine: reactors on pinned cores, DMA memory, and the bdevs served from them.
  * One engine runs per process at a time; start another after stop() has settled.
  */
-export class Engine implements BdevHost {
+export class Engine implements BdevHost, PoolHost {
   /** Warnings from start, e.g. the hugepage fallback (also sent to process.emitWarning). */
   readonly warnings: readonly string[];
   /** @internal */
@@ -37,6 +47,7 @@ export class Engine implements BdevHost {
   #status: HandleStatus = 'open';
   #stopping: Promise<void> | undefined;
   #bdevs = new Map<string, Bdev>();
+  #pools = new Map<string, Pool>();
 
   private constructor(native: NativeEngine, dispatcher: IoDispatcher, warnings: string[]) {
     this.#native = native;
@@ -97,6 +108,61 @@ export class Engine implements BdevHost {
     });
   }
 
+  /** Formats `disk` as a new pool (lvol store). The pool claims the disk. */
+  createPool(options: CreatePoolOptions): Promise<Pool> {
+    return withCallerStack('createPool', options?.name, async () => {
+      if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+      requireString(options.name, 'name');
+      requireString(options.disk, 'disk');
+      const cluster = requireInteger(options.clusterSizeBytes ?? 4 << 20, 'clusterSizeBytes', 1 << 20, 1 << 30);
+      this.assertRunning('createPool', options.name);
+      return this.#openPool(await binding().poolCreate(this.#native, options.name, options.disk, cluster));
+    });
+  }
+
+  /** Opens the pool on `disk` (after a restart or an export), recovering it if it was not exported cleanly. */
+  importPool(options: { disk: string }): Promise<Pool> {
+    return withCallerStack('importPool', options?.disk, async () => {
+      if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+      requireString(options.disk, 'disk');
+      this.assertRunning('importPool', options.disk);
+      return this.#openPool(await binding().poolImport(this.#native, options.disk));
+    });
+  }
+
+  /** Imports the pool on `disk` if there is one (it must have this name), else creates it. */
+  async createOrImportPool(options: CreatePoolOptions): Promise<Pool> {
+    try {
+      const pool = await this.importPool({ disk: options?.disk });
+      if (pool.name === options.name) return pool;
+      await pool.export();
+      throw new NodestorError('EINVAL', `disk ${options.disk} holds pool ${pool.name}, not ${options.name}`, {
+        op: 'createOrImportPool',
+        resource: options.disk,
+      });
+    } catch (error) {
+      if ((error as NodestorError).code !== 'ENOENT' || !/no pool/.test((error as Error).message)) throw error;
+      return this.createPool(options);
+    }
+  }
+
+  getPool(name: string): Pool | undefined {
+    requireString(name, 'name');
+    this.assertRunning('getPool', name);
+    return this.#pools.get(name);
+  }
+
+  listPools(): Pool[] {
+    this.assertRunning('listPools');
+    return [...this.#pools.values()];
+  }
+
+  #openPool(opened: NativePoolOpened): Pool {
+    const pool = new Pool(this, opened.pool, opened.lvols);
+    this.#pools.set(pool.name, pool);
+    return pool;
+  }
+
   /** Statistics of every bdev of this engine, by name. */
   stats(): Record<string, BdevStats> {
     this.assertRunning('stats');
@@ -153,6 +219,8 @@ export class Engine implements BdevHost {
       await this.dispatcher.whenIdle();
       await binding().engineStop(this.#native);
       binding().engineFinalize(this.#native);
+      for (const pool of this.#pools.values()) pool.markGone();
+      this.#pools.clear();
       for (const bdev of this.#bdevs.values()) bdev.markClosed();
       this.#bdevs.clear();
       this.#status = 'closed';
@@ -172,6 +240,23 @@ export class Engine implements BdevHost {
         op,
         resource,
       });
+  }
+
+  /** @internal PoolHost */
+  get native(): NativeEngine {
+    return this.#native;
+  }
+
+  /** @internal PoolHost: an lvol's bdev, opened by the engine. */
+  adoptBdev(created: NativeBdevCreated): Bdev {
+    const bdev = new Bdev(this, created);
+    this.#bdevs.set(bdev.name, bdev);
+    return bdev;
+  }
+
+  /** @internal PoolHost */
+  forgetPool(pool: Pool): void {
+    if (this.#pools.get(pool.name) === pool) this.#pools.delete(pool.name);
   }
 
   /** @internal BdevHost */

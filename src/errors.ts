@@ -14,7 +14,8 @@ export const ErrorCodes = [
   'ENOMEM', // not enough DMA memory (raise memoryMb) or hugepages
   'EIO', // the device failed the I/O
   'ENOTSUP', // the bdev's module does not support that I/O type
-  'EPERM', // write to a read-only bdev
+  'EPERM', // write through a read-only descriptor
+  'EROFS', // write to a read-only snapshot
   'EAGAIN', // an internal queue is full; retry
   'ETIMEDOUT', // a device or peer did not answer in time
   'ENODEV', // the device is gone

@@ -1,4 +1,6 @@
-export { Engine, type EngineOptions, type EngineInfo } from './engine.js';
+export { Engine, type EngineOptions, type EngineInfo, type CreatePoolOptions } from './engine.js';
+export { Pool, type CreateLvolOptions } from './lvol/pool.js';
+export { Lvol } from './lvol/lvol.js';
 export { Bdev, type HandleStatus } from './bdev/bdev.js';
 export type { BdevStats, IoTypeStats, LatencyUs } from './bdev/stats.js';
 export { NodestorError, ErrorCodes, type ErrorCode } from './errors.js';

@@ -58,9 +58,11 @@ Engine::~Engine() {
 }
 
 bool Engine::shutdown(std::function<void()> done) {
-  return app_thread_->send([this, done = std::move(done)]() mutable {
-    pools_->export_all([this, done = std::move(done)]() mutable { bdevs_->remove_all(std::move(done)); });
-  });
+  return app_thread_->send([this, done = std::move(done)]() mutable { shutdown_here(std::move(done)); });
+}
+
+void Engine::shutdown_here(std::function<void()> done) {
+  pools_->export_all([this, done = std::move(done)]() mutable { bdevs_->remove_all(std::move(done)); });
 }
 
 void Engine::stop_reactors() {

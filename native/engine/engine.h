@@ -51,6 +51,8 @@ class Engine {
   // Sends to the app thread: exports every pool (cleanly), removes every bdev, then runs
   // done there.
   bool shutdown(std::function<void()> done);
+  // The same, from the app thread.
+  void shutdown_here(std::function<void()> done);
   // Leaves the reactor loops and joins their OS threads. Not from a reactor.
   void stop_reactors();
 

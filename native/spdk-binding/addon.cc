@@ -4,6 +4,7 @@
 
 #include "bdev/error/error_bdev.h"
 #include "js_engine.h"
+#include "js_pools.h"
 #include "js_values.h"
 
 namespace nds::binding {
@@ -310,6 +311,7 @@ Napi::Object InitExports(Napi::Env env, Napi::Object exports) {
   exports.Set("engineBench", Napi::Function::New(env, EngineBench));
   exports.Set("batchCreate", Napi::Function::New(env, BatchCreate));
   exports.Set("batchSubmit", Napi::Function::New(env, BatchSubmit));
+  register_pool_functions(env, exports);
   return exports;
 }
 

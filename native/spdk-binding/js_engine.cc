@@ -1,5 +1,6 @@
 #include "js_engine.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "bdev/bdev_factory.h"
@@ -109,37 +110,60 @@ bool JsEngine::send_control(ControlRequest* req, std::function<void(ControlReque
 
 // ---------------------------------------------------------------- management
 
-Napi::Value JsEngine::info(Napi::Env env) { return engine_info_value(env, *engine_); }  // caller checks running()
-
-Napi::Promise JsEngine::create_bdev(Napi::Env env, std::string uri) {
+Napi::Promise JsEngine::control(Napi::Env env, std::function<void(ControlRequest*)> on_app_thread) {
   auto* req = new ControlRequest(env);
   Napi::Promise promise = req->deferred.Promise();
-  bool sent = send_control(req, [this, uri = std::move(uri)](ControlRequest* r) {
-    create_bdev_from_uri(engine_->bdevs(), uri, [this, r](Status st, Bdev* bdev) {
-      if (st.is_ok()) {
-        BdevDesc* desc = nullptr;
-        st = engine_->bdevs().open(bdev->name(), true, &desc);
-        if (st.is_ok()) {
-          auto handle = std::make_shared<JsBdev>();
-          handle->engine = this;
-          handle->desc = desc;
-          handle->bdev = bdev;
-          handle->worker = live_bdevs_.size() % engine_->reactor_count();
-          handle->channels.assign(engine_->reactor_count(), nullptr);
-          live_bdevs_.insert(handle);
-          BdevProperties props = bdev_properties(*bdev);
-          r->result = [handle, props](Napi::Env e) { return bdev_created_value(e, handle, props); };
-        }
-      }
-      r->status = st;
-      complete(Completion{0, 0, r});
-    });
-  });
-  if (!sent) {
+  if (!send_control(req, std::move(on_app_thread))) {
     req->deferred.Reject(make_error(env, Status::error(-EAGAIN, "the app thread's message ring is full")).Value());
     delete req;
   }
   return promise;
+}
+
+void JsEngine::finish(ControlRequest* req, Status status, std::function<Napi::Value(Napi::Env)> result) {
+  req->status = std::move(status);
+  req->result = std::move(result);
+  complete(Completion{0, 0, req});
+}
+
+Status JsEngine::open_handle(Bdev* bdev, std::shared_ptr<JsBdev>* out) {
+  BdevDesc* desc = nullptr;
+  Status st = engine_->bdevs().open(bdev->name(), true, &desc);
+  if (!st.is_ok()) return st;
+  auto handle = std::make_shared<JsBdev>();
+  handle->engine = this;
+  handle->desc = desc;
+  handle->bdev = bdev;
+  handle->worker = live_bdevs_.size() % engine_->reactor_count();
+  handle->channels.assign(engine_->reactor_count(), nullptr);
+  live_bdevs_.insert(handle);
+  *out = handle;
+  return Status::ok();
+}
+
+void JsEngine::release_handles_of(std::vector<const Bdev*> bdevs, std::function<void()> done) {
+  for (auto& handle : live_bdevs_) {
+    if (std::find(bdevs.begin(), bdevs.end(), handle->bdev) == bdevs.end()) continue;
+    // One at a time: each release walks the workers and comes back here.
+    return release_bdev_on_app_thread(handle, [this, bdevs = std::move(bdevs), done = std::move(done)]() mutable {
+      release_handles_of(std::move(bdevs), std::move(done));
+    });
+  }
+  done();
+}
+
+Napi::Value JsEngine::info(Napi::Env env) { return engine_info_value(env, *engine_); }  // caller checks running()
+
+Napi::Promise JsEngine::create_bdev(Napi::Env env, std::string uri) {
+  return control(env, [this, uri = std::move(uri)](ControlRequest* r) {
+    create_bdev_from_uri(engine_->bdevs(), uri, [this, r](Status st, Bdev* bdev) {
+      std::shared_ptr<JsBdev> handle;
+      if (st.is_ok()) st = open_handle(bdev, &handle);
+      if (!st.is_ok()) return finish(r, st);
+      BdevProperties props = bdev_properties(*bdev);
+      finish(r, st, [handle, props](Napi::Env e) { return bdev_created_value(e, handle, props); });
+    });
+  });
 }
 
 void JsEngine::release_bdev_on_app_thread(std::shared_ptr<JsBdev> handle, std::function<void()> done) {
@@ -216,9 +240,7 @@ Napi::Promise JsEngine::stop(Napi::Env env) {
       for (auto& h : handles) h->closed = true;
       return e.Undefined();
     };
-    release_all_bdevs_on_app_thread([this, r] {
-      engine_->bdevs().remove_all([this, r] { complete(Completion{0, 0, r}); });
-    });
+    release_all_bdevs_on_app_thread([this, r] { engine_->shutdown_here([this, r] { complete(Completion{0, 0, r}); }); });
   });
   if (!sent) {
     stopping_ = false;
@@ -248,7 +270,7 @@ void JsEngine::stop_for_exit() {
     std::atomic<bool> done{false};
     bool sent = engine_->app_thread().send([this, &done] {
       release_all_bdevs_on_app_thread([this, &done] {
-        engine_->bdevs().remove_all([&done] {
+        engine_->shutdown_here([&done] {
           done.store(true, std::memory_order_release);
           done.notify_one();
         });

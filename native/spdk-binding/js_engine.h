@@ -108,6 +108,17 @@ class JsEngine {
   // ---- reactor side ----
   void complete(const Completion& completion);
 
+  // ---- building blocks for management calls (js_pools.cc) ----
+  Engine& engine() { return *engine_; }
+  // JS thread: a promise settled by finish(); `on_app_thread` runs there with the request.
+  Napi::Promise control(Napi::Env env, std::function<void(ControlRequest*)> on_app_thread);
+  // App thread: settles the request; `result` builds the value on the JS thread.
+  void finish(ControlRequest* req, Status status, std::function<Napi::Value(Napi::Env)> result = nullptr);
+  // App thread: opens a descriptor for JavaScript on the bdev.
+  Status open_handle(Bdev* bdev, std::shared_ptr<JsBdev>* out);
+  // App thread: releases the JavaScript handles on these bdevs (channels, descriptors).
+  void release_handles_of(std::vector<const Bdev*> bdevs, std::function<void()> done);
+
  private:
   JsEngine(Napi::Env env, std::unique_ptr<Engine> engine, Napi::Function on_io, Napi::Int32Array io_results);
   IoRequest& request(uint32_t slot);

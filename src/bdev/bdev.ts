@@ -16,6 +16,7 @@ export interface BdevHost {
   forgetBdev(bdev: Bdev): void;
 }
 
+
 /**
  * A block device served by the engine. Offsets and lengths are in bytes and must be
  * multiples of blockSize inside the device. Get one from `engine.createBdev(uri)`.
@@ -25,8 +26,6 @@ export class Bdev implements IoOwner, BatchHost {
   readonly uuid: string;
   readonly module: string;
   readonly blockSize: number;
-  readonly numBlocks: number;
-  readonly sizeBytes: number;
   /** @internal */
   readonly native: NativeBdev;
   #status: HandleStatus = 'open';
@@ -42,8 +41,23 @@ export class Bdev implements IoOwner, BatchHost {
     this.uuid = created.uuid;
     this.module = created.module;
     this.blockSize = created.blockSize;
-    this.numBlocks = created.numBlocks;
-    this.sizeBytes = created.blockSize * created.numBlocks;
+    this.#numBlocks = created.numBlocks;
+  }
+
+  #numBlocks: number;
+
+  /** Size in blocks (an lvol's changes when it is resized). */
+  get numBlocks(): number {
+    return this.#numBlocks;
+  }
+
+  get sizeBytes(): number {
+    return this.blockSize * this.#numBlocks;
+  }
+
+  /** @internal The device was resized (lvol resize). */
+  resized(sizeBytes: number): void {
+    this.#numBlocks = sizeBytes / this.blockSize;
   }
 
   get status(): HandleStatus {
@@ -184,6 +198,18 @@ export class Bdev implements IoOwner, BatchHost {
     this.#status = 'closed';
   }
 
+  /**
+   * @internal Its owner (an lvol or pool) is taking the bdev away: refuse new I/O, wait
+   * for what is in flight. Returns a function that reopens it if the owner fails.
+   */
+  async closeForOwner(): Promise<() => void> {
+    this.#status = 'closing';
+    await this.#idle();
+    return () => {
+      if (this.#status === 'closing') this.#status = 'open';
+    };
+  }
+
   /** @internal BatchHost */
   get dispatcher(): IoDispatcher {
     return this.#host.dispatcher;
@@ -201,18 +227,23 @@ export class Bdev implements IoOwner, BatchHost {
 
   /** @internal IoOwner */
   ioFinished(): void {
-    if (--this.#inFlight === 0 && this.#idleWaiter) {
-      const wake = this.#idleWaiter;
-      this.#idleWaiter = undefined;
-      wake();
+    if (--this.#inFlight === 0 && this.#idleWaiters.length > 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const wake of waiters) wake();
     }
   }
 
-  #idleWaiter: (() => void) | undefined;
+  #idleWaiters: (() => void)[] = [];
+
+  /** @internal Resolves once no I/O of this bdev is in flight. */
+  whenIdle(): Promise<void> {
+    return this.#idle();
+  }
 
   #idle(): Promise<void> {
     if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => (this.#idleWaiter = resolve));
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   #submit(op: number, opName: string, offset: number, length: number, buffer: Uint8Array | null, value: unknown) {
