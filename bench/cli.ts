@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { bdevperf } from './bdevperf.js';
 import { jsIo } from './js-io.js';
+import { lvolBench } from './lvol.js';
 import { micro } from './micro.js';
 import { uringVsFio } from './uring-vs-fio.js';
 
@@ -10,6 +11,7 @@ const usage = `usage:
                             [--bs 4096] [--qd 128] [--seconds 10] [--cores 0[,1]] [--idle poll|adaptive] [--verify] [--suite]
   npm run bench -- js-io [--seconds 5] [--qd 32,64,128] [--bs 4096] [--idle poll|adaptive] [--core 0]
   npm run bench -- micro [--core 0]
+  npm run bench -- lvol [--seconds 5] [--core 0]
   npm run bench -- uring-vs-fio [--file /var/tmp/nodestor-bench.img] [--size-mb 2048] [--seconds 10] [--qd 32] [--core 0]
   (results: JSON on stdout, and JSON/SVG under --out, default bench/results)`;
 
@@ -80,6 +82,8 @@ if (name === 'bdevperf') {
     core: Number(values.core),
     out: values.out,
   });
+} else if (name === 'lvol') {
+  await lvolBench({ seconds: positive(values.seconds ?? '5', '--seconds'), core: Number(values.core), out: values.out });
 } else if (name === 'micro') {
   await micro(values.out, Number(values.core));
 } else {

@@ -21,6 +21,7 @@
 namespace nds {
 
 class Bdev;
+class Thread;
 struct BdevChannel;
 struct IoChannel;
 
@@ -71,6 +72,8 @@ class Bdev {
   const std::string& name() const { return name_; }
   const Uuid& uuid() const { return uuid_; }
   uint32_t block_size() const { return block_size_; }
+  // log2(block size): every module's block size is a power of two (checked at creation).
+  uint32_t block_shift() const { return block_shift_; }
   uint64_t num_blocks() const { return num_blocks_.load(std::memory_order_relaxed); }
   uint64_t size_bytes() const { return static_cast<uint64_t>(block_size_) * num_blocks(); }
 
@@ -90,6 +93,7 @@ class Bdev {
   std::string name_;
   Uuid uuid_;
   uint32_t block_size_;
+  uint32_t block_shift_;
   std::atomic<uint64_t> num_blocks_;
 
   // App thread only.
@@ -113,6 +117,7 @@ struct BdevDesc {
 // Per-thread bdev state: the module channel, statistics and a cache of I/O objects.
 struct BdevChannel {
   Bdev* bdev;
+  Thread* thread;  // the channel's owner: every I/O on it runs there
   std::unique_ptr<ModuleChannel> module;
   IoStat stat;
   std::vector<BdevIo*> io_cache;

@@ -4,12 +4,18 @@
 // thread to allocate it (zero-filled or copied from the ancestor), and is sent once that
 // allocation is durable.
 //
-// Freezing (for snapshot and resize): new I/O is held per channel, in-flight I/O drains,
-// the app thread switches the view, and unfreezing resubmits what was held.
+// Freezing (for snapshot and resize): a message to every channel's thread makes it hold
+// new I/O and report once its in-flight I/O has drained; the app thread then switches the
+// view, and unfreezing resubmits what was held. The I/O path itself touches only its own
+// channel's counters: no atomics, no locks.
 #pragma once
 #include <atomic>
 #include <deque>
 #include <functional>
+#include <mutex>
+#include <set>
+#include <utility>
+#include <vector>
 
 #include "bdev/bdev.h"
 #include "lvol/cluster_map.h"
@@ -18,6 +24,7 @@
 namespace nds::lvs {
 
 class LvolStore;
+class LvolChannel;
 
 class LvolBdev final : public Bdev {
  public:
@@ -37,16 +44,30 @@ class LvolBdev final : public Bdev {
 
  private:
   friend struct LvolIoOps;
+  friend class LvolChannel;
   void start(ModuleChannel* channel, BdevIo* io);
-  void end_in_flight();
+  void drain_done();
+  std::vector<std::pair<LvolChannel*, Thread*>> set_frozen(bool frozen);
+  // Runs fn(channel) on each channel's own thread, or fn(nullptr) if it is gone by then.
+  void to_each_channel(std::vector<std::pair<LvolChannel*, Thread*>> targets, std::function<void(LvolChannel*)> fn);
 
   LvolStore* store_;
   uint64_t blob_;
   uint64_t cluster_size_;
+  uint64_t data_start_;     // bytes: where data cluster 0 starts on the disk
+  BdevDesc* disk_;
+  uint32_t cluster_shift_;  // cluster sizes are 1 MiB multiples; powers of two use shifts
+  bool cluster_pow2_;
+  uint64_t cluster_index(uint64_t offset) const { return cluster_pow2_ ? offset >> cluster_shift_ : offset / cluster_size_; }
+  uint64_t cluster_offset(uint64_t offset) const {
+    return cluster_pow2_ ? offset & (cluster_size_ - 1) : offset % cluster_size_;
+  }
   std::atomic<const LvolView*> view_;
-  std::atomic<int64_t> in_flight_{0};
-  std::atomic<bool> frozen_{false};
-  std::atomic<bool> drain_reported_{false};
+  // Management path only: channel creation and destruction, freeze, unfreeze.
+  std::mutex channels_mutex_;
+  std::set<LvolChannel*> channels_;
+  bool frozen_ = false;  // what a new channel starts as
+  std::atomic<int> drains_pending_{0};
   std::function<void()> drained_;  // app thread
   Thread* app_ = nullptr;
 };
