@@ -1,6 +1,7 @@
 // `npm run bench -- <benchmark> [options]`
 import { parseArgs } from 'node:util';
 import { bdevperf } from './bdevperf.js';
+import { jsBatch } from './js-batch.js';
 import { jsIo } from './js-io.js';
 import { lvolBench } from './lvol.js';
 import { micro } from './micro.js';
@@ -10,6 +11,7 @@ const usage = `usage:
   npm run bench -- bdevperf [--bdev malloc|null|uring:/path|aio:/path] [--workload randread|randwrite|read|write|randrw]
                             [--bs 4096] [--qd 128] [--seconds 10] [--cores 0[,1]] [--idle poll|adaptive] [--verify] [--suite]
   npm run bench -- js-io [--seconds 5] [--qd 32,64,128] [--bs 4096] [--idle poll|adaptive] [--core 0]
+  npm run bench -- js-batch [--seconds 3] [--bs-batch 256] [--qd 1,2,4,8] [--core 0]   (--qd: batches in flight)
   npm run bench -- micro [--core 0]
   npm run bench -- lvol [--seconds 5] [--core 0]
   npm run bench -- uring-vs-fio [--file /var/tmp/nodestor-bench.img] [--size-mb 2048] [--seconds 10] [--qd 32] [--core 0]
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     suite: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results' },
     file: { type: 'string', default: '/var/tmp/nodestor-bench.img' },
+    'bs-batch': { type: 'string', default: '256' },
     'size-mb': { type: 'string', default: '2048' },
   },
 });
@@ -79,6 +82,14 @@ if (name === 'bdevperf') {
     sizeMb: positive(values['size-mb'], '--size-mb'),
     seconds: positive(values.seconds ?? '10', '--seconds'),
     queueDepth: positive(values.qd ?? '32', '--qd'),
+    core: Number(values.core),
+    out: values.out,
+  });
+} else if (name === 'js-batch') {
+  await jsBatch({
+    seconds: positive(values.seconds ?? '3', '--seconds'),
+    batchSize: positive(values['bs-batch'], '--bs-batch'),
+    batchesInFlight: (values.qd ?? '1,2,4,8').split(',').map((q) => positive(q, '--qd')),
     core: Number(values.core),
     out: values.out,
   });

@@ -36,6 +36,7 @@ export async function lvolBench(o: LvolBenchOptions): Promise<void> {
       process.stderr.write(`${workload}: raw ${rawBest.toLocaleString('en')} lvol ${lvolBest.toLocaleString('en')} IOPS\n`);
     }
     result.lvolVsRaw = comparisons;
+    await thick.destroy();
 
     // Thin first writes: every 4 KiB write lands in a fresh cluster, so each one allocates
     // (zero-fill, flush, metadata commit) before it is acknowledged.
@@ -51,14 +52,17 @@ export async function lvolBench(o: LvolBenchOptions): Promise<void> {
       note: 'all first writes in flight at once; each allocation zero-fills its 4 MiB cluster (memset on malloc)',
     };
     process.stderr.write(`thin allocation: ${Math.round(clusters / seconds)} clusters/s\n`);
+    await thin.destroy();
 
-    // Snapshots while a random-write benchmark runs on the lvol.
+    // Snapshots while a random-write benchmark runs on a 32 MiB lvol: after each snapshot
+    // the writes copy on write, so the pool needs room for 5 more copies of it.
+    const live = await pool.createLvol({ name: 'live', sizeBytes: 32 * MiB });
     const latencies: number[] = [];
-    const running = engine.bench({ bdev: thick.bdev, workload: 'randwrite', blockSize: 4096, queueDepth: 32, seconds: 2, cores: [o.core] });
+    const running = engine.bench({ bdev: live.bdev, workload: 'randwrite', blockSize: 4096, queueDepth: 32, seconds: 2, cores: [o.core] });
     await new Promise((r) => setTimeout(r, 200));
     for (let i = 0; i < 5; i++) {
       const s0 = performance.now();
-      await thick.snapshot(`snap${i}`);
+      await live.snapshot(`snap${i}`);
       latencies.push(performance.now() - s0);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -66,8 +70,9 @@ export async function lvolBench(o: LvolBenchOptions): Promise<void> {
     result.snapshotWhileWriting = {
       snapshots: latencies.length,
       latencyMs: latencies.map((l) => Number(l.toFixed(2))),
+      lvolSizeBytes: 32 * MiB,
       writeIopsMeanwhile: during.iops,
-      errors: during.errors,
+      writeErrors: during.errors,
     };
     process.stderr.write(`snapshot latency under I/O: ${latencies.map((l) => l.toFixed(2)).join(', ')} ms\n`);
   } finally {
