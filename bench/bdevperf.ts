@@ -1,10 +1,10 @@
+import { writeFileSync } from 'node:fs';
 // `npm run bench -- bdevperf ...`: the engine's native benchmark (engine.bench), one run or
 // a --suite matrix (queue depth 1-128 x 4 KiB/128 KiB x read/write), printing JSON and
 // writing JSON and SVG charts under bench/results/.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { Engine, type BenchResult, type BenchWorkload } from '../src/index.js';
 import { lineChart } from './svg.js';
+import { machine, publish } from './report.js';
 
 export interface BdevperfOptions {
   bdev: string; // malloc | null | uring:/path | aio:/path
@@ -76,7 +76,7 @@ export async function bdevperf(opts: BdevperfOptions): Promise<void> {
       secondsPerRun: opts.seconds,
       verify: opts.verify,
       description: 'jobs run natively on the reactors (engine.bench); queue depth is per core; latency is submit to completion',
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+      machine: machine(),
     },
     date: new Date().toISOString(),
     runs: points.map((p) => ({
@@ -92,10 +92,7 @@ export async function bdevperf(opts: BdevperfOptions): Promise<void> {
       perCore: p.result.perCore,
     })),
   };
-  console.log(JSON.stringify(output, null, 2));
-  mkdirSync(opts.out, { recursive: true });
-  const stamp = `${output.benchmark}-${output.date.replace(/[:.]/g, '-')}`;
-  writeFileSync(`${opts.out}/${stamp}.json`, JSON.stringify(output, null, 2));
+  const base = publish(opts.out, output.benchmark, output);
   if (opts.suite) {
     const subtitle = `${opts.bdev}, cores ${opts.cores.join(',')} (${opts.idle}), ${opts.seconds} s per point`;
     for (const blockSize of [4096, 131072]) {
@@ -104,14 +101,14 @@ export async function bdevperf(opts: BdevperfOptions): Promise<void> {
         name: w,
         points: points.filter((p) => p.workload === w && p.blockSize === blockSize).map((p) => [p.queueDepth, p.result.iops] as [number, number]),
       }));
-      writeFileSync(`${opts.out}/${stamp}-iops-${label}.svg`, lineChart(`nodestor bdevperf: IOPS, ${label} random I/O`, 'queue depth', 'IOPS', series, subtitle));
+      writeFileSync(`${base}-iops-${label}.svg`, lineChart(`nodestor bdevperf: IOPS, ${label} random I/O`, 'queue depth', 'IOPS', series, subtitle));
       const reads = points.filter((p) => p.workload === 'randread' && p.blockSize === blockSize);
       const latency = (['p50', 'p99', 'p999'] as const).map((q) => ({
         name: `read ${q}`,
         points: reads.map((p) => [p.queueDepth, p.result.latencyUs[q]] as [number, number]),
       }));
-      writeFileSync(`${opts.out}/${stamp}-latency-${label}.svg`, lineChart(`nodestor bdevperf: read latency, ${label}`, 'queue depth', 'latency (µs)', latency, subtitle));
+      writeFileSync(`${base}-latency-${label}.svg`, lineChart(`nodestor bdevperf: read latency, ${label}`, 'queue depth', 'latency (µs)', latency, subtitle));
     }
   }
-  process.stderr.write(`wrote ${opts.out}/${stamp}*.json/.svg\n`);
+  process.stderr.write(`wrote ${base}*.json/.svg\n`);
 }

@@ -1,9 +1,8 @@
 // `npm run bench -- js-batch`: 4 KiB random reads on a malloc bdev from TypeScript through
 // IoBatch (one native call and one completion per batch) into DMA buffers, several
 // batches in flight, one reactor core. Prints JSON and writes it under bench/results/.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { Engine } from '../src/index.js';
+import { machine, publish } from './report.js';
 
 export interface JsBatchOptions {
   seconds: number;
@@ -54,12 +53,10 @@ export async function jsBatch(o: JsBatchOptions): Promise<void> {
       reactorCores: [o.core],
       idle: 'poll',
       secondsPerRun: o.seconds,
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+      machine: machine(),
     },
     date: new Date().toISOString(),
     runs,
   };
-  console.log(JSON.stringify(output, null, 2));
-  mkdirSync(o.out, { recursive: true });
-  writeFileSync(`${o.out}/js-batch-${output.date.replace(/[:.]/g, '-')}.json`, JSON.stringify(output, null, 2));
+  publish(o.out, 'js-batch', output);
 }

@@ -1,10 +1,10 @@
+import { writeFileSync } from 'node:fs';
 // `npm run bench -- js-io`: 4 KiB random reads and writes on a malloc bdev driven from
 // TypeScript (one promise per I/O), at several numbers of I/Os in flight, one reactor core.
 // Prints JSON; writes it and an SVG chart under bench/results/.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { Engine, type Bdev } from '../src/index.js';
 import { lineChart } from './svg.js';
+import { machine, publish } from './report.js';
 
 export interface JsIoOptions {
   seconds: number;
@@ -109,16 +109,13 @@ export async function jsIo(opts: JsIoOptions): Promise<void> {
       reactorCores: [opts.core],
       idle: opts.idle,
       secondsPerRun: opts.seconds,
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+      machine: machine(),
       latency: 'latencyUs: from the call to the promise settling, in JavaScript; engineLatencyUs: submit to completion on the reactor',
     },
     date: new Date().toISOString(),
     runs,
   };
-  console.log(JSON.stringify(result, null, 2));
-  mkdirSync(opts.out, { recursive: true });
-  const stamp = result.date.replace(/[:.]/g, '-');
-  writeFileSync(`${opts.out}/js-io-${stamp}.json`, JSON.stringify(result, null, 2));
+  const base = publish(opts.out, 'js-io', result);
   const svg = lineChart(
     'nodestor: 4 KiB random I/O from TypeScript (malloc bdev)',
     'I/Os in flight',
@@ -129,6 +126,6 @@ export async function jsIo(opts: JsIoOptions): Promise<void> {
     })),
     `one reactor core (${opts.idle}), ${opts.seconds} s per point, Node ${process.version}`,
   );
-  writeFileSync(`${opts.out}/js-io-${stamp}.svg`, svg);
-  process.stderr.write(`wrote ${opts.out}/js-io-${stamp}.json and .svg\n`);
+  writeFileSync(`${base}.svg`, svg);
+  process.stderr.write(`wrote ${base}.json and .svg\n`);
 }

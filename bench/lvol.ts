@@ -1,9 +1,8 @@
 // `npm run bench -- lvol`: an lvol on a malloc pool against the raw malloc bdev in the
 // same run (4 KiB random read and write, QD 128, one core, engine.bench), the thin
 // first-write allocation rate, and snapshot creation latency while I/O runs.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { Engine } from '../src/index.js';
+import { machine, publish } from './report.js';
 
 export interface LvolBenchOptions {
   seconds: number;
@@ -85,12 +84,10 @@ export async function lvolBench(o: LvolBenchOptions): Promise<void> {
       io: '4 KiB, QD 128, engine.bench on one reactor (poll); best of 3 alternating runs',
       secondsPerRun: o.seconds,
       core: o.core,
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+      machine: machine(),
     },
     date: new Date().toISOString(),
     ...result,
   };
-  console.log(JSON.stringify(output, null, 2));
-  mkdirSync(o.out, { recursive: true });
-  writeFileSync(`${o.out}/lvol-${output.date.replace(/[:.]/g, '-')}.json`, JSON.stringify(output, null, 2));
+  publish(o.out, 'lvol', output);
 }

@@ -1,8 +1,8 @@
 // `npm run bench -- micro`: per-call cost of the TypeScript I/O paths with benchmark.js:
 // one read, one write, and a batch of 64 reads (zero-copy DMA buffers), on a malloc bdev.
 import { createRequire } from 'node:module';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { Engine } from '../src/index.js';
+import { publish } from './report.js';
 
 interface BenchmarkTarget {
   name: string;
@@ -70,7 +70,5 @@ export async function micro(out: string, core: number): Promise<void> {
     date: new Date().toISOString(),
     results,
   };
-  console.log(JSON.stringify(output, null, 2));
-  mkdirSync(out, { recursive: true });
-  writeFileSync(`${out}/micro-${output.date.replace(/[:.]/g, '-')}.json`, JSON.stringify(output, null, 2));
+  publish(out, 'micro', output);
 }

@@ -2,9 +2,10 @@
 // on the same file in the same run: fio (--ioengine=io_uring --direct=1) and nodestor's
 // uring bdev (engine.bench, poll and adaptive reactors). Prints JSON with the ratio.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync, writeSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
 import { Engine } from '../src/index.js';
+import { publish } from './report.js';
 
 export interface UringVsFioOptions {
   file: string;
@@ -90,7 +91,5 @@ export async function uringVsFio(o: UringVsFioOptions): Promise<void> {
     nodestor: { poll, adaptive },
     ratio: { poll: Number((poll.iops / fio.iops).toFixed(3)), adaptive: Number((adaptive.iops / fio.iops).toFixed(3)) },
   };
-  console.log(JSON.stringify(output, null, 2));
-  mkdirSync(o.out, { recursive: true });
-  writeFileSync(`${o.out}/uring-vs-fio-${output.date.replace(/[:.]/g, '-')}.json`, JSON.stringify(output, null, 2));
+  publish(o.out, 'uring-vs-fio', output);
 }

@@ -95,15 +95,6 @@ Napi::Value EngineStart(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-JsEngine* running_engine(const Napi::CallbackInfo& info) {
-  JsEngine* engine = unwrap_engine(info[0]);
-  if (engine && !engine->running()) {
-    make_error(info.Env(), Status::error(-ESHUTDOWN, "the engine is stopped")).ThrowAsJavaScriptException();
-    return nullptr;
-  }
-  return engine;
-}
-
 Napi::Value EngineInfo(const Napi::CallbackInfo& info) {
   JsEngine* engine = running_engine(info);
   return engine ? engine->info(info.Env()) : info.Env().Undefined();

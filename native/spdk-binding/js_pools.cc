@@ -124,18 +124,9 @@ std::vector<const Bdev*> lvol_bdevs(LvolStore* store) {
   return out;
 }
 
-JsEngine* running(const Napi::CallbackInfo& info) {
-  JsEngine* js = unwrap_engine(info[0]);
-  if (js && !js->running()) {
-    make_error(info.Env(), Status::error(-ESHUTDOWN, "the engine is stopped")).ThrowAsJavaScriptException();
-    return nullptr;
-  }
-  return js;
-}
-
 // poolCreate(engine, name, disk, clusterSizeBytes)
 Napi::Value PoolCreate(const Napi::CallbackInfo& info) {
-  JsEngine* js = running(info);
+  JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   std::string name = info[1].As<Napi::String>(), disk = info[2].As<Napi::String>();
   auto cluster = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
@@ -149,7 +140,7 @@ Napi::Value PoolCreate(const Napi::CallbackInfo& info) {
 
 // poolImport(engine, disk)
 Napi::Value PoolImport(const Napi::CallbackInfo& info) {
-  JsEngine* js = running(info);
+  JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   std::string disk = info[1].As<Napi::String>();
   return js->control(info.Env(), [js, disk](ControlRequest* r) {
@@ -162,7 +153,7 @@ Napi::Value PoolImport(const Napi::CallbackInfo& info) {
 
 // poolInfo(engine, name) -> { pool, lvols: info[] }
 Napi::Value PoolInfo(const Napi::CallbackInfo& info) {
-  JsEngine* js = running(info);
+  JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   return with_pool(info, js, [js](LvolStore* store, ControlRequest* r) {
     lvs::PoolInfo pool = store->info();
@@ -181,13 +172,13 @@ Napi::Value PoolInfo(const Napi::CallbackInfo& info) {
 
 // poolCheck(engine, name): EIO when the in-memory metadata is inconsistent.
 Napi::Value PoolCheck(const Napi::CallbackInfo& info) {
-  JsEngine* js = running(info);
+  JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   return with_pool(info, js, [js](LvolStore* store, ControlRequest* r) { js->finish(r, store->fsck()); });
 }
 
 Napi::Value PoolClose(const Napi::CallbackInfo& info, bool wipe) {
-  JsEngine* js = running(info);
+  JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   return with_pool(info, js, [js, wipe](LvolStore* store, ControlRequest* r) {
     std::string name = store->name();
@@ -204,7 +195,7 @@ Napi::Value PoolExport(const Napi::CallbackInfo& info) { return PoolClose(info, 
 Napi::Value PoolDestroy(const Napi::CallbackInfo& info) { return PoolClose(info, true); }
 
 Napi::Value PoolGrow(const Napi::CallbackInfo& info) {
-  JsEngine* js = running(info);
+  JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   return with_pool(info, js, [js](LvolStore* store, ControlRequest* r) {
     store->grow([js, r, store](Status st) {
@@ -216,7 +207,7 @@ Napi::Value PoolGrow(const Napi::CallbackInfo& info) {
 
 // lvolCreate(engine, pool, name, sizeBytes, thin)
 Napi::Value LvolCreate(const Napi::CallbackInfo& info) {
-  JsEngine* js = running(info);
+  JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   std::string name = info[2].As<Napi::String>();
   auto size = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
@@ -233,7 +224,7 @@ Napi::Value LvolCreate(const Napi::CallbackInfo& info) {
 
 // lvolSnapshot(engine, pool, lvol, name) -> { snapshot, origin }
 Napi::Value LvolSnapshot(const Napi::CallbackInfo& info) {
-  JsEngine* js = running(info);
+  JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   std::string snap_name = info[3].As<Napi::String>();
   return with_lvol(info, js, [js, snap_name](LvolStore* store, Lvol* origin, ControlRequest* r) {
@@ -254,7 +245,7 @@ Napi::Value LvolSnapshot(const Napi::CallbackInfo& info) {
 
 // lvolClone(engine, pool, snapshot, name)
 Napi::Value LvolClone(const Napi::CallbackInfo& info) {
-  JsEngine* js = running(info);
+  JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   std::string clone_name = info[3].As<Napi::String>();
   return with_lvol(info, js, [js, clone_name](LvolStore* store, Lvol* snap, ControlRequest* r) {
@@ -269,7 +260,7 @@ Napi::Value LvolClone(const Napi::CallbackInfo& info) {
 
 // lvolResize(engine, pool, lvol, sizeBytes)
 Napi::Value LvolResize(const Napi::CallbackInfo& info) {
-  JsEngine* js = running(info);
+  JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   auto size = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
   return with_lvol(info, js, [js, size](LvolStore* store, Lvol* lvol, ControlRequest* r) {
@@ -279,7 +270,7 @@ Napi::Value LvolResize(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LvolCopyDown(const Napi::CallbackInfo& info, bool inflate) {
-  JsEngine* js = running(info);
+  JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   return with_lvol(info, js, [js, inflate](LvolStore* store, Lvol* lvol, ControlRequest* r) {
     std::string name = lvol->rec.name;
@@ -293,7 +284,7 @@ Napi::Value LvolDecouple(const Napi::CallbackInfo& info) { return LvolCopyDown(i
 
 // lvolSetProperty(engine, pool, lvol, key, value)
 Napi::Value LvolSetProperty(const Napi::CallbackInfo& info) {
-  JsEngine* js = running(info);
+  JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   std::string key = info[3].As<Napi::String>(), value = info[4].As<Napi::String>();
   return with_lvol(info, js, [js, key, value](LvolStore* store, Lvol* lvol, ControlRequest* r) {
@@ -304,7 +295,7 @@ Napi::Value LvolSetProperty(const Napi::CallbackInfo& info) {
 
 // lvolDestroy(engine, pool, lvol)
 Napi::Value LvolDestroy(const Napi::CallbackInfo& info) {
-  JsEngine* js = running(info);
+  JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   return with_lvol(info, js, [js](LvolStore* store, Lvol* lvol, ControlRequest* r) {
     if (!lvol->children.empty() || lvol->busy)

@@ -137,6 +137,15 @@ JsEngine* unwrap_engine(const Napi::Value& value) {
   return held ? held->get() : nullptr;
 }
 
+JsEngine* running_engine(const Napi::CallbackInfo& info) {
+  JsEngine* engine = unwrap_engine(info[0]);
+  if (engine && !engine->running()) {
+    make_error(info.Env(), Status::error(-ESHUTDOWN, "the engine is stopped")).ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  return engine;
+}
+
 JsBatch* unwrap_batch(const Napi::Value& value) {
   auto* held = unwrap<std::shared_ptr<JsBatch>>(value, kBatchTag, "batch");
   return held ? held->get() : nullptr;

@@ -36,6 +36,8 @@ Napi::Value bench_result_value(Napi::Env env, const BenchResult& result);
 Napi::External<std::shared_ptr<JsEngine>> wrap_engine(Napi::Env env, std::shared_ptr<JsEngine> engine);
 // Throws a TypeError (returns nullptr) when `value` is not a handle of the right kind.
 JsEngine* unwrap_engine(const Napi::Value& value);
+// The engine handle in info[0], if it is one and still running (else throws, returns null).
+JsEngine* running_engine(const Napi::CallbackInfo& info);
 std::shared_ptr<JsBdev> unwrap_bdev(const Napi::Value& value);
 struct JsBatch;
 Napi::Value wrap_batch(Napi::Env env, std::shared_ptr<JsBatch> batch);

@@ -48,18 +48,10 @@ class AioChannel final : public ModuleChannel {
   std::string name_;
 };
 
-class AioBdev final : public Bdev {
+class AioBdev final : public FileBdev {
  public:
-  explicit AioBdev(const FileTarget& t) : Bdev(t.name, t.uuid, t.block_size, t.num_blocks), fd_(t.fd) {}
-  ~AioBdev() override { close(fd_); }
+  explicit AioBdev(const FileTarget& t) : FileBdev(t) {}
   const char* module_name() const override { return "aio"; }
-  bool io_type_supported(IoType) const override { return true; }
-  Status refresh_size() override {
-    uint64_t blocks = 0;
-    Status st = file_size_blocks(fd_, block_size(), &blocks);
-    if (st.is_ok() && blocks > num_blocks()) set_num_blocks(blocks);  // grows only
-    return st;
-  }
   std::unique_ptr<ModuleChannel> create_channel() override {
     auto ch = std::make_unique<AioChannel>(this, Thread::current_may_sleep());
     return ch->ok() ? std::move(ch) : nullptr;
@@ -88,7 +80,6 @@ class AioBdev final : public Bdev {
     }
     return 0;
   }
-  int fd_;
 };
 
 AioChannel::AioChannel(AioBdev* bdev, bool interrupts) : name_("aio:" + bdev->name()) {

@@ -86,6 +86,15 @@ Status file_size_blocks(int fd, uint32_t block_size, uint64_t* blocks) {
   return Status::ok();
 }
 
+FileBdev::~FileBdev() { close(fd_); }
+
+Status FileBdev::refresh_size() {
+  uint64_t blocks = 0;
+  Status st = file_size_blocks(fd_, block_size(), &blocks);
+  if (st.is_ok() && blocks > num_blocks()) set_num_blocks(blocks);  // grows only
+  return st;
+}
+
 int file_punch_hole(int fd, uint64_t offset, uint64_t length) {
   if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(length)) == 0)
     return 0;

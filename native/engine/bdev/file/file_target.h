@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "bdev/bdev.h"
 #include "util/status.h"
 #include "util/uri.h"
 #include "util/uuid.h"
@@ -29,6 +30,19 @@ Status open_file_target(std::string_view text, Uri& uri, FileTarget* out);
 
 // The current size of an open file or block device, in blocks.
 Status file_size_blocks(int fd, uint32_t block_size, uint64_t* blocks);
+
+// What the aio and uring bdevs share: the open file, its size (which may grow), closing it.
+class FileBdev : public Bdev {
+ public:
+  explicit FileBdev(const FileTarget& t) : Bdev(t.name, t.uuid, t.block_size, t.num_blocks), fd_(t.fd) {}
+  ~FileBdev() override;
+  bool io_type_supported(IoType) const override { return true; }
+  Status refresh_size() override;
+  int fd() const { return fd_; }
+
+ protected:
+  int fd_;
+};
 
 // fallocate-based unmap (punch hole) and write_zeroes (zero range); -EOPNOTSUPP when the
 // file system cannot, so the caller can write zeroes instead.

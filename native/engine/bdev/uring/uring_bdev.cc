@@ -46,18 +46,10 @@ class UringChannel final : public ModuleChannel {
   Thread* owner_ = Thread::current();  // channels may be torn down from outside any reactor
 };
 
-class UringBdev final : public Bdev {
+class UringBdev final : public FileBdev {
  public:
-  explicit UringBdev(const FileTarget& t) : Bdev(t.name, t.uuid, t.block_size, t.num_blocks), fd_(t.fd) {}
-  ~UringBdev() override { close(fd_); }
+  explicit UringBdev(const FileTarget& t) : FileBdev(t) {}
   const char* module_name() const override { return "uring"; }
-  bool io_type_supported(IoType) const override { return true; }
-  Status refresh_size() override {
-    uint64_t blocks = 0;
-    Status st = file_size_blocks(fd_, block_size(), &blocks);
-    if (st.is_ok() && blocks > num_blocks()) set_num_blocks(blocks);  // grows only
-    return st;
-  }
   std::unique_ptr<ModuleChannel> create_channel() override {
     auto ch = std::make_unique<UringChannel>(this, Thread::current_may_sleep());
     return ch->ok() ? std::move(ch) : nullptr;
@@ -69,10 +61,6 @@ class UringBdev final : public Bdev {
     *state = UringIoState{false, 0};
     static_cast<UringChannel*>(channel)->queue(io);
   }
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
 };
 
 UringChannel::UringChannel(UringBdev* bdev, bool interrupts) : bdev_(bdev) {
