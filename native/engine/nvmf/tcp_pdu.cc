@@ -1,0 +1,150 @@
+#include "nvmf/tcp_pdu.h"
+
+#include <cstring>
+
+#include "util/crc32c.h"
+
+namespace nds::nvmf {
+
+const char* pdu_type_name(PduType type) {
+  switch (type) {
+    case PduType::ICReq: return "ICReq";
+    case PduType::ICResp: return "ICResp";
+    case PduType::H2CTermReq: return "H2CTermReq";
+    case PduType::C2HTermReq: return "C2HTermReq";
+    case PduType::CapsuleCmd: return "CapsuleCmd";
+    case PduType::CapsuleResp: return "CapsuleResp";
+    case PduType::H2CData: return "H2CData";
+    case PduType::C2HData: return "C2HData";
+    case PduType::R2T: return "R2T";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// The fixed header length of each type, and whether it may carry data.
+bool header_rules(uint8_t type, uint8_t* hlen, bool* may_have_data) {
+  switch (static_cast<PduType>(type)) {
+    case PduType::ICReq:
+    case PduType::ICResp: *hlen = kICLength; *may_have_data = false; return true;
+    case PduType::H2CTermReq:
+    case PduType::C2HTermReq: *hlen = kDataHeaderLength; *may_have_data = true; return true;
+    case PduType::CapsuleCmd: *hlen = kCapsuleCmdHeaderLength; *may_have_data = true; return true;
+    case PduType::CapsuleResp: *hlen = kCapsuleRespHeaderLength; *may_have_data = false; return true;
+    case PduType::H2CData:
+    case PduType::C2HData: *hlen = kDataHeaderLength; *may_have_data = true; return true;
+    case PduType::R2T: *hlen = kDataHeaderLength; *may_have_data = false; return true;
+  }
+  return false;
+}
+
+uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+}  // namespace
+
+void PduReader::feed(const uint8_t* data, size_t length) {
+  if (consumed_ > 0 && consumed_ == buffer_.size()) {
+    buffer_.clear();
+    consumed_ = 0;
+  }
+  buffer_.insert(buffer_.end(), data, data + length);
+}
+
+bool PduReader::fail(FatalError status, uint32_t field, std::string message) {
+  failed_ = true;
+  error_ = PduError{status, field, std::move(message)};
+  return false;
+}
+
+bool PduReader::next(Pdu* out) {
+  if (failed_ || buffered() < kCommonHeaderLength) return false;
+  const uint8_t* p = buffer_.data() + consumed_;
+  uint8_t type = p[0], flags = p[1], hlen = p[2], pdo = p[3];
+  uint32_t plen = load_u32(p + 4);
+  uint8_t expected_hlen;
+  bool may_have_data;
+  if (!header_rules(type, &expected_hlen, &may_have_data))
+    return fail(FatalError::InvalidHeaderField, 0, "unknown PDU type " + std::to_string(type));
+  if (hlen != expected_hlen)
+    return fail(FatalError::InvalidHeaderField, 2,
+                std::string(pdu_type_name(static_cast<PduType>(type))) + " with HLEN " + std::to_string(hlen) +
+                    ", expected " + std::to_string(expected_hlen));
+  bool is_ic = type == static_cast<uint8_t>(PduType::ICReq) || type == static_cast<uint8_t>(PduType::ICResp);
+  bool hdgst = flags & kFlagHeaderDigest, ddgst = flags & kFlagDataDigest;
+  if (is_ic && (hdgst || ddgst || plen != kICLength || pdo != 0))
+    return fail(FatalError::InvalidHeaderField, 1, "ICReq/ICResp must be 128 bytes without digests");
+  if (!is_ic && hdgst != expect_header_digest_)
+    return fail(FatalError::InvalidHeaderField, 1, hdgst ? "header digest present but not negotiated" : "header digest missing");
+  uint32_t header_end = hlen + (hdgst ? kDigestLength : 0);
+  if (plen < header_end || plen > (16u << 20) + 4096)
+    return fail(FatalError::InvalidHeaderField, 4, "PLEN " + std::to_string(plen) + " is out of range");
+  bool has_data = plen > header_end;
+  if (has_data && !may_have_data)
+    return fail(FatalError::InvalidHeaderField, 4, std::string(pdu_type_name(static_cast<PduType>(type))) + " carries no data");
+  if (has_data && !is_ic && type != static_cast<uint8_t>(PduType::H2CTermReq) &&
+      type != static_cast<uint8_t>(PduType::C2HTermReq) && ddgst != expect_data_digest_)
+    return fail(FatalError::InvalidHeaderField, 1, ddgst ? "data digest present but not negotiated" : "data digest missing");
+  uint32_t data_offset = 0;
+  if (has_data) {
+    data_offset = pdo ? pdo : header_end;
+    if (data_offset < header_end || data_offset > plen)
+      return fail(FatalError::InvalidHeaderField, 3, "PDO " + std::to_string(pdo) + " is out of range");
+  }
+  // Header digest: checked as soon as the header is here, before waiting for any data.
+  if (hdgst) {
+    if (buffered() < header_end) return false;
+    if (crc32c(p, hlen) != load_u32(p + hlen))
+      return fail(FatalError::HeaderDigestError, 0, "header digest mismatch");
+  }
+  if (buffered() < plen) return false;
+  uint32_t data_length = has_data ? plen - data_offset - (ddgst ? kDigestLength : 0) : 0;
+  if (has_data && plen < data_offset + (ddgst ? kDigestLength : 0))
+    return fail(FatalError::InvalidHeaderField, 4, "PLEN leaves no room for the data digest");
+  if (has_data && ddgst && crc32c(p + data_offset, data_length) != load_u32(p + data_offset + data_length))
+    return fail(FatalError::DataOutOfRange, 0, "data digest mismatch");  // reported in a CapsuleResp in practice
+  out->type = static_cast<PduType>(type);
+  out->flags = flags;
+  out->hlen = hlen;
+  out->pdo = pdo;
+  out->plen = plen;
+  out->bytes.assign(p, p + plen);
+  out->data_offset = has_data ? data_offset : 0;
+  out->data_length = data_length;
+  consumed_ += plen;
+  return true;
+}
+
+std::vector<uint8_t> build_pdu(PduType type, uint8_t flags, std::vector<uint8_t> header, const uint8_t* data,
+                               uint32_t data_length, uint8_t pdo) {
+  const bool hdgst = flags & kFlagHeaderDigest, ddgst = data_length > 0 && (flags & kFlagDataDigest);
+  const uint32_t hlen = static_cast<uint32_t>(header.size());
+  const uint32_t header_end = hlen + (hdgst ? kDigestLength : 0);
+  const uint32_t data_at = data_length ? (pdo ? pdo : header_end) : 0;
+  const uint32_t plen = data_length ? data_at + data_length + (ddgst ? kDigestLength : 0) : header_end;
+  header[0] = static_cast<uint8_t>(type);
+  header[1] = ddgst || !data_length ? flags : static_cast<uint8_t>(flags & ~kFlagDataDigest);
+  header[2] = static_cast<uint8_t>(hlen);
+  header[3] = static_cast<uint8_t>(data_at);
+  std::memcpy(header.data() + 4, &plen, 4);
+  std::vector<uint8_t> out(plen, 0);
+  std::memcpy(out.data(), header.data(), hlen);
+  if (hdgst) {
+    uint32_t crc = crc32c(out.data(), hlen);
+    std::memcpy(out.data() + hlen, &crc, 4);
+  }
+  if (data_length) {
+    std::memcpy(out.data() + data_at, data, data_length);
+    if (ddgst) {
+      uint32_t crc = crc32c(data, data_length);
+      std::memcpy(out.data() + data_at + data_length, &crc, 4);
+    }
+  }
+  return out;
+}
+
+}  // namespace nds::nvmf
