@@ -35,6 +35,7 @@ describe('error bdev', () => {
     await expect(base.destroy()).rejects.toMatchObject({ code: 'EBUSY', message: expect.stringMatching(/claimed by error bdev err/) });
     expect(base.status).toBe('open');
     await expect(engine.createBdev('error:///err2?base=base')).rejects.toMatchObject({ code: 'EBUSY' });
+    await expect(base.write(0, Buffer.alloc(4096))).rejects.toMatchObject({ code: 'EPERM' }); // only through err
     expect((await base.read(0, 4096)).equals(patternBytes(4096 * 8, 1).subarray(0, 4096))).toBe(true);
     await err.destroy();
     await base.destroy();

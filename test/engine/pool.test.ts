@@ -51,6 +51,10 @@ describe('pools', () => {
       expect(engine.getBdev('x')).toBeUndefined(); // the disk made for the failed pool is gone again
       await expect(engine.createPool({ name: 'q', disk: 'bdev:///base' })).rejects.toMatchObject({ code: 'EBUSY' });
       await expect(base.destroy()).rejects.toMatchObject({ code: 'EBUSY' });
+      // The pool's disk is the pool's: writes from another handle are refused, reads are not.
+      await expect(base.write(0, Buffer.alloc(4096))).rejects.toMatchObject({ code: 'EPERM' });
+      await expect(base.writeZeroes(0, 4096)).rejects.toMatchObject({ code: 'EPERM' });
+      expect((await base.read(0, 4096)).length).toBe(4096);
       for (const name of ['', 'a/b', 'x'.repeat(64)])
         await expect(engine.createPool({ name, disk: 'malloc:///y?size_mb=64' })).rejects.toMatchObject({ code: 'EINVAL' });
       await expect(engine.createPool({ name: 'small', disk: 'malloc:///tiny?size_mb=4' })).rejects.toMatchObject({

@@ -115,7 +115,11 @@ void bdev_io_complete(BdevIo* io, int status) {
 int bdev_submit(BdevDesc* desc, IoChannel* channel, IoType type, uint64_t offset_bytes, uint64_t length_bytes,
                 void* buf, BdevIoCb cb, void* cb_arg) {
   Bdev* bdev = desc->bdev;
-  if (type != IoType::Read && type != IoType::Flush && type != IoType::Reset && !desc->write) return -EPERM;
+  if (type != IoType::Read && type != IoType::Flush && type != IoType::Reset) {
+    if (!desc->write) return -EPERM;
+    const BdevDesc* writer = bdev->exclusive_writer();
+    if (writer && writer != desc) return -EPERM;  // claimed: only the claimer changes it
+  }
   if (!bdev->io_type_supported(type)) return -ENOTSUP;
   // The hot-path form of bdev_check_range: masks and shifts, no division.
   const uint64_t mask = bdev->block_size() - 1;

@@ -25,6 +25,8 @@ class Thread;
 struct BdevChannel;
 struct IoChannel;
 
+struct BdevDesc;
+
 // I/O completion: status is 0 or a negative errno.
 using BdevIoCb = void (*)(int status, void* cb_arg);
 
@@ -77,6 +79,9 @@ class Bdev {
   uint64_t num_blocks() const { return num_blocks_.load(std::memory_order_relaxed); }
   uint64_t size_bytes() const { return static_cast<uint64_t>(block_size_) * num_blocks(); }
 
+  // The only descriptor allowed to change the bdev while a claim names one (any thread).
+  const BdevDesc* exclusive_writer() const { return exclusive_writer_.load(std::memory_order_relaxed); }
+
   // ---- statistics (any thread) ----
   IoStatSnapshot stats() const;
   void reset_stats();
@@ -98,6 +103,7 @@ class Bdev {
 
   // App thread only.
   std::string claimed_by_;
+  std::atomic<const BdevDesc*> exclusive_writer_{nullptr};  // set with the claim, read per write
   size_t open_descs_ = 0;
   bool removing_ = false;
   std::function<void()> on_last_close_;
@@ -133,8 +139,9 @@ void bdev_put_io_channel(IoChannel* channel);
 
 // Submits an I/O. Offsets and lengths are in bytes and must be block multiples inside the
 // bdev. Returns 0 (cb will run later, on this thread) or a negative errno (cb will not):
-// -EINVAL misaligned or out of range, -EPERM write on a read-only descriptor, -ENOTSUP an
-// I/O type the module lacks, -ENOMEM no I/O object.
+// -EINVAL misaligned or out of range, -EPERM a write through a read-only descriptor or on a
+// bdev claimed for another writer, -ENOTSUP an I/O type the module lacks, -ENOMEM no I/O
+// object.
 int bdev_submit(BdevDesc* desc, IoChannel* channel, IoType type, uint64_t offset_bytes, uint64_t length_bytes,
                 void* buf, BdevIoCb cb, void* cb_arg);
 

@@ -49,14 +49,18 @@ void BdevManager::close(BdevDesc* desc) {
   delete desc;
 }
 
-Status BdevManager::claim(Bdev* bdev, std::string owner) {
+Status BdevManager::claim(Bdev* bdev, std::string owner, const BdevDesc* writer) {
   if (!bdev->claimed_by_.empty())
     return Status::error(-EBUSY, "bdev " + bdev->name() + " is already claimed by " + bdev->claimed_by_);
   bdev->claimed_by_ = std::move(owner);
+  bdev->exclusive_writer_.store(writer, std::memory_order_relaxed);
   return Status::ok();
 }
 
-void BdevManager::release_claim(Bdev* bdev) { bdev->claimed_by_.clear(); }
+void BdevManager::release_claim(Bdev* bdev) {
+  bdev->claimed_by_.clear();
+  bdev->exclusive_writer_.store(nullptr, std::memory_order_relaxed);
+}
 
 Status BdevManager::check_removable(std::string_view name) const {
   auto it = bdevs_.find(name);

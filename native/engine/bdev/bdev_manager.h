@@ -29,7 +29,9 @@ class BdevManager {
   Status open(std::string_view name, bool write, BdevDesc** out);
   void close(BdevDesc* desc);
   // One claim per bdev: an lvol store, a nexus or a vbdev takes its base (EBUSY if taken).
-  Status claim(Bdev* bdev, std::string owner);
+  // With `writer`, that descriptor becomes the only one that may write (others get EPERM):
+  // nobody changes a pool's disk behind the pool's back.
+  Status claim(Bdev* bdev, std::string owner, const BdevDesc* writer = nullptr);
   void release_claim(Bdev* bdev);
 
   // Why remove() would refuse now (ENOENT, EBUSY claimed or being removed), or ok. Open

@@ -67,7 +67,7 @@ void LvolStoreRegistry::open_disk(const std::string& disk, std::function<void(St
     BdevDesc* desc = nullptr;
     Status st = bdevs_.open(name, true, &desc);
     if (!st.is_ok()) return done(st, nullptr);
-    st = bdevs_.claim(desc->bdev, "lvol store");
+    st = bdevs_.claim(desc->bdev, "lvol store", desc);
     if (!st.is_ok()) {
       bdevs_.close(desc);
       return done(st, nullptr);

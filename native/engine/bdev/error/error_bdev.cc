@@ -214,7 +214,7 @@ Status error_bdev_create(BdevManager& manager, std::string_view text, Uri& uri, 
   if (manager.find(uri.path)) return Status::error(-EEXIST, "bdev " + uri.path + " already exists");
   BdevDesc* base = nullptr;
   if (!(st = manager.open(*base_name, true, &base)).is_ok()) return st;
-  if (!(st = manager.claim(base->bdev, "error bdev " + uri.path)).is_ok()) {
+  if (!(st = manager.claim(base->bdev, "error bdev " + uri.path, base)).is_ok()) {
     manager.close(base);
     return st;
   }
