@@ -1,0 +1,167 @@
+// The NVMe-oF controller's refusals: unknown subsystems and hosts, commands out of order,
+// out-of-range I/O, data for an unknown transfer, malformed PDUs.
+#include <cstring>
+
+#include "nvmf/controller.h"
+#include "test/testing.h"
+
+using namespace nds;
+using namespace nds::nvmf;
+
+namespace {
+
+class ZeroNamespace final : public Namespace {
+ public:
+  uint32_t block_size() const override { return 4096; }
+  uint64_t num_blocks() const override { return 256; }
+  void read(uint64_t, uint32_t length, uint8_t* out, std::function<void(int)> done) override {
+    std::memset(out, 0, length);
+    done(0);
+  }
+  void write(uint64_t, uint32_t, const uint8_t*, std::function<void(int)> done) override { done(0); }
+  void flush(std::function<void(int)> done) override { done(0); }
+  void write_zeroes(uint64_t, uint64_t, std::function<void(int)> done) override { done(0); }
+};
+
+struct Harness {
+  Target target{{"127.0.0.1", 4420}};
+  std::vector<uint8_t> out;
+  Connection conn{target, [this](std::vector<uint8_t> pdu) { out.insert(out.end(), pdu.begin(), pdu.end()); }};
+  PduReader reader;
+
+  Harness() {
+    SubsystemConfig sub;
+    sub.nqn = "nqn.2026-11.io.nodestor:test";
+    sub.hosts = {"nqn.2026-11.io.nodestor:allowed"};
+    sub.namespaces.push_back(std::make_shared<ZeroNamespace>());
+    target.add_subsystem(sub);
+    std::vector<uint8_t> ic(kICLength, 0);
+    send(build_pdu(PduType::ICReq, 0, ic, nullptr, 0));
+    Pdu resp;
+    EXPECT_TRUE(next(&resp) && resp.type == PduType::ICResp);
+  }
+  void send(const std::vector<uint8_t>& pdu) { conn.receive(pdu.data(), pdu.size()); }
+  bool next(Pdu* p) {
+    reader.feed(out.data(), out.size());
+    out.clear();
+    return reader.next(p);
+  }
+  // A command capsule: opcode, cid, nsid and CDW10-12, optional in-capsule data.
+  void command(uint8_t opcode, uint16_t cid, uint32_t nsid, uint32_t cdw10, uint32_t cdw11, uint32_t cdw12,
+               const std::vector<uint8_t>& data = {}) {
+    std::vector<uint8_t> h(kCapsuleCmdHeaderLength, 0);
+    h[8] = opcode;
+    std::memcpy(h.data() + 10, &cid, 2);
+    std::memcpy(h.data() + 12, &nsid, 4);
+    std::memcpy(h.data() + 48, &cdw10, 4);
+    std::memcpy(h.data() + 52, &cdw11, 4);
+    std::memcpy(h.data() + 56, &cdw12, 4);
+    send(build_pdu(PduType::CapsuleCmd, 0, h, data.empty() ? nullptr : data.data(), static_cast<uint32_t>(data.size())));
+  }
+  void connect(const std::string& subnqn, const std::string& hostnqn, uint16_t qid = 0, uint16_t cntlid = 0xffff) {
+    std::vector<uint8_t> data(1024, 0);
+    std::memcpy(data.data() + 16, &cntlid, 2);
+    std::memcpy(data.data() + 256, subnqn.data(), subnqn.size());
+    std::memcpy(data.data() + 512, hostnqn.data(), hostnqn.size());
+    std::vector<uint8_t> h(kCapsuleCmdHeaderLength, 0);
+    h[8] = 0x7f;
+    h[12] = 0x01;
+    std::memcpy(h.data() + 50, &qid, 2);
+    uint16_t sqsize = 31;
+    std::memcpy(h.data() + 52, &sqsize, 2);
+    send(build_pdu(PduType::CapsuleCmd, 0, h, data.data(), 1024));
+  }
+  uint16_t status() {
+    Pdu p;
+    if (!next(&p) || p.type != PduType::CapsuleResp) return 0xffff;
+    return p.cqe_status() & 0x3ff;
+  }
+};
+
+}  // namespace
+
+NDS_TEST(nvmf_controller_refuses_unknown_subsystems_hosts_and_early_commands) {
+  Harness a;
+  a.command(0x06, 1, 0, 1, 0, 0);  // Identify before Connect
+  EXPECT_EQ(a.status(), 0x000c);   // command sequence error
+  a.connect("nqn.2026-11.io.nodestor:nope", "nqn.2026-11.io.nodestor:allowed");
+  EXPECT_EQ(a.status(), 0x0182);  // connect invalid parameters
+  a.connect("nqn.2026-11.io.nodestor:test", "nqn.2026-11.io.nodestor:stranger");
+  EXPECT_EQ(a.status(), 0x0184);  // connect invalid host
+  a.connect("nqn.2026-11.io.nodestor:test", "nqn.2026-11.io.nodestor:allowed");
+  EXPECT_EQ(a.status(), 0x0000);
+  a.command(0x77, 2, 0, 0, 0, 0);  // an admin opcode nobody knows
+  EXPECT_EQ(a.status(), 0x0001);
+  a.command(0x06, 3, 0, 0x42, 0, 0);  // Identify with an unknown CNS
+  EXPECT_EQ(a.status(), 0x0002);
+
+  // An I/O queue needs the controller ID of an admin queue of the same subsystem.
+  Harness b;
+  b.connect("nqn.2026-11.io.nodestor:test", "nqn.2026-11.io.nodestor:allowed", 1, 77);
+  EXPECT_EQ(b.status(), 0x0182);
+}
+
+NDS_TEST(nvmf_controller_io_range_checks_and_fatal_errors) {
+  Harness h;
+  h.connect("nqn.2026-11.io.nodestor:test", "nqn.2026-11.io.nodestor:allowed");
+  EXPECT_EQ(h.status(), 0x0000);
+  // A second connection: an I/O queue joining controller 1 (the first this target made).
+  Connection queue(h.target, [&](std::vector<uint8_t> pdu) { h.out.insert(h.out.end(), pdu.begin(), pdu.end()); });
+  std::vector<uint8_t> ic(kICLength, 0);
+  auto icreq = build_pdu(PduType::ICReq, 0, ic, nullptr, 0);
+  queue.receive(icreq.data(), icreq.size());
+  Pdu p;
+  h.reader = PduReader();  // a new stream: the I/O queue's
+  EXPECT_TRUE(h.next(&p) && p.type == PduType::ICResp);
+  std::vector<uint8_t> data(1024, 0);
+  uint16_t cntlid = 1;
+  std::memcpy(data.data() + 16, &cntlid, 2);
+  const std::string subnqn = "nqn.2026-11.io.nodestor:test", hostnqn = "nqn.2026-11.io.nodestor:allowed";
+  std::memcpy(data.data() + 256, subnqn.data(), subnqn.size());
+  std::memcpy(data.data() + 512, hostnqn.data(), hostnqn.size());
+  std::vector<uint8_t> hdr(kCapsuleCmdHeaderLength, 0);
+  hdr[8] = 0x7f;
+  hdr[12] = 0x01;
+  uint16_t qid = 1;
+  std::memcpy(hdr.data() + 50, &qid, 2);
+  auto connect = build_pdu(PduType::CapsuleCmd, 0, hdr, data.data(), 1024);
+  queue.receive(connect.data(), connect.size());
+  EXPECT_EQ(h.status(), 0x0000);
+  auto io_command = [&](uint8_t opcode, uint16_t cid, uint32_t nsid, uint64_t slba, uint32_t nlb0) {
+    std::vector<uint8_t> c(kCapsuleCmdHeaderLength, 0);
+    c[8] = opcode;
+    std::memcpy(c.data() + 10, &cid, 2);
+    std::memcpy(c.data() + 12, &nsid, 4);
+    std::memcpy(c.data() + 48, &slba, 8);
+    std::memcpy(c.data() + 56, &nlb0, 4);
+    auto pdu = build_pdu(PduType::CapsuleCmd, 0, c, nullptr, 0);
+    queue.receive(pdu.data(), pdu.size());
+  };
+  io_command(0x02, 5, 1, 255, 1);  // blocks 255-256 of a 256-block namespace
+  EXPECT_EQ(h.status(), 0x0080);   // LBA out of range
+  io_command(0x02, 6, 2, 0, 0);    // no namespace 2
+  EXPECT_EQ(h.status(), 0x000b);
+  io_command(0x02, 7, 1, 0, 0);    // a good read: C2HData with SUCCESS
+  EXPECT_TRUE(h.next(&p) && p.type == PduType::C2HData && (p.flags & kFlagSuccess) && p.data_datal() == 4096);
+  // Data for a transfer nobody asked for ends the connection with a C2HTermReq.
+  std::vector<uint8_t> h2c(kDataHeaderLength, 0);
+  uint16_t cid = 99;
+  std::memcpy(h2c.data() + 8, &cid, 2);
+  uint32_t datal = 4096;
+  std::memcpy(h2c.data() + 16, &datal, 4);
+  std::vector<uint8_t> payload(4096, 1);
+  auto stray = build_pdu(PduType::H2CData, kFlagLastPdu, h2c, payload.data(), 4096);
+  queue.receive(stray.data(), stray.size());
+  EXPECT_TRUE(h.next(&p) && p.type == PduType::C2HTermReq);
+  EXPECT_TRUE(queue.closed());
+}
+
+NDS_TEST(nvmf_controller_terminates_on_a_malformed_pdu) {
+  Harness h;
+  std::vector<uint8_t> garbage = {0x42, 0, 8, 0, 8, 0, 0, 0};  // PDU type 0x42
+  h.send(garbage);
+  Pdu p;
+  EXPECT_TRUE(h.next(&p) && p.type == PduType::C2HTermReq);
+  EXPECT_EQ(p.u16(8), static_cast<uint16_t>(FatalError::InvalidHeaderField));
+  EXPECT_TRUE(h.conn.closed());
+}
