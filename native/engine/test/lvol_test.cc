@@ -38,32 +38,7 @@ struct Io {
   explicit Io(Engine& engine) : e(engine), buf(static_cast<uint8_t*>(engine.dma().alloc(4 << 20))) {}
   ~Io() { e.dma().free(buf); }
   int run(const std::string& bdev, IoType type, uint64_t offset, uint64_t length) {
-    BdevDesc* desc = nullptr;
-    run_on(e.app_thread(), [&] { e.bdevs().open(bdev, true, &desc); });
-    if (!desc) return -ENOENT;
-    std::promise<int> done;
-    run_on(e.worker(0), [&] {
-      IoChannel* ch = bdev_get_io_channel(desc);
-      struct Ctx {
-        std::promise<int>* done;
-        IoChannel* ch;
-      };
-      auto* ctx = new Ctx{&done, ch};
-      int rc = bdev_submit(desc, ch, type, offset, length, buf, [](int st, void* arg) {
-        auto* c = static_cast<Ctx*>(arg);
-        bdev_put_io_channel(c->ch);
-        c->done->set_value(st);
-        delete c;
-      }, ctx);
-      if (rc != 0) {
-        delete ctx;
-        bdev_put_io_channel(ch);
-        done.set_value(rc);
-      }
-    });
-    int st = done.get_future().get();
-    run_on(e.app_thread(), [&] { e.bdevs().close(desc); });
-    return st;
+    return testing::run_io(e, bdev, type, offset, length, buf);
   }
   int write_pattern(const std::string& bdev, uint64_t offset, uint64_t length, uint8_t seed) {
     for (uint64_t i = 0; i < length; ++i) buf[i] = static_cast<uint8_t>(seed + i * 7);

@@ -48,34 +48,8 @@ Status remove(Engine& engine, const std::string& name) {
   return result.get_future().get();
 }
 
-// One I/O from the worker thread, waited for.
 int io(Engine& engine, const std::string& name, IoType type, uint64_t offset, uint64_t length, void* buf) {
-  BdevDesc* desc = nullptr;
-  run_on(engine.app_thread(), [&] { engine.bdevs().open(name, true, &desc); });
-  if (!desc) return -ENOENT;
-  std::promise<int> done;
-  run_on(engine.worker(0), [&] {
-    IoChannel* ch = bdev_get_io_channel(desc);
-    struct Ctx {
-      std::promise<int>* done;
-      IoChannel* ch;
-    };
-    auto* ctx = new Ctx{&done, ch};
-    int rc = bdev_submit(desc, ch, type, offset, length, buf, [](int status, void* arg) {
-      auto* c = static_cast<Ctx*>(arg);
-      bdev_put_io_channel(c->ch);
-      c->done->set_value(status);
-      delete c;
-    }, ctx);
-    if (rc != 0) {
-      bdev_put_io_channel(ch);
-      done.set_value(rc);
-      delete ctx;
-    }
-  });
-  int status = done.get_future().get();
-  run_on(engine.app_thread(), [&] { engine.bdevs().close(desc); });
-  return status;
+  return testing::run_io(engine, name, type, offset, length, buf);
 }
 
 BenchResult bench(Engine& engine, BenchOptions options, Status* status) {

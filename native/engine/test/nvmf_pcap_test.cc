@@ -18,11 +18,6 @@ using namespace nds::nvmf;
 
 namespace {
 
-std::string vectors_dir() {
-  if (const char* dir = std::getenv("NDS_VECTORS_DIR")) return dir;
-  return std::string(NDS_SOURCE_DIR) + "/../shared/vectors/nvme-tcp";
-}
-
 struct Totals {
   std::map<PduType, int> host, controller;
   int cut_streams = 0;       // streams that end inside a PDU: the capture stopped mid-transfer
@@ -170,7 +165,7 @@ Totals analyze_capture(const std::string& name) {
   Totals t;
   std::vector<testing::TcpConnection> connections;
   std::string error;
-  bool ok = testing::read_tcp_connections(vectors_dir() + "/" + name, 4420, &connections, &error);
+  bool ok = testing::read_tcp_connections(testing::nvme_tcp_vectors_dir() + "/" + name, 4420, &connections, &error);
   if (!ok) std::printf("  %s: %s\n", name.c_str(), error.c_str());
   EXPECT_TRUE(ok);
   for (auto& c : connections) analyze(c, &t);

@@ -17,11 +17,6 @@ using namespace nds::nvmf;
 
 namespace {
 
-std::string vectors_dir() {
-  if (const char* dir = std::getenv("NDS_VECTORS_DIR")) return dir;
-  return std::string(NDS_SOURCE_DIR) + "/../shared/vectors/nvme-tcp";
-}
-
 class MemoryNamespace final : public Namespace {
  public:
   explicit MemoryNamespace(uint64_t bytes) : data_(bytes, 0) {}
@@ -93,7 +88,7 @@ ReplayResult replay(const std::string& capture) {
   ReplayResult result;
   std::vector<testing::TcpConnection> connections;
   std::string error;
-  bool read_ok = testing::read_tcp_connections(vectors_dir() + "/" + capture, 4420, &connections, &error);
+  bool read_ok = testing::read_tcp_connections(testing::nvme_tcp_vectors_dir() + "/" + capture, 4420, &connections, &error);
   EXPECT_TRUE(read_ok);
   Target target({"127.0.0.1", 4420});
   SubsystemConfig sub;

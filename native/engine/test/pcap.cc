@@ -1,5 +1,6 @@
 #include "test/pcap.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -33,6 +34,11 @@ void append(TcpStream& s, uint32_t seq, const uint8_t* data, size_t length) {
 }
 
 }  // namespace
+
+std::string nvme_tcp_vectors_dir() {
+  if (const char* dir = std::getenv("NDS_VECTORS_DIR")) return dir;
+  return std::string(NDS_SOURCE_DIR) + "/../shared/vectors/nvme-tcp";
+}
 
 bool read_tcp_connections(const std::string& path, uint16_t server_port, std::vector<TcpConnection>* out,
                           std::string* error) {

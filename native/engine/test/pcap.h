@@ -22,6 +22,9 @@ struct TcpConnection {
   TcpStream to_client;         // controller -> host
 };
 
+// The NVMe/TCP captures: $NDS_VECTORS_DIR, else shared/vectors/nvme-tcp beside the repository.
+std::string nvme_tcp_vectors_dir();
+
 // Every connection to or from `server_port`, in the order their first packet appears.
 // Returns false (with *error) when the file is not a capture this reader understands.
 bool read_tcp_connections(const std::string& path, uint16_t server_port, std::vector<TcpConnection>* out,

@@ -2,6 +2,7 @@
 #pragma once
 #include <future>
 
+#include "engine.h"
 #include "thread/thread.h"
 
 namespace nds::testing {
@@ -15,6 +16,35 @@ void run_on(Thread& thread, Fn fn) {
   })) {
   }
   done.get_future().wait();
+}
+
+// One I/O on bdev `name`, submitted from reactor 0's worker thread; waits for its status.
+inline int run_io(Engine& engine, const std::string& name, IoType type, uint64_t offset, uint64_t length, void* buf) {
+  BdevDesc* desc = nullptr;
+  run_on(engine.app_thread(), [&] { engine.bdevs().open(name, true, &desc); });
+  if (!desc) return -ENOENT;
+  std::promise<int> done;
+  run_on(engine.worker(0), [&] {
+    struct Ctx {
+      std::promise<int>* done;
+      IoChannel* ch;
+    };
+    auto* ctx = new Ctx{&done, bdev_get_io_channel(desc)};
+    int rc = bdev_submit(desc, ctx->ch, type, offset, length, buf, [](int status, void* arg) {
+      auto* c = static_cast<Ctx*>(arg);
+      bdev_put_io_channel(c->ch);
+      c->done->set_value(status);
+      delete c;
+    }, ctx);
+    if (rc != 0) {
+      bdev_put_io_channel(ctx->ch);
+      delete ctx;
+      done.set_value(rc);
+    }
+  });
+  int status = done.get_future().get();
+  run_on(engine.app_thread(), [&] { engine.bdevs().close(desc); });
+  return status;
 }
 
 }  // namespace nds::testing
