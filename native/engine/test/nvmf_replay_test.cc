@@ -2,12 +2,25 @@
 // like the captured target: same subsystem NQN, serial, model, a 64 MiB namespace with
 // 4 KiB blocks) and compares our answers with the real target's, command by command:
 // PDU types, status codes, flags, data lengths, and the data of every I/O read.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <future>
 #include <cstring>
 #include <deque>
+#include <algorithm>
 #include <map>
+#include <memory>
 
 #include "nvmf/controller.h"
+#include "nvmf/tcp_target.h"
+#include "bdev/bdev_factory.h"
+#include "engine.h"
+#include "test/run_on.h"
 #include "test/pcap.h"
 #include "test/testing.h"
 #include "util/crc32c.h"
@@ -84,20 +97,51 @@ struct ReplayResult {
   int mismatches = 0;
 };
 
-ReplayResult replay(const std::string& capture) {
-  ReplayResult result;
-  std::vector<testing::TcpConnection> connections;
-  std::string error;
-  bool read_ok = testing::read_tcp_connections(testing::nvme_tcp_vectors_dir() + "/" + capture, 4420, &connections, &error);
-  EXPECT_TRUE(read_ok);
-  Target target({"127.0.0.1", 4420});
+// How the replayed host reaches a controller: in-process, or over a socket.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual void open_connection() = 0;
+  virtual void send(const std::vector<uint8_t>& bytes) = 0;
+  // Everything the controller answered on this connection so far, once `ready` says so
+  // (or a deadline passes: then what arrived).
+  virtual const std::vector<uint8_t>& answers(const std::function<bool(const std::vector<Pdu>&)>& ready) = 0;
+  virtual bool closed() = 0;
+};
+
+class InProcess final : public Transport {
+ public:
+  explicit InProcess(Target& target) : target_(target) {}
+  void open_connection() override {
+    out_.clear();
+    conn_ = std::make_unique<Connection>(target_, [this](std::vector<uint8_t> pdu) { out_.insert(out_.end(), pdu.begin(), pdu.end()); });
+  }
+  void send(const std::vector<uint8_t>& bytes) override { conn_->receive(bytes.data(), bytes.size()); }
+  const std::vector<uint8_t>& answers(const std::function<bool(const std::vector<Pdu>&)>&) override { return out_; }
+  bool closed() override { return conn_->closed(); }
+
+ private:
+  Target& target_;
+  std::unique_ptr<Connection> conn_;
+  std::vector<uint8_t> out_;
+};
+
+void configure(Target& target, std::shared_ptr<Namespace> ns) {
   SubsystemConfig sub;
   sub.nqn = "nqn.2016-06.io.spdk:cnode1";
   sub.serial = "SPDK00000000000001";
   sub.model = "SPDK_Anchor";
   sub.allow_any_host = true;
-  sub.namespaces.push_back(std::make_shared<MemoryNamespace>(64u << 20));
+  sub.namespaces.push_back(std::move(ns));
   target.add_subsystem(sub);
+}
+
+ReplayResult replay(const std::string& capture, Transport& transport) {
+  ReplayResult result;
+  std::vector<testing::TcpConnection> connections;
+  std::string error;
+  bool read_ok = testing::read_tcp_connections(testing::nvme_tcp_vectors_dir() + "/" + capture, 4420, &connections, &error);
+  EXPECT_TRUE(read_ok);
 
   uint16_t our_cntlid = 0xffff;  // what our admin Connect answered: a host uses it for I/O queues
   for (auto& c : connections) {
@@ -105,11 +149,28 @@ ReplayResult replay(const std::string& capture) {
     std::vector<Pdu> host = parse_all(c.to_server.bytes, &host_ok);
     std::vector<Pdu> theirs = parse_all(c.to_client.bytes, &ctrl_ok);
     EXPECT_TRUE(host_ok && ctrl_ok);
-    std::vector<uint8_t> ours_bytes;
-    Connection conn(target, [&](std::vector<uint8_t> pdu) { ours_bytes.insert(ours_bytes.end(), pdu.begin(), pdu.end()); });
+    transport.open_connection();
     std::map<uint16_t, uint16_t> our_ttag;  // cid -> TTAG of our last R2T
     bool io_queue = false;
+    size_t expected_answers = theirs.size();
+    std::map<uint16_t, int> sent;  // commands sent per CID (AERs aside: they stay outstanding)
     for (Pdu p : host) {
+      if (p.type == PduType::CapsuleCmd && !(p.sqe_opcode() == 0x0c && !io_queue)) {
+        // A host reuses a command ID only once its command completed: wait for that.
+        uint16_t cid = p.sqe_cid();
+        int before = sent[cid]++;
+        if (before > 0) {
+          auto completed = [cid, before](const std::vector<Pdu>& pdus) {
+            int n = 0;
+            for (const Pdu& r : pdus)
+              if ((r.type == PduType::CapsuleResp && r.cqe_cid() == cid) ||
+                  (r.type == PduType::C2HData && r.data_cccid() == cid && (r.flags & kFlagSuccess)))
+                ++n;
+            return n >= before;
+          };
+          transport.answers(completed);
+        }
+      }
       if (p.type == PduType::CapsuleCmd && p.sqe_opcode() == 0x7f && p.bytes[12] == 0x01) {
         io_queue = p.u16(50) != 0;
         if (io_queue) {
@@ -124,7 +185,11 @@ ReplayResult replay(const std::string& capture) {
       if (p.type == PduType::H2CData) {
         // A host answers an R2T with the TTAG it was given: ours, not the captured target's.
         bool ok = false;
-        for (const Pdu& r : parse_all(ours_bytes, &ok))
+        uint16_t cid = p.data_cccid();
+        auto seen_r2t = [cid](const std::vector<Pdu>& pdus) {
+          return std::any_of(pdus.begin(), pdus.end(), [cid](const Pdu& r) { return r.type == PduType::R2T && r.data_cccid() == cid; });
+        };
+        for (const Pdu& r : parse_all(transport.answers(seen_r2t), &ok))
           if (r.type == PduType::R2T) our_ttag[r.data_cccid()] = r.data_ttag();
         uint16_t ttag = our_ttag[p.data_cccid()];
         std::memcpy(p.bytes.data() + 10, &ttag, 2);
@@ -133,12 +198,19 @@ ReplayResult replay(const std::string& capture) {
           std::memcpy(p.bytes.data() + p.hlen, &crc, 4);
         }
       }
-      conn.receive(p.bytes.data(), p.bytes.size());
+      transport.send(p.bytes);
+      if (p.type == PduType::CapsuleCmd && p.sqe_opcode() == 0x7f && p.bytes[12] == 0x01 && !io_queue) {
+        // The admin Connect's answer carries the controller ID the I/O queues need.
+        auto answered = [](const std::vector<Pdu>& pdus) { return pdus.size() >= 2; };
+        bool ok = false;
+        auto now = parse_all(transport.answers(answered), &ok);
+        if (now.size() >= 2 && now[1].type == PduType::CapsuleResp) our_cntlid = static_cast<uint16_t>(now[1].u32(8));
+      }
     }
-    EXPECT_TRUE(!conn.closed());
+    auto all_answered = [expected_answers](const std::vector<Pdu>& pdus) { return pdus.size() >= expected_answers; };
     bool ours_ok = false;
-    std::vector<Pdu> ours = parse_all(ours_bytes, &ours_ok);
-    if (!io_queue && ours.size() > 1 && ours[1].type == PduType::CapsuleResp) our_cntlid = static_cast<uint16_t>(ours[1].u32(8));
+    std::vector<Pdu> ours = parse_all(transport.answers(all_answered), &ours_ok);
+    EXPECT_TRUE(!transport.closed());
     EXPECT_TRUE(ours_ok);
     if (ours.empty() || theirs.empty()) {
       EXPECT_TRUE(!ours.empty() && !theirs.empty());
@@ -173,6 +245,13 @@ ReplayResult replay(const std::string& capture) {
   return result;
 }
 
+ReplayResult replay(const std::string& capture) {
+  Target target({"127.0.0.1", 4420});
+  configure(target, std::make_shared<MemoryNamespace>(64u << 20));
+  InProcess transport(target);
+  return replay(capture, transport);
+}
+
 }  // namespace
 
 NDS_TEST(nvmf_replay_identify_against_our_controller) {
@@ -203,4 +282,105 @@ NDS_TEST(nvmf_replay_io_128k_r2t_and_c2h_data) {
   ReplayResult r = replay("io-128k-digest.pcap");
   EXPECT_TRUE(r.reads_compared >= 3);
   EXPECT_EQ(r.mismatches, 0);
+}
+
+namespace {
+
+// The replayed host over a real loopback socket to a TcpTarget running in an engine.
+class OverSocket final : public Transport {
+ public:
+  explicit OverSocket(uint16_t port) : port_(port) {}
+  ~OverSocket() override {
+    if (fd_ >= 0) close(fd_);
+  }
+  void open_connection() override {
+    if (fd_ >= 0) close(fd_);
+    in_.clear();
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port_);
+    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+    EXPECT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)), 0);
+  }
+  void send(const std::vector<uint8_t>& bytes) override {
+    size_t sent = 0;
+    while (sent < bytes.size()) {
+      ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      sent += static_cast<size_t>(n);
+    }
+  }
+  const std::vector<uint8_t>& answers(const std::function<bool(const std::vector<Pdu>&)>& ready) override {
+    // Read until the answers satisfy `ready`, or nothing more comes for a while.
+    for (int idle = 0; idle < 40;) {
+      bool ok = false;
+      if (ready(parse_all(in_, &ok))) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) {
+        ++idle;
+        continue;
+      }
+      uint8_t buf[65536];
+      ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        closed_ = true;
+        break;
+      }
+      in_.insert(in_.end(), buf, buf + n);
+    }
+    return in_;
+  }
+  bool closed() override { return closed_; }
+
+ private:
+  uint16_t port_;
+  int fd_ = -1;
+  std::vector<uint8_t> in_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+NDS_TEST(nvmf_tcp_target_serves_the_captures_host_side_over_a_real_socket) {
+  using nds::testing::run_on;
+  EngineOptions options;
+  options.memory_bytes = 128ull << 20;
+  options.hugepages = HugepageMode::Off;
+  std::unique_ptr<Engine> engine;
+  std::string warning;
+  ASSERT_TRUE(Engine::start(options, &engine, &warning).is_ok());
+  Status created;
+  run_on(engine->app_thread(), [&] {
+    create_bdev_from_uri(engine->bdevs(), "malloc:///ns1?size_mb=64&blk_size=4096", [&](Status st, Bdev*) { created = st; });
+  });
+  ASSERT_TRUE(created.is_ok());
+  BdevDesc* desc = nullptr;
+  run_on(engine->app_thread(), [&] { engine->bdevs().open("ns1", true, &desc); });
+  // The target and its namespace live on reactor 0's worker thread.
+  Thread& thread = engine->worker(0);
+  std::unique_ptr<TcpTarget> target;
+  Status listening;
+  run_on(thread, [&] {
+    target = std::make_unique<TcpTarget>(thread, ListenerAddress{"127.0.0.1", 0});
+    configure(target->core(), std::make_shared<BdevNamespace>(desc, engine->dma()));
+    listening = target->listen();
+  });
+  ASSERT_TRUE(listening.is_ok());
+  EXPECT_TRUE(target->port() != 0);
+  for (const char* capture : {"io-4k-nodigest.pcap", "io-4k-digest.pcap", "io-128k-digest.pcap"}) {
+    OverSocket socket(target->port());
+    ReplayResult r = replay(capture, socket);
+    EXPECT_TRUE(r.reads_compared >= 3);
+    EXPECT_EQ(r.mismatches, 0);
+  }
+  run_on(thread, [&] {
+    target->close();
+  });
+  run_on(thread, [&] { target.reset(); });  // namespaces put their channels on this thread
+  run_on(engine->app_thread(), [&] { engine->bdevs().close(desc); });
+  std::promise<void> stopped;
+  engine->shutdown([&] { stopped.set_value(); });
+  stopped.get_future().wait();
+  engine->stop_reactors();
 }
