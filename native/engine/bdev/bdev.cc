@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cassert>
+#include <memory>
 
 #include "env/time.h"
 #include "thread/io_device.h"
@@ -151,6 +152,23 @@ int bdev_submit(BdevDesc* desc, IoChannel* channel, IoType type, uint64_t offset
   bdev->submit(ch->module.get(), io);
   --ch->submit_depth;
   return 0;
+}
+
+}  // namespace nds
+
+namespace nds {
+
+void bdev_submit_closure(BdevDesc* desc, IoChannel* channel, IoType type, uint64_t offset_bytes, uint64_t length_bytes,
+                         void* buf, std::function<void(int)> done) {
+  auto* cb = new std::function<void(int)>(std::move(done));
+  int rc = bdev_submit(desc, channel, type, offset_bytes, length_bytes, buf, [](int status, void* arg) {
+    std::unique_ptr<std::function<void(int)>> fn(static_cast<std::function<void(int)>*>(arg));
+    (*fn)(status);
+  }, cb);
+  if (rc != 0) {
+    std::unique_ptr<std::function<void(int)>> fn(cb);
+    (*fn)(rc);
+  }
 }
 
 }  // namespace nds

@@ -145,6 +145,12 @@ void bdev_put_io_channel(IoChannel* channel);
 int bdev_submit(BdevDesc* desc, IoChannel* channel, IoType type, uint64_t offset_bytes, uint64_t length_bytes,
                 void* buf, BdevIoCb cb, void* cb_arg);
 
+// bdev_submit with the completion as a closure, run with the status whether the I/O was
+// submitted or refused. Allocates: for management paths (metadata, protocol glue), not for
+// the per-I/O hot path.
+void bdev_submit_closure(BdevDesc* desc, IoChannel* channel, IoType type, uint64_t offset_bytes, uint64_t length_bytes,
+                         void* buf, std::function<void(int)> done);
+
 // Modules: finish an I/O with 0 or a negative errno.
 void bdev_io_complete(BdevIo* io, int status);
 

@@ -11,15 +11,7 @@ DiskIo::~DiskIo() {
 void DiskIo::submit(IoType type, uint64_t offset, uint64_t length, void* buf, std::function<void(int)> done) {
   if (!channel_) channel_ = bdev_get_io_channel(desc_);
   if (!channel_) return done(-ENODEV);
-  auto* cb = new std::function<void(int)>(std::move(done));
-  int rc = bdev_submit(desc_, channel_, type, offset, length, buf, [](int status, void* arg) {
-    std::unique_ptr<std::function<void(int)>> fn(static_cast<std::function<void(int)>*>(arg));
-    (*fn)(status);
-  }, cb);
-  if (rc != 0) {
-    std::unique_ptr<std::function<void(int)>> fn(cb);
-    (*fn)(rc);
-  }
+  bdev_submit_closure(desc_, channel_, type, offset, length, buf, std::move(done));
 }
 
 std::shared_ptr<uint8_t> DiskIo::buffer(size_t bytes) {
