@@ -236,11 +236,6 @@ export class Bdev implements IoOwner, BatchHost {
 
   #idleWaiters: (() => void)[] = [];
 
-  /** @internal Resolves once no I/O of this bdev is in flight. */
-  whenIdle(): Promise<void> {
-    return this.#idle();
-  }
-
   #idle(): Promise<void> {
     if (this.#inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));

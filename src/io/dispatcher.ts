@@ -3,7 +3,7 @@
 // Int32Array, followed by a single call of `onIo(count)`, so a batch of completions costs
 // one crossing from native code, not one per I/O.
 import { binding, type NativeBatch, type NativeBdev, type NativeEngine } from '../binding.js';
-import { ioError, NodestorError } from '../errors.js';
+import { ioError } from '../errors.js';
 
 const EAGAIN = -11;
 const MAX_IN_FLIGHT = 65536; // JsEngine::kMaxIoInFlight
@@ -148,12 +148,4 @@ export class IoDispatcher {
     }
   }
 
-  /** Fails everything still queued (the engine stopped under it). */
-  failBacklog(error: NodestorError): void {
-    for (const io of this.backlog.splice(0)) {
-      this.inFlight--;
-      io.owner.ioFinished();
-      io.reject(error);
-    }
-  }
 }

@@ -1,6 +1,5 @@
 import { binding, type NativeEngine, type NativeLvol, type NativePoolInfo } from '../binding.js';
-import type { Bdev } from '../bdev/bdev.js';
-import type { HandleStatus } from '../bdev/bdev.js';
+import type { Bdev, HandleStatus } from '../bdev/bdev.js';
 import { NodestorError, withCallerStack } from '../errors.js';
 import { requireInteger, requireString } from '../validate.js';
 import { Lvol } from './lvol.js';
@@ -126,7 +125,7 @@ export class Pool {
   /** @internal */
   nativeEngine(op: string): NativeEngine {
     if (this.#status !== 'open')
-      throw new NodestorError('ENOENT', `pool ${this.name} has been ${this.#status === 'closing' ? 'closing' : 'closed'}`, {
+      throw new NodestorError('ENOENT', `pool ${this.name} is ${this.#status === 'closing' ? 'being closed' : 'closed'}`, {
         op,
         resource: this.name,
       });

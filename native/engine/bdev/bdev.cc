@@ -62,19 +62,6 @@ IoChannel* bdev_get_io_channel(BdevDesc* desc) { return get_io_channel(desc->bde
 
 void bdev_put_io_channel(IoChannel* channel) { put_io_channel(channel); }
 
-Status bdev_check_range(const Bdev& bdev, uint64_t offset_bytes, uint64_t length_bytes) {
-  uint64_t bs = bdev.block_size();
-  if (offset_bytes % bs != 0 || length_bytes % bs != 0)
-    return Status::error(-EINVAL, "I/O at offset " + std::to_string(offset_bytes) + " length " +
-                                      std::to_string(length_bytes) + " is not aligned to the block size " +
-                                      std::to_string(bs) + " of bdev " + bdev.name());
-  if (offset_bytes > bdev.size_bytes() || length_bytes > bdev.size_bytes() - offset_bytes)
-    return Status::error(-EINVAL, "I/O at offset " + std::to_string(offset_bytes) + " length " +
-                                      std::to_string(length_bytes) + " is beyond the end of bdev " + bdev.name() +
-                                      " (" + std::to_string(bdev.size_bytes()) + " bytes)");
-  return Status::ok();
-}
-
 // One clock read per stack of layers: an I/O submitted (or completed) from inside another
 // bdev's submit (or completion) on the same thread, as an lvol does to its base, uses the
 // enclosing layer's timestamp. The clock is the largest per-layer cost on the I/O path.
@@ -122,7 +109,7 @@ int bdev_submit(BdevDesc* desc, IoChannel* channel, IoType type, uint64_t offset
     if (writer && writer != desc) return -EPERM;  // claimed: only the claimer changes it
   }
   if (!bdev->io_type_supported(type)) return -ENOTSUP;
-  // The hot-path form of bdev_check_range: masks and shifts, no division.
+  // Block-aligned and inside the bdev, with masks and shifts: no division on the I/O path.
   const uint64_t mask = bdev->block_size() - 1;
   const uint64_t size = bdev->size_bytes();
   if (((offset_bytes | length_bytes) & mask) != 0 || offset_bytes > size || length_bytes > size - offset_bytes)

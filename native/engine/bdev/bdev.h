@@ -154,7 +154,4 @@ void bdev_submit_closure(BdevDesc* desc, IoChannel* channel, IoType type, uint64
 // Modules: finish an I/O with 0 or a negative errno.
 void bdev_io_complete(BdevIo* io, int status);
 
-// Checks an I/O's range and alignment in bytes; the message names the problem.
-Status bdev_check_range(const Bdev& bdev, uint64_t offset_bytes, uint64_t length_bytes);
-
 }  // namespace nds

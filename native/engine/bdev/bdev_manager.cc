@@ -29,13 +29,6 @@ Bdev* BdevManager::find(std::string_view name) const {
   return it == bdevs_.end() || it->second->removing_ ? nullptr : it->second.get();
 }
 
-std::vector<Bdev*> BdevManager::list() const {
-  std::vector<Bdev*> out;
-  for (auto& [name, bdev] : bdevs_)
-    if (!bdev->removing_) out.push_back(bdev.get());
-  return out;
-}
-
 Status BdevManager::open(std::string_view name, bool write, BdevDesc** out) {
   Bdev* bdev = find(name);
   if (!bdev) return Status::error(-ENOENT, "bdev " + std::string(name) + " does not exist");

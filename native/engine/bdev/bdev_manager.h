@@ -24,7 +24,6 @@ class BdevManager {
   // Registers the bdev under its name (EEXIST if taken).
   Status add(std::unique_ptr<Bdev> bdev);
   Bdev* find(std::string_view name) const;
-  std::vector<Bdev*> list() const;
 
   Status open(std::string_view name, bool write, BdevDesc** out);
   void close(BdevDesc* desc);

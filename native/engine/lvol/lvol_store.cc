@@ -600,19 +600,12 @@ void LvolStore::create_lvol(std::string name, uint64_t size_bytes, bool thin, st
   std::vector<uint64_t> pages;
   Lvol* raw = lvol.get();
   lvols_[id] = std::move(lvol);
-  auto undo = [this, raw, id, &fills] {
-    for (auto& f : fills) return_cluster(f.first);
-    for (uint32_t page : raw->rec.extent_pages)
-      if (page != kNoPage) log_.release(page);
-    log_.release(id);
-    lvols_.erase(id);
-  };
   if (!thin) {
     for (uint64_t i = 0; i < clusters; ++i) {
       uint32_t c = take_free_cluster();
       if (c == UINT32_MAX || !set_cluster(raw, i, c + 1, &pages, true)) {
         if (c != UINT32_MAX) return_cluster(c);
-        undo();
+        discard_new_lvol(raw, fills);
         return done(Status::error(-ENOSPC, "pool " + this->name() + " ran out of space or metadata"), nullptr);
       }
       fills.emplace_back(c, 0);
@@ -620,13 +613,9 @@ void LvolStore::create_lvol(std::string name, uint64_t size_bytes, bool thin, st
   }
   write_blob_page(raw, &pages);
   // Thick clusters are zeroed before the lvol exists, so it never shows old data.
-  fill_clusters(fills, [this, raw, id, pages, fills, done](int rc) {
+  fill_clusters(fills, [this, raw, pages, fills, done](int rc) {
     if (rc != 0) {
-      for (auto& f : fills) return_cluster(f.first);
-      for (uint32_t page : raw->rec.extent_pages)
-        if (page != kNoPage) log_.release(page);
-      log_.release(id);
-      lvols_.erase(id);
+      discard_new_lvol(raw, fills);
       return done(Status::error(rc, "cannot zero the new lvol's clusters"), nullptr);
     }
     log_.commit(pages, [this, raw, done](int crc) {
@@ -635,6 +624,16 @@ void LvolStore::create_lvol(std::string name, uint64_t size_bytes, bool thin, st
       done(registered, registered.is_ok() ? raw : nullptr);
     });
   });
+}
+
+void LvolStore::discard_new_lvol(Lvol* lvol, const std::vector<std::pair<uint32_t, uint32_t>>& fills) {
+  // Nothing of it was committed: give back its clusters, extent pages and blob page.
+  for (auto& f : fills) return_cluster(f.first);
+  for (uint32_t page : lvol->rec.extent_pages)
+    if (page != kNoPage) log_.release(page);
+  uint64_t id = lvol->rec.id;
+  log_.release(id);
+  lvols_.erase(id);
 }
 
 void LvolStore::freeze(Lvol* lvol, std::function<void()> then) { lvol->bdev->freeze(std::move(then)); }

@@ -128,6 +128,8 @@ class LvolStore {
   void copy_down(Lvol* lvol, uint64_t levels, std::function<void(Status)> done);
   void allocate_now(uint64_t blob, uint64_t index);
   Status check_name(const std::string& name) const;
+  // Undoes a create_lvol that failed before its commit.
+  void discard_new_lvol(Lvol* lvol, const std::vector<std::pair<uint32_t, uint32_t>>& fills);
   void freeze(Lvol* lvol, std::function<void()> then);
   void unfreeze(Lvol* lvol);
   void close(std::function<void(Status)> done, bool wipe);

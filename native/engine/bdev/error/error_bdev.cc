@@ -30,7 +30,6 @@ struct Decision {
 
 // Kept in BdevIo::module_ctx of the I/O the error bdev received.
 struct ErrorIoState {
-  BdevIo* parent;
   Decision decision;
   void* corrupt_copy;  // a write's corrupted copy of the data, freed on completion
   int status;
@@ -178,7 +177,7 @@ void on_base_done(int status, void* arg) { finish(static_cast<BdevIo*>(arg), sta
 void ErrorBdev::submit(ModuleChannel* channel, BdevIo* io) {
   auto* ch = static_cast<ErrorChannel*>(channel);
   auto* state = reinterpret_cast<ErrorIoState*>(io->module_ctx);
-  *state = ErrorIoState{io, decide(io->type), nullptr, 0, 0};
+  *state = ErrorIoState{decide(io->type), nullptr, 0, 0};
   if (!ch->base()) return finish(io, -ENODEV);
   switch (state->decision.mode) {
     case InjectMode::Fail:
