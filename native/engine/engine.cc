@@ -31,9 +31,17 @@ Status Engine::start(const EngineOptions& options, std::unique_ptr<Engine>* out,
   for (size_t i = 0; i < options.cores.size(); ++i) {
     engine->reactors_.push_back(std::make_unique<Reactor>(static_cast<uint32_t>(i), options.cores[i], options.idle));
     engine->workers_.push_back(std::make_unique<Thread>("worker-" + std::to_string(i)));
+    engine->nvmf_groups_.push_back(std::make_unique<Thread>("nvmf-group-" + std::to_string(i)));
   }
   engine->reactors_[0]->schedule(engine->app_thread_.get());
-  for (size_t i = 0; i < options.cores.size(); ++i) engine->reactors_[i]->schedule(engine->workers_[i].get());
+  std::vector<Thread*> groups;
+  for (size_t i = 0; i < options.cores.size(); ++i) {
+    engine->reactors_[i]->schedule(engine->workers_[i].get());
+    engine->reactors_[i]->schedule(engine->nvmf_groups_[i].get());
+    groups.push_back(engine->nvmf_groups_[i].get());
+  }
+  engine->nvmf_ = std::make_unique<nvmf::TargetService>(*engine->bdevs_, *engine->app_thread_, std::move(groups),
+                                                        engine->small_buffers_.get(), engine->large_buffers_.get());
   for (auto& reactor : engine->reactors_) {
     st = reactor->start();
     if (!st.is_ok()) {
@@ -49,9 +57,11 @@ Engine::~Engine() {
   stop_reactors();
   // Pools before the bdevs they use; bdevs while the threads that may still hold their
   // channels exist; memory last.
+  nvmf_.reset();
   pools_.reset();
   bdevs_.reset();
   workers_.clear();
+  nvmf_groups_.clear();
   app_thread_.reset();
   small_buffers_.reset();
   large_buffers_.reset();
@@ -62,7 +72,9 @@ bool Engine::shutdown(std::function<void()> done) {
 }
 
 void Engine::shutdown_here(std::function<void()> done) {
-  pools_->export_all([this, done = std::move(done)]() mutable { bdevs_->remove_all(std::move(done)); });
+  nvmf_->shutdown([this, done = std::move(done)]() mutable {
+    pools_->export_all([this, done = std::move(done)]() mutable { bdevs_->remove_all(std::move(done)); });
+  });
 }
 
 void Engine::stop_reactors() {

@@ -69,6 +69,10 @@ class Bdev {
   virtual void destruct(std::function<void()> done) { done(); }
   // App thread: re-reads the size of a device that can grow (files, block devices).
   virtual Status refresh_size() { return Status::ok(); }
+  // Any thread: the device vanished for good (a remote controller lost past its timeout);
+  // every I/O fails with ENODEV. health() says more: "online", "reconnecting: ...", "gone: ...".
+  virtual bool gone() const { return false; }
+  virtual std::string health() const { return gone() ? "gone" : "online"; }
 
   // ---- properties ----
   const std::string& name() const { return name_; }

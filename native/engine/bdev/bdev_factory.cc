@@ -4,6 +4,7 @@
 #include "bdev/error/error_bdev.h"
 #include "bdev/malloc/malloc_bdev.h"
 #include "bdev/null/null_bdev.h"
+#include "bdev/nvmf/nvmf_bdev.h"
 #include "bdev/uring/uring_bdev.h"
 
 namespace nds {
@@ -66,9 +67,11 @@ void create_bdev_from_uri(BdevManager& manager, std::string_view text, std::func
     st = aio_bdev_create(text, uri, &bdev);
   } else if (uri.scheme == "error") {
     st = error_bdev_create(manager, text, uri, &bdev);
+  } else if (uri.scheme == "nvmf") {
+    return nvmf_bdev_create(manager, text, uri, std::move(done));  // connects first: asynchronous
   } else {
     st = Status::error(-EINVAL, "unsupported URI scheme '" + uri.scheme + "' in '" + std::string(text) +
-                                    "' (supported: malloc, null, aio, uring, error)");
+                                    "' (supported: malloc, null, aio, uring, error, nvmf)");
   }
   if (!st.is_ok()) return done(st, nullptr);
   // A name clash is checked before the module's resources would be wasted, and again by add().

@@ -47,12 +47,23 @@ uint32_t load_u32(const uint8_t* p) {
 
 }  // namespace
 
-void PduReader::feed(const uint8_t* data, size_t length) {
-  if (consumed_ > 0 && consumed_ == buffer_.size()) {
-    buffer_.clear();
+uint8_t* PduReader::prepare(size_t length) {
+  if (consumed_ == end_) {
+    consumed_ = end_ = 0;
+  } else if (consumed_ > 0 && (consumed_ >= buffer_.size() / 2 || buffer_.size() - end_ < length)) {
+    // Move the unread tail to the front so the buffer never grows with the stream.
+    std::memmove(buffer_.data(), buffer_.data() + consumed_, end_ - consumed_);
+    end_ -= consumed_;
     consumed_ = 0;
   }
-  buffer_.insert(buffer_.end(), data, data + length);
+  if (buffer_.size() - end_ < length) buffer_.resize(end_ + length);
+  return buffer_.data() + end_;
+}
+
+void PduReader::feed(const uint8_t* data, size_t length) {
+  if (length == 0) return;
+  std::memcpy(prepare(length), data, length);
+  commit(length);
 }
 
 bool PduReader::fail(FatalError status, uint32_t field, std::string message) {
@@ -62,6 +73,20 @@ bool PduReader::fail(FatalError status, uint32_t field, std::string message) {
 }
 
 bool PduReader::next(Pdu* out) {
+  PduView v;
+  if (!next_view(&v)) return false;
+  out->type = v.type;
+  out->flags = v.flags;
+  out->hlen = v.hlen;
+  out->pdo = v.bytes[3];
+  out->plen = v.plen;
+  out->bytes.assign(v.bytes, v.bytes + v.plen);
+  out->data_offset = v.data_offset;
+  out->data_length = v.data_length;
+  return true;
+}
+
+bool PduReader::next_view(PduView* out) {
   if (failed_ || buffered() < kCommonHeaderLength) return false;
   const uint8_t* p = buffer_.data() + consumed_;
   uint8_t type = p[0], flags = p[1], hlen = p[2], pdo = p[3];
@@ -110,26 +135,57 @@ bool PduReader::next(Pdu* out) {
   out->type = static_cast<PduType>(type);
   out->flags = flags;
   out->hlen = hlen;
-  out->pdo = pdo;
   out->plen = plen;
-  out->bytes.assign(p, p + plen);
+  out->bytes = p;
   out->data_offset = has_data ? data_offset : 0;
   out->data_length = data_length;
   consumed_ += plen;
   return true;
 }
 
-std::vector<uint8_t> build_pdu(PduType type, uint8_t flags, std::vector<uint8_t> header, const uint8_t* data,
-                               uint32_t data_length, uint8_t pdo) {
+void append_pdu(std::vector<uint8_t>* out, PduType type, uint8_t flags, uint8_t* header, uint32_t hlen,
+                const uint8_t* data, uint32_t data_length) {
   const bool hdgst = flags & kFlagHeaderDigest, ddgst = data_length > 0 && (flags & kFlagDataDigest);
-  const uint32_t hlen = static_cast<uint32_t>(header.size());
   const uint32_t header_end = hlen + (hdgst ? kDigestLength : 0);
-  const uint32_t data_at = data_length ? (pdo ? pdo : header_end) : 0;
+  const uint32_t data_at = data_length ? header_end : 0;
   const uint32_t plen = data_length ? data_at + data_length + (ddgst ? kDigestLength : 0) : header_end;
   header[0] = static_cast<uint8_t>(type);
   header[1] = ddgst || !data_length ? flags : static_cast<uint8_t>(flags & ~kFlagDataDigest);
   header[2] = static_cast<uint8_t>(hlen);
   header[3] = static_cast<uint8_t>(data_at);
+  std::memcpy(header + 4, &plen, 4);
+  size_t at = out->size();
+  out->resize(at + plen);
+  uint8_t* p = out->data() + at;
+  std::memcpy(p, header, hlen);
+  if (hdgst) {
+    uint32_t crc = crc32c(p, hlen);
+    std::memcpy(p + hlen, &crc, 4);
+  }
+  if (data_length) {
+    std::memcpy(p + data_at, data, data_length);
+    if (ddgst) {
+      uint32_t crc = crc32c(data, data_length);
+      std::memcpy(p + data_at + data_length, &crc, 4);
+    }
+  }
+}
+
+std::vector<uint8_t> build_pdu(PduType type, uint8_t flags, std::vector<uint8_t> header, const uint8_t* data,
+                               uint32_t data_length, uint8_t pdo) {
+  if (!pdo || !data_length) {
+    std::vector<uint8_t> out;
+    append_pdu(&out, type, flags, header.data(), static_cast<uint32_t>(header.size()), data, data_length);
+    return out;
+  }
+  // An explicit data offset (padding after the header): only tests build these.
+  const bool hdgst = flags & kFlagHeaderDigest, ddgst = flags & kFlagDataDigest;
+  const uint32_t hlen = static_cast<uint32_t>(header.size());
+  const uint32_t plen = pdo + data_length + (ddgst ? kDigestLength : 0);
+  header[0] = static_cast<uint8_t>(type);
+  header[1] = flags;
+  header[2] = static_cast<uint8_t>(hlen);
+  header[3] = pdo;
   std::memcpy(header.data() + 4, &plen, 4);
   std::vector<uint8_t> out(plen, 0);
   std::memcpy(out.data(), header.data(), hlen);
@@ -137,12 +193,10 @@ std::vector<uint8_t> build_pdu(PduType type, uint8_t flags, std::vector<uint8_t>
     uint32_t crc = crc32c(out.data(), hlen);
     std::memcpy(out.data() + hlen, &crc, 4);
   }
-  if (data_length) {
-    std::memcpy(out.data() + data_at, data, data_length);
-    if (ddgst) {
-      uint32_t crc = crc32c(data, data_length);
-      std::memcpy(out.data() + data_at + data_length, &crc, 4);
-    }
+  std::memcpy(out.data() + pdo, data, data_length);
+  if (ddgst) {
+    uint32_t crc = crc32c(data, data_length);
+    std::memcpy(out.data() + pdo + data_length, &crc, 4);
   }
   return out;
 }

@@ -45,8 +45,40 @@ constexpr uint32_t kCapsuleCmdHeaderLength = 8 + 64;  // common header + SQE
 constexpr uint32_t kCapsuleRespHeaderLength = 8 + 16;  // common header + CQE
 constexpr uint32_t kDataHeaderLength = 24;             // H2CData, C2HData, R2T, TermReq
 
-// A framed PDU: its bytes and where its parts are.
-struct Pdu {
+// Field accessors shared by a framed PDU view and an owned copy: `bytes` is the whole PDU.
+template <typename Self>
+struct PduFields {
+  const uint8_t* at(size_t i) const { return static_cast<const Self*>(this)->raw() + i; }
+  uint16_t u16(size_t i) const { return static_cast<uint16_t>(*at(i) | *at(i + 1) << 8); }
+  uint32_t u32(size_t i) const { return u16(i) | static_cast<uint32_t>(u16(i + 2)) << 16; }
+  uint64_t u64(size_t i) const { return u32(i) | static_cast<uint64_t>(u32(i + 4)) << 32; }
+  // CapsuleCmd: the SQE starts at byte 8. CapsuleResp: the CQE starts at byte 8.
+  uint8_t sqe_opcode() const { return *at(8); }
+  uint16_t sqe_cid() const { return u16(10); }
+  uint16_t cqe_cid() const { return u16(8 + 12); }
+  uint16_t cqe_status() const { return u16(8 + 14) >> 1; }  // without the phase bit
+  // H2CData / C2HData / R2T.
+  uint16_t data_cccid() const { return u16(8); }
+  uint16_t data_ttag() const { return u16(10); }
+  uint32_t data_datao() const { return u32(12); }
+  uint32_t data_datal() const { return u32(16); }
+};
+
+// A framed PDU inside the reader's buffer: valid until the reader is fed again.
+struct PduView : PduFields<PduView> {
+  PduType type;
+  uint8_t flags;
+  uint8_t hlen;
+  uint32_t plen;
+  const uint8_t* bytes = nullptr;
+  uint32_t data_offset = 0;
+  uint32_t data_length = 0;
+  const uint8_t* raw() const { return bytes; }
+  const uint8_t* data() const { return bytes + data_offset; }
+};
+
+// A framed PDU copied out of the stream: its bytes and where its parts are.
+struct Pdu : PduFields<Pdu> {
   PduType type;
   uint8_t flags;
   uint8_t hlen;
@@ -56,25 +88,11 @@ struct Pdu {
   uint32_t data_offset = 0;    // of the data in `bytes`, 0 when none
   uint32_t data_length = 0;
 
+  const uint8_t* raw() const { return bytes.data(); }
   const uint8_t* header() const { return bytes.data(); }
   const uint8_t* data() const { return bytes.data() + data_offset; }
   bool has_header_digest() const { return flags & kFlagHeaderDigest; }
   bool has_data_digest() const { return flags & kFlagDataDigest; }
-
-  // Fixed-header fields (little-endian), by PDU type.
-  uint16_t u16(size_t at) const { return static_cast<uint16_t>(bytes[at] | bytes[at + 1] << 8); }
-  uint32_t u32(size_t at) const { return u16(at) | static_cast<uint32_t>(u16(at + 2)) << 16; }
-  uint64_t u64(size_t at) const { return u32(at) | static_cast<uint64_t>(u32(at + 4)) << 32; }
-  // CapsuleCmd: the SQE starts at byte 8. CapsuleResp: the CQE starts at byte 8.
-  uint8_t sqe_opcode() const { return bytes[8]; }
-  uint16_t sqe_cid() const { return u16(10); }
-  uint16_t cqe_cid() const { return u16(8 + 12); }
-  uint16_t cqe_status() const { return u16(8 + 14) >> 1; }  // without the phase bit
-  // H2CData / C2HData / R2T.
-  uint16_t data_cccid() const { return u16(8); }
-  uint16_t data_ttag() const { return u16(10); }
-  uint32_t data_datao() const { return u32(12); }
-  uint32_t data_datal() const { return u32(16); }
 };
 
 struct PduError {
@@ -89,10 +107,15 @@ struct PduError {
 class PduReader {
  public:
   void feed(const uint8_t* data, size_t length);
+  // Receiving straight into the reader: room for at least `length` more bytes, then how
+  // many arrived. Views from next_view() are invalid after prepare().
+  uint8_t* prepare(size_t length);
+  void commit(size_t length) { end_ += length; }
   // true with a PDU, false when more bytes are needed or on error (see error()).
   bool next(Pdu* out);
+  bool next_view(PduView* out);
   const PduError* error() const { return failed_ ? &error_ : nullptr; }
-  size_t buffered() const { return buffer_.size() - consumed_; }
+  size_t buffered() const { return end_ - consumed_; }
   // Which digests the connection negotiated; PDUs after the IC exchange must carry them.
   void set_digests(bool header, bool data) {
     expect_header_digest_ = header;
@@ -101,8 +124,9 @@ class PduReader {
 
  private:
   bool fail(FatalError status, uint32_t field, std::string message);
-  std::vector<uint8_t> buffer_;
+  std::vector<uint8_t> buffer_;  // bytes [consumed_, end_) are unread
   size_t consumed_ = 0;
+  size_t end_ = 0;
   bool failed_ = false;
   PduError error_{};
   bool expect_header_digest_ = false;
@@ -112,6 +136,11 @@ class PduReader {
 // Builds a PDU: header bytes (hlen, common header included; its fields are filled in
 // here), optional data, digests as the flags say. Data is placed at `pdo` (0: right after
 // the header and its digest).
+// The same, appended to `out` without temporaries (the I/O path). `header` is hlen bytes
+// whose common header is filled in here.
+void append_pdu(std::vector<uint8_t>* out, PduType type, uint8_t flags, uint8_t* header, uint32_t hlen,
+                const uint8_t* data, uint32_t data_length);
+
 std::vector<uint8_t> build_pdu(PduType type, uint8_t flags, std::vector<uint8_t> header, const uint8_t* data,
                                uint32_t data_length, uint8_t pdo = 0);
 

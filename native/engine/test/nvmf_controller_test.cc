@@ -2,7 +2,7 @@
 // out-of-range I/O, data for an unknown transfer, malformed PDUs.
 #include <cstring>
 
-#include "nvmf/controller.h"
+#include "test/nvmf_fixtures.h"
 #include "test/testing.h"
 
 using namespace nds;
@@ -10,31 +10,27 @@ using namespace nds::nvmf;
 
 namespace {
 
-class ZeroNamespace final : public Namespace {
- public:
-  uint32_t block_size() const override { return 4096; }
-  uint64_t num_blocks() const override { return 256; }
-  void read(uint64_t, uint32_t length, uint8_t* out, std::function<void(int)> done) override {
-    std::memset(out, 0, length);
-    done(0);
-  }
-  void write(uint64_t, uint32_t, const uint8_t*, std::function<void(int)> done) override { done(0); }
-  void flush(std::function<void(int)> done) override { done(0); }
-  void write_zeroes(uint64_t, uint64_t, std::function<void(int)> done) override { done(0); }
-};
+const ListenerAddress kVia{"127.0.0.1", 4420};
 
 struct Harness {
-  Target target{{"127.0.0.1", 4420}};
-  std::vector<uint8_t> out;
-  Connection conn{target, [this](std::vector<uint8_t> pdu) { out.insert(out.end(), pdu.begin(), pdu.end()); }};
+  Target target;
+  HeapBuffers buffers;
+  std::unique_ptr<Connection> owned = std::make_unique<Connection>(target, kVia, buffers, nullptr);
+  Connection& conn = *owned;
+  std::vector<uint8_t>& out = conn.output();
   PduReader reader;
 
   Harness() {
-    SubsystemConfig sub;
+    SubsystemOptions sub;
     sub.nqn = "nqn.2026-11.io.nodestor:test";
     sub.hosts = {"nqn.2026-11.io.nodestor:allowed"};
-    sub.namespaces.push_back(std::make_shared<ZeroNamespace>());
-    target.add_subsystem(sub);
+    EXPECT_TRUE(target.add_subsystem(sub).is_ok());
+    EXPECT_TRUE(target.add_listener(sub.nqn, kVia).is_ok());
+    NamespaceEntry e;
+    e.ns = std::make_shared<testing::MemoryNamespace>(256 * 4096);
+    uint32_t nsid = 0;
+    EXPECT_TRUE(target.add_namespace(sub.nqn, e, &nsid).is_ok());
+    EXPECT_EQ(nsid, 1u);
     std::vector<uint8_t> ic(kICLength, 0);
     send(build_pdu(PduType::ICReq, 0, ic, nullptr, 0));
     Pdu resp;
@@ -42,7 +38,7 @@ struct Harness {
   }
   void send(const std::vector<uint8_t>& pdu) { conn.receive(pdu.data(), pdu.size()); }
   bool next(Pdu* p) {
-    reader.feed(out.data(), out.size());
+    if (!out.empty()) reader.feed(out.data(), out.size());
     out.clear();
     return reader.next(p);
   }
@@ -106,10 +102,15 @@ NDS_TEST(nvmf_controller_io_range_checks_and_fatal_errors) {
   h.connect("nqn.2026-11.io.nodestor:test", "nqn.2026-11.io.nodestor:allowed");
   EXPECT_EQ(h.status(), 0x0000);
   // A second connection: an I/O queue joining controller 1 (the first this target made).
-  Connection queue(h.target, [&](std::vector<uint8_t> pdu) { h.out.insert(h.out.end(), pdu.begin(), pdu.end()); });
+  Connection queue(h.target, kVia, h.buffers, nullptr);
+  auto answers = [&] {
+    h.out.insert(h.out.end(), queue.output().begin(), queue.output().end());
+    queue.output().clear();
+  };
   std::vector<uint8_t> ic(kICLength, 0);
   auto icreq = build_pdu(PduType::ICReq, 0, ic, nullptr, 0);
   queue.receive(icreq.data(), icreq.size());
+  answers();
   Pdu p;
   h.reader = PduReader();  // a new stream: the I/O queue's
   EXPECT_TRUE(h.next(&p) && p.type == PduType::ICResp);
@@ -122,10 +123,12 @@ NDS_TEST(nvmf_controller_io_range_checks_and_fatal_errors) {
   std::vector<uint8_t> hdr(kCapsuleCmdHeaderLength, 0);
   hdr[8] = 0x7f;
   hdr[12] = 0x01;
-  uint16_t qid = 1;
+  uint16_t qid = 1, sqsize = 31;
   std::memcpy(hdr.data() + 50, &qid, 2);
+  std::memcpy(hdr.data() + 52, &sqsize, 2);
   auto connect = build_pdu(PduType::CapsuleCmd, 0, hdr, data.data(), 1024);
   queue.receive(connect.data(), connect.size());
+  answers();
   EXPECT_EQ(h.status(), 0x0000);
   auto io_command = [&](uint8_t opcode, uint16_t cid, uint32_t nsid, uint64_t slba, uint32_t nlb0) {
     std::vector<uint8_t> c(kCapsuleCmdHeaderLength, 0);
@@ -136,6 +139,7 @@ NDS_TEST(nvmf_controller_io_range_checks_and_fatal_errors) {
     std::memcpy(c.data() + 56, &nlb0, 4);
     auto pdu = build_pdu(PduType::CapsuleCmd, 0, c, nullptr, 0);
     queue.receive(pdu.data(), pdu.size());
+    answers();
   };
   io_command(0x02, 5, 1, 255, 1);  // blocks 255-256 of a 256-block namespace
   EXPECT_EQ(h.status(), 0x0080);   // LBA out of range
@@ -152,6 +156,7 @@ NDS_TEST(nvmf_controller_io_range_checks_and_fatal_errors) {
   std::vector<uint8_t> payload(4096, 1);
   auto stray = build_pdu(PduType::H2CData, kFlagLastPdu, h2c, payload.data(), 4096);
   queue.receive(stray.data(), stray.size());
+  answers();
   EXPECT_TRUE(h.next(&p) && p.type == PduType::C2HTermReq);
   EXPECT_TRUE(queue.closed());
 }

@@ -16,8 +16,8 @@
 #include <map>
 #include <memory>
 
-#include "nvmf/controller.h"
-#include "nvmf/tcp_target.h"
+#include "nvmf/connection.h"
+#include "test/nvmf_fixtures.h"
 #include "bdev/bdev_factory.h"
 #include "engine.h"
 #include "test/run_on.h"
@@ -29,29 +29,6 @@ using namespace nds;
 using namespace nds::nvmf;
 
 namespace {
-
-class MemoryNamespace final : public Namespace {
- public:
-  explicit MemoryNamespace(uint64_t bytes) : data_(bytes, 0) {}
-  uint32_t block_size() const override { return 4096; }
-  uint64_t num_blocks() const override { return data_.size() / 4096; }
-  void read(uint64_t offset, uint32_t length, uint8_t* out, std::function<void(int)> done) override {
-    std::memcpy(out, data_.data() + offset, length);
-    done(0);
-  }
-  void write(uint64_t offset, uint32_t length, const uint8_t* in, std::function<void(int)> done) override {
-    std::memcpy(data_.data() + offset, in, length);
-    done(0);
-  }
-  void flush(std::function<void(int)> done) override { done(0); }
-  void write_zeroes(uint64_t offset, uint64_t length, std::function<void(int)> done) override {
-    std::memset(data_.data() + offset, 0, length);
-    done(0);
-  }
-
- private:
-  std::vector<uint8_t> data_;
-};
 
 std::vector<Pdu> parse_all(const std::vector<uint8_t>& bytes, bool* ok) {
   PduReader reader;
@@ -114,27 +91,25 @@ class InProcess final : public Transport {
   explicit InProcess(Target& target) : target_(target) {}
   void open_connection() override {
     out_.clear();
-    conn_ = std::make_unique<Connection>(target_, [this](std::vector<uint8_t> pdu) { out_.insert(out_.end(), pdu.begin(), pdu.end()); });
+    // Earlier connections stay open, as a host keeps its admin queue while I/O queues connect.
+    if (conn_) kept_.push_back(std::move(conn_));
+    conn_ = std::make_unique<Connection>(target_, testing::kCapturedListener, buffers_, nullptr);
   }
-  void send(const std::vector<uint8_t>& bytes) override { conn_->receive(bytes.data(), bytes.size()); }
+  void send(const std::vector<uint8_t>& bytes) override {
+    conn_->receive(bytes.data(), bytes.size());
+    out_.insert(out_.end(), conn_->output().begin(), conn_->output().end());
+    conn_->output().clear();
+  }
   const std::vector<uint8_t>& answers(const std::function<bool(const std::vector<Pdu>&)>&) override { return out_; }
   bool closed() override { return conn_->closed(); }
 
  private:
   Target& target_;
+  HeapBuffers buffers_;
+  std::vector<std::unique_ptr<Connection>> kept_;
   std::unique_ptr<Connection> conn_;
   std::vector<uint8_t> out_;
 };
-
-void configure(Target& target, std::shared_ptr<Namespace> ns) {
-  SubsystemConfig sub;
-  sub.nqn = "nqn.2016-06.io.spdk:cnode1";
-  sub.serial = "SPDK00000000000001";
-  sub.model = "SPDK_Anchor";
-  sub.allow_any_host = true;
-  sub.namespaces.push_back(std::move(ns));
-  target.add_subsystem(sub);
-}
 
 ReplayResult replay(const std::string& capture, Transport& transport) {
   ReplayResult result;
@@ -246,8 +221,8 @@ ReplayResult replay(const std::string& capture, Transport& transport) {
 }
 
 ReplayResult replay(const std::string& capture) {
-  Target target({"127.0.0.1", 4420});
-  configure(target, std::make_shared<MemoryNamespace>(64u << 20));
+  Target target;
+  testing::configure_captured_subsystem(target, std::make_shared<testing::MemoryNamespace>(64u << 20));
   InProcess transport(target);
   return replay(capture, transport);
 }
@@ -291,10 +266,12 @@ class OverSocket final : public Transport {
  public:
   explicit OverSocket(uint16_t port) : port_(port) {}
   ~OverSocket() override {
+    for (int fd : kept_) close(fd);
     if (fd_ >= 0) close(fd_);
   }
   void open_connection() override {
-    if (fd_ >= 0) close(fd_);
+    // Earlier connections stay open: the admin queue outlives the I/O queues' Connects.
+    if (fd_ >= 0) kept_.push_back(fd_);
     in_.clear();
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in sin{};
@@ -336,6 +313,7 @@ class OverSocket final : public Transport {
  private:
   uint16_t port_;
   int fd_ = -1;
+  std::vector<int> kept_;
   std::vector<uint8_t> in_;
   bool closed_ = false;
 };
@@ -355,30 +333,31 @@ NDS_TEST(nvmf_tcp_target_serves_the_captures_host_side_over_a_real_socket) {
     create_bdev_from_uri(engine->bdevs(), "malloc:///ns1?size_mb=64&blk_size=4096", [&](Status st, Bdev*) { created = st; });
   });
   ASSERT_TRUE(created.is_ok());
-  BdevDesc* desc = nullptr;
-  run_on(engine->app_thread(), [&] { engine->bdevs().open("ns1", true, &desc); });
-  // The target and its namespace live on reactor 0's worker thread.
-  Thread& thread = engine->worker(0);
-  std::unique_ptr<TcpTarget> target;
-  Status listening;
-  run_on(thread, [&] {
-    target = std::make_unique<TcpTarget>(thread, ListenerAddress{"127.0.0.1", 0});
-    configure(target->core(), std::make_shared<BdevNamespace>(desc, engine->dma()));
-    listening = target->listen();
+  // The engine's target: a subsystem like the captured one on a free loopback port.
+  ListenerAddress via{"127.0.0.1", 0};
+  Status configured;
+  run_on(engine->app_thread(), [&] {
+    TargetService& svc = engine->nvmf();
+    SubsystemOptions sub;
+    sub.nqn = "nqn.2016-06.io.spdk:cnode1";
+    sub.serial = "SPDK00000000000001";
+    sub.model = "SPDK_Anchor";
+    sub.allow_any_host = true;
+    configured = svc.create_subsystem(sub);
+    if (configured.is_ok()) configured = svc.add_listener(sub.nqn, &via);
+    NamespaceOptions ns;
+    ns.bdev_name = "ns1";
+    uint32_t nsid = 0;
+    if (configured.is_ok()) configured = svc.add_namespace(sub.nqn, ns, &nsid);
   });
-  ASSERT_TRUE(listening.is_ok());
-  EXPECT_TRUE(target->port() != 0);
+  ASSERT_TRUE(configured.is_ok());
+  EXPECT_TRUE(via.port != 0);
   for (const char* capture : {"io-4k-nodigest.pcap", "io-4k-digest.pcap", "io-128k-digest.pcap"}) {
-    OverSocket socket(target->port());
+    OverSocket socket(via.port);
     ReplayResult r = replay(capture, socket);
     EXPECT_TRUE(r.reads_compared >= 3);
     EXPECT_EQ(r.mismatches, 0);
   }
-  run_on(thread, [&] {
-    target->close();
-  });
-  run_on(thread, [&] { target.reset(); });  // namespaces put their channels on this thread
-  run_on(engine->app_thread(), [&] { engine->bdevs().close(desc); });
   std::promise<void> stopped;
   engine->shutdown([&] { stopped.set_value(); });
   stopped.get_future().wait();

@@ -1,0 +1,550 @@
+#include "nvmf/connection.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "env/time.h"
+#include "nvmf/nvme_spec.h"
+#include "thread/thread.h"
+
+namespace nds::nvmf {
+
+using namespace spec;
+
+void* HeapBuffers::get(uint32_t length) { return std::aligned_alloc(4096, (std::max<uint32_t>(length, 1) + 4095) & ~4095u); }
+void HeapBuffers::put(void* buffer, uint32_t) { std::free(buffer); }
+
+// A command in flight on an I/O queue.
+struct Connection::Request {
+  Connection* conn = nullptr;
+  uint16_t index = 0;
+  bool busy = false;
+  bool awaiting_data = false;
+  uint8_t sqe[64];
+  uint16_t cid = 0;
+  uint8_t opcode = 0;
+  NamespaceSlot* slot = nullptr;
+  uint64_t offset = 0;
+  uint32_t length = 0;    // data bytes of a read, write or compare
+  uint32_t received = 0;  // H2CData bytes so far
+  void* buf = nullptr;
+  uint32_t buf_length = 0;
+  void* compare_with = nullptr;  // Compare: the host's data, while `buf` receives the media's
+  uint32_t pending = 0;          // sub-I/Os still running (Dataset Management)
+  int first_error = 0;
+};
+
+// A connection's view of one namespace: the entry and this thread's queue on it.
+struct Connection::NamespaceSlot {
+  std::shared_ptr<const NamespaceEntry> entry;
+  void* queue = nullptr;
+  uint32_t in_flight = 0;
+  bool retired = false;
+};
+
+Connection::Connection(Target& target, ListenerAddress via, BufferSource& buffers, Thread* thread)
+    : target_(target), via_(std::move(via)), buffers_(buffers), thread_(thread) {}
+
+Connection::~Connection() {
+  for (auto& s : slots_)
+    if (s && s->queue) s->entry->ns->close_queue(s->queue);
+  for (auto& s : retiring_)
+    if (s->queue) s->entry->ns->close_queue(s->queue);
+  for (auto& r : requests_) {
+    if (r->buf) buffers_.put(r->buf, r->buf_length);
+    if (r->compare_with) std::free(r->compare_with);
+  }
+  teardown_controller();
+}
+
+uint8_t Connection::digest_flags(bool with_data) const {
+  return static_cast<uint8_t>((header_digest_ ? kFlagHeaderDigest : 0) | (with_data && data_digest_ ? kFlagDataDigest : 0));
+}
+
+void Connection::output_added() {
+  if (!in_process_ && on_output_) on_output_();
+}
+
+void Connection::close(std::string reason) {
+  if (closed_) return;
+  closed_ = true;
+  close_reason_ = std::move(reason);
+  teardown_controller();
+}
+
+// The admin queue going away ends its controller (and so every I/O queue of it), the way a
+// host disconnecting or a keep-alive expiring does.
+void Connection::teardown_controller() {
+  if (!ctrl_ || qid_ != 0) return;
+  if (ctrl_->admin == this) ctrl_->admin = nullptr;
+  std::lock_guard lock(target_.mutex());
+  ctrl_->failed.store(true);
+  target_.drop_controller_locked(ctrl_->cntlid);
+}
+
+void Connection::terminate(FatalError status, uint32_t field, std::string reason) {
+  if (closed_) return;
+  uint8_t header[kDataHeaderLength] = {};
+  put16(header + 8, static_cast<uint16_t>(status));
+  put32(header + 10, field);
+  append_pdu(&out_, PduType::C2HTermReq, 0, header, kDataHeaderLength, nullptr, 0);
+  close("protocol error: " + reason);
+}
+
+void Connection::receive(const uint8_t* data, size_t length) {
+  reader_.feed(data, length);
+  process();
+}
+
+void Connection::process() {
+  if (closed_) return;
+  in_process_ = true;
+  PduView pdu;
+  while (!closed_ && reader_.next_view(&pdu)) handle(pdu);
+  if (!closed_ && reader_.error()) terminate(reader_.error()->status, reader_.error()->field_offset, reader_.error()->message);
+  in_process_ = false;
+}
+
+void Connection::handle(const PduView& pdu) {
+  if (!ic_done_) return handle_ic(pdu);
+  switch (pdu.type) {
+    case PduType::CapsuleCmd: return handle_command(pdu);
+    case PduType::H2CData: return handle_h2c_data(pdu);
+    case PduType::H2CTermReq: return close("the host sent H2CTermReq");
+    default:
+      return terminate(FatalError::PduSequenceError, 0, std::string("unexpected ") + pdu_type_name(pdu.type));
+  }
+}
+
+void Connection::handle_ic(const PduView& pdu) {
+  if (pdu.type != PduType::ICReq) return terminate(FatalError::PduSequenceError, 0, "expected ICReq first");
+  if (pdu.u16(8) != 0) return terminate(FatalError::InvalidHeaderField, 8, "unsupported PFV");
+  uint8_t requested = *pdu.at(11);
+  header_digest_ = requested & 1;
+  data_digest_ = requested & 2;
+  uint8_t resp[kICLength] = {};
+  resp[11] = requested & 3;  // both digests supported: grant what was asked
+  put32(resp + 12, kMaxDataTransfer);
+  append_pdu(&out_, PduType::ICResp, 0, resp, kICLength, nullptr, 0);
+  reader_.set_digests(header_digest_, data_digest_);
+  ic_done_ = true;
+}
+
+void Connection::respond(uint16_t cid, uint16_t status, uint64_t dw0) {
+  uint8_t header[kCapsuleRespHeaderLength] = {};
+  uint8_t* cqe = header + 8;
+  put64(cqe, dw0);
+  sq_head_ = static_cast<uint16_t>((sq_head_ + 1) % sq_size_);
+  put16(cqe + 8, sq_head_);
+  put16(cqe + 10, qid_);
+  put16(cqe + 12, cid);
+  put16(cqe + 14, static_cast<uint16_t>(status << 1));
+  append_pdu(&out_, PduType::CapsuleResp, digest_flags(false), header, kCapsuleRespHeaderLength, nullptr, 0);
+}
+
+void Connection::send_data(uint16_t cid, const uint8_t* data, uint32_t length) {
+  // One C2HData carrying everything, flagged LAST and SUCCESS: no response capsule follows.
+  sq_head_ = static_cast<uint16_t>((sq_head_ + 1) % sq_size_);
+  uint8_t header[kDataHeaderLength] = {};
+  put16(header + 8, cid);
+  put32(header + 16, length);
+  append_pdu(&out_, PduType::C2HData, static_cast<uint8_t>(digest_flags(true) | kFlagLastPdu | kFlagSuccess), header,
+             kDataHeaderLength, data, length);
+}
+
+void Connection::handle_command(const PduView& pdu) {
+  const uint8_t* sqe = pdu.bytes + 8;
+  if (sqe[0] == kOpFabrics) return fabrics(sqe, pdu.data(), pdu.data_length);
+  if (!ctrl_) return respond(get16(sqe + 2), kCommandSequenceError | kDoNotRetry);  // nothing before Connect
+  if (ctrl_->failed.load(std::memory_order_relaxed)) return close("controller torn down");
+  if (qid_ == 0) return admin(sqe, pdu.data(), pdu.data_length);
+  io(pdu);
+}
+
+void Connection::fabrics(const uint8_t* sqe, const uint8_t* data, uint32_t data_length) {
+  uint16_t cid = get16(sqe + 2);
+  uint8_t fctype = sqe[4];
+  if (fctype == kFabricsConnect) return connect(sqe, data, data_length);
+  if (!ctrl_) return respond(cid, kCommandSequenceError | kDoNotRetry);
+  if (fctype == kFabricsDisconnect) {
+    respond(cid, kSuccess);
+    return close("the host disconnected the queue");
+  }
+  if (qid_ != 0) return respond(cid, kInvalidField | kDoNotRetry);  // properties live on the admin queue
+  uint32_t offset = get32(sqe + 44);
+  bool eight = sqe[40] & 1;
+  if (fctype == kFabricsPropertyGet) {
+    uint64_t value = 0;
+    switch (offset) {
+      case kRegCap:  // MQES, CQR, TO (15 s), CSS NVM
+        value = (kQueueEntries - 1) | (1ull << 16) | (30ull << 24) | (1ull << 37);
+        break;
+      case kRegVs: value = kVersion; break;
+      case kRegCc: value = ctrl_->cc; break;
+      case kRegCsts: value = ctrl_->csts; break;
+      default: return respond(cid, kInvalidField | kDoNotRetry);
+    }
+    return respond(cid, kSuccess, eight ? value : value & 0xffffffffu);
+  }
+  if (fctype == kFabricsPropertySet) {
+    if (offset != kRegCc) return respond(cid, kInvalidField | kDoNotRetry);
+    ctrl_->cc = static_cast<uint32_t>(get64(sqe + 48));
+    ctrl_->csts = (ctrl_->cc & 1) ? 1 : 0;              // RDY follows EN
+    if ((ctrl_->cc >> 14) & 3) ctrl_->csts |= 2u << 2;  // shutdown complete at once: no volatile state here
+    return respond(cid, kSuccess);
+  }
+  respond(cid, kInvalidField | kDoNotRetry);
+}
+
+void Connection::connect(const uint8_t* sqe, const uint8_t* data, uint32_t data_length) {
+  uint16_t cid = get16(sqe + 2);
+  if (ctrl_) return respond(cid, kCommandSequenceError | kDoNotRetry);
+  if (data_length < 1024) return respond(cid, kConnectInvalidParameters | kDoNotRetry);
+  uint16_t qid = get16(sqe + 42);
+  uint32_t sqsize = get16(sqe + 44) + 1u;
+  std::string subnqn = get_text(data + 256, 256), hostnqn = get_text(data + 512, 256);
+  uint16_t want_cntlid = get16(data + 16);
+  // For invalid parameters dw0 says where: IATTR (bit 0: 1 = in the data) and IPO (bits 31:16).
+  if (sqsize < 2 || sqsize > kQueueEntries) return respond(cid, kConnectInvalidParameters | kDoNotRetry, (44u << 16) | 0);
+  std::lock_guard lock(target_.mutex());
+  bool discovery = subnqn == kDiscoveryNqn;
+  std::shared_ptr<Subsystem> sub = discovery ? nullptr : target_.find_locked(subnqn);
+  if (!discovery) {
+    bool listening = sub && std::any_of(sub->listeners.begin(), sub->listeners.end(),
+                                        [&](const SubsystemListener& l) { return l.address == via_; });
+    if (!listening) return respond(cid, kConnectInvalidParameters | kDoNotRetry, (256u << 16) | 1);
+    if (!Target::host_allowed(*sub, hostnqn)) return respond(cid, kConnectInvalidHost | kDoNotRetry);
+  }
+  if (qid == 0) {
+    ctrl_ = target_.create_controller_locked(sub, hostnqn, via_);
+    if (!ctrl_) return respond(cid, kConnectControllerBusy);
+    ctrl_->admin_thread = thread_;
+    ctrl_->admin = this;
+    ctrl_->keep_alive_ms = get32(sqe + 48);
+    last_keep_alive_ns_ = monotonic_ns();
+  } else {
+    auto c = target_.controller_locked(want_cntlid);
+    if (!c || discovery || c->subsystem != sub || c->hostnqn != hostnqn || c->failed.load())
+      return respond(cid, kConnectInvalidParameters | kDoNotRetry, (16u << 16) | 1);
+    ctrl_ = std::move(c);
+  }
+  qid_ = qid;
+  sq_size_ = static_cast<uint16_t>(sqsize);
+  respond(cid, kSuccess, ctrl_->cntlid);
+}
+
+// ------------------------------------------------------------------ namespaces
+
+void Connection::refresh_namespaces() {
+  if (!ctrl_ || !ctrl_->subsystem || qid_ == 0) return;
+  Subsystem& sub = *ctrl_->subsystem;
+  std::shared_ptr<const NamespaceTable> table;
+  {
+    std::lock_guard lock(target_.mutex());
+    table_generation_ = sub.generation.load();
+    table = sub.table;
+    ana_ = Target::ana_state_locked(sub, via_);
+  }
+  table_ = std::move(table);
+  // Slots whose namespace went (or was replaced) retire once their I/O is done.
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    auto& s = slots_[i];
+    if (!s) continue;
+    if (i < table_->size() && (*table_)[i] == s->entry) continue;
+    retire(std::move(s));
+  }
+}
+
+void Connection::retire(std::unique_ptr<NamespaceSlot> slot) {
+  slot->retired = true;
+  if (slot->in_flight == 0) {
+    if (slot->queue) slot->entry->ns->close_queue(slot->queue);
+    return;
+  }
+  retiring_.push_back(std::move(slot));
+}
+
+void Connection::slot_idle(NamespaceSlot* slot) {
+  auto it = std::find_if(retiring_.begin(), retiring_.end(), [slot](auto& p) { return p.get() == slot; });
+  if (it == retiring_.end()) return;
+  if (slot->queue) slot->entry->ns->close_queue(slot->queue);
+  retiring_.erase(it);
+}
+
+Connection::NamespaceSlot* Connection::slot_for(uint32_t nsid) {
+  if (!table_ || nsid == 0 || nsid > table_->size() || !(*table_)[nsid - 1]) return nullptr;
+  if (slots_.size() < table_->size()) slots_.resize(table_->size());
+  auto& s = slots_[nsid - 1];
+  if (!s) {
+    s = std::make_unique<NamespaceSlot>();
+    s->entry = (*table_)[nsid - 1];
+  }
+  if (!s->queue) s->queue = s->entry->ns->open_queue();
+  return s->queue ? s.get() : nullptr;
+}
+
+// ------------------------------------------------------------------ I/O
+
+Connection::Request* Connection::take_request(const uint8_t* sqe) {
+  Request* r;
+  if (!free_requests_.empty()) {
+    r = free_requests_.back();
+    free_requests_.pop_back();
+  } else {
+    // The host may have sq_size commands out; a few more cover completions still in its
+    // pipe. Beyond that it is breaking the queue contract.
+    if (requests_.size() >= static_cast<size_t>(sq_size_) + 8) return nullptr;
+    requests_.push_back(std::make_unique<Request>());
+    r = requests_.back().get();
+    r->conn = this;
+    r->index = static_cast<uint16_t>(requests_.size() - 1);
+  }
+  std::memcpy(r->sqe, sqe, 64);
+  r->busy = true;
+  r->cid = get16(sqe + 2);
+  r->opcode = sqe[0];
+  r->received = 0;
+  r->pending = 0;
+  r->first_error = 0;
+  r->awaiting_data = false;
+  ++in_flight_;
+  return r;
+}
+
+void Connection::release(Request* r) {
+  if (r->buf) {
+    buffers_.put(r->buf, r->buf_length);
+    r->buf = nullptr;
+  }
+  if (r->compare_with) {
+    std::free(r->compare_with);
+    r->compare_with = nullptr;
+  }
+  if (r->slot) {
+    NamespaceSlot* s = r->slot;
+    r->slot = nullptr;
+    if (--s->in_flight == 0 && s->retired) slot_idle(s);
+  }
+  r->busy = false;
+  --in_flight_;
+  free_requests_.push_back(r);
+}
+
+void Connection::io(const PduView& pdu) {
+  const uint8_t* sqe = pdu.bytes + 8;
+  const uint16_t cid = get16(sqe + 2);
+  Subsystem* sub = ctrl_->subsystem.get();
+  if (!sub) return respond(cid, kInvalidOpcode | kDoNotRetry);
+  if (sub->generation.load(std::memory_order_acquire) != table_generation_) refresh_namespaces();
+  const uint8_t opcode = sqe[0];
+  if (opcode != kOpRead && opcode != kOpWrite && opcode != kOpFlush && opcode != kOpWriteZeroes &&
+      opcode != kOpDatasetManagement && opcode != kOpCompare)
+    return respond(cid, kInvalidOpcode | kDoNotRetry);
+  NamespaceSlot* slot = slot_for(get32(sqe + 4));
+  if (!slot) return respond(cid, kInvalidNamespace | kDoNotRetry);
+  if (ana_ == AnaState::Inaccessible) return respond(cid, kAnaInaccessible);
+  Namespace& ns = *slot->entry->ns;
+  const uint64_t slba = get64(sqe + 40);
+  const uint64_t blocks = (get32(sqe + 48) & 0xffff) + 1ull;
+  const uint32_t bs = ns.block_size();
+  const bool ranged = opcode == kOpRead || opcode == kOpWrite || opcode == kOpWriteZeroes || opcode == kOpCompare;
+  if (ranged && (slba >= ns.num_blocks() || blocks > ns.num_blocks() - slba))
+    return respond(cid, kLbaOutOfRange | kDoNotRetry);
+  const bool moves_data = opcode == kOpRead || opcode == kOpWrite || opcode == kOpCompare;
+  if (moves_data && blocks * bs > kMaxDataTransfer) return respond(cid, kInvalidField | kDoNotRetry);
+
+  Request* r = take_request(sqe);
+  if (!r) return terminate(FatalError::PduSequenceError, 0, "more commands outstanding than the queue holds");
+  r->slot = slot;
+  ++slot->in_flight;
+  r->offset = slba * bs;
+  r->length = moves_data ? static_cast<uint32_t>(blocks * bs) : 0;
+  if (opcode == kOpDatasetManagement) {
+    uint32_t ranges = (get32(sqe + 40) & 0xff) + 1;
+    if (!(get32(sqe + 44) & 4)) {  // no deallocate attribute: nothing to do
+      release(r);
+      return respond(cid, kSuccess);
+    }
+    if (pdu.data_length < ranges * 16) {
+      release(r);
+      return respond(cid, kDataSglLengthInvalid | kDoNotRetry);
+    }
+    r->buf_length = ranges * 16;
+    r->buf = buffers_.get(r->buf_length);
+    if (!r->buf) {
+      release(r);
+      return respond(cid, kInternalError);
+    }
+    std::memcpy(r->buf, pdu.data(), r->buf_length);
+    return dsm(r);
+  }
+  if (moves_data) {
+    r->buf_length = r->length;
+    r->buf = buffers_.get(r->length);
+    if (!r->buf) {
+      release(r);
+      return respond(cid, kInternalError);  // transient: the host may retry
+    }
+    if (opcode != kOpRead) {
+      if (pdu.data_length) {
+        if (pdu.data_length != r->length) {
+          release(r);
+          return respond(cid, kDataSglLengthInvalid | kDoNotRetry);
+        }
+        std::memcpy(r->buf, pdu.data(), r->length);
+      } else {
+        // Larger than the capsule: ask for the data with one R2T (MAXH2CDATA covers MDTS).
+        r->awaiting_data = true;
+        uint8_t header[kDataHeaderLength] = {};
+        put16(header + 8, cid);
+        put16(header + 10, static_cast<uint16_t>(r->index + 1));
+        put32(header + 16, r->length);
+        return append_pdu(&out_, PduType::R2T, digest_flags(false), header, kDataHeaderLength, nullptr, 0);
+      }
+    }
+  }
+  execute(r);
+}
+
+void Connection::execute(Request* r) {
+  Namespace& ns = *r->slot->entry->ns;
+  void* q = r->slot->queue;
+  int rc;
+  switch (r->opcode) {
+    case kOpRead: rc = ns.submit(q, IoType::Read, r->offset, r->length, r->buf, io_done, r); break;
+    case kOpWrite: rc = ns.submit(q, IoType::Write, r->offset, r->length, r->buf, io_done, r); break;
+    case kOpCompare: {
+      // Keep the host's data aside and read the media into the DMA buffer.
+      r->compare_with = std::malloc(r->length);
+      if (!r->compare_with) {
+        rc = -ENOMEM;
+        break;
+      }
+      std::memcpy(r->compare_with, r->buf, r->length);
+      rc = ns.submit(q, IoType::Read, r->offset, r->length, r->buf, io_done, r);
+      break;
+    }
+    case kOpFlush: rc = ns.submit(q, IoType::Flush, 0, 0, nullptr, io_done, r); break;
+    default: {  // Write Zeroes
+      uint64_t blocks = (get32(r->sqe + 48) & 0xffff) + 1ull;
+      rc = ns.submit(q, IoType::WriteZeroes, r->offset, blocks * ns.block_size(), nullptr, io_done, r);
+      break;
+    }
+  }
+  if (rc != 0) finish(r, rc);
+}
+
+void Connection::dsm(Request* r) {
+  Namespace& ns = *r->slot->entry->ns;
+  const uint32_t ranges = r->buf_length / 16;
+  const uint8_t* list = static_cast<const uint8_t*>(r->buf);
+  for (uint32_t i = 0; i < ranges; ++i) {
+    uint64_t start = get64(list + 16 * i + 8), count = get32(list + 16 * i + 4);
+    if (count && (start >= ns.num_blocks() || count > ns.num_blocks() - start)) {
+      r->first_error = -ERANGE;
+      break;
+    }
+  }
+  // Deallocated blocks read as zeroes afterwards (DLFEAT), so deallocate is write zeroes.
+  r->pending = 1;  // held until every range is submitted
+  for (uint32_t i = 0; i < ranges && r->first_error == 0; ++i) {
+    uint64_t start = get64(list + 16 * i + 8), count = get32(list + 16 * i + 4);
+    if (!count) continue;
+    ++r->pending;
+    int rc = ns.submit(r->slot->queue, IoType::WriteZeroes, start * ns.block_size(), count * ns.block_size(), nullptr,
+                       io_done, r);
+    if (rc != 0) {
+      --r->pending;
+      r->first_error = rc;
+    }
+  }
+  io_done(0, r);
+}
+
+void Connection::io_done(int status, void* arg) {
+  auto* r = static_cast<Request*>(arg);
+  if (r->opcode == kOpDatasetManagement) {
+    if (status != 0 && r->first_error == 0) r->first_error = status;
+    if (--r->pending > 0) return;
+    status = r->first_error;
+  }
+  r->conn->finish(r, status);
+}
+
+void Connection::finish(Request* r, int status) {
+  const uint16_t cid = r->cid;
+  const uint8_t opcode = r->opcode;
+  if (!closed_) {
+    if (status == 0 && opcode == kOpRead) {
+      send_data(cid, static_cast<const uint8_t*>(r->buf), r->length);
+    } else if (status == 0 && opcode == kOpCompare) {
+      respond(cid, std::memcmp(r->buf, r->compare_with, r->length) == 0 ? kSuccess : kCompareFailure | kDoNotRetry);
+    } else {
+      respond(cid, status == 0 ? kSuccess : status_from_errno(status, opcode));
+    }
+  }
+  release(r);
+  output_added();
+}
+
+void Connection::handle_h2c_data(const PduView& pdu) {
+  uint16_t ttag = pdu.data_ttag();
+  Request* r = ttag >= 1 && ttag <= requests_.size() ? requests_[ttag - 1].get() : nullptr;
+  if (!r || !r->busy || !r->awaiting_data || r->cid != pdu.data_cccid())
+    return terminate(FatalError::InvalidHeaderField, 8, "H2CData for no outstanding R2T");
+  uint32_t datao = pdu.data_datao(), datal = pdu.data_datal();
+  if (datal != pdu.data_length || datao != r->received || datao + datal > r->length || datal == 0)
+    return terminate(FatalError::DataOutOfRange, 12, "H2CData outside the requested range");
+  std::memcpy(static_cast<uint8_t*>(r->buf) + datao, pdu.data(), datal);
+  r->received += datal;
+  if (r->received < r->length) return;
+  r->awaiting_data = false;
+  execute(r);
+}
+
+// ------------------------------------------------------------------ timers and events
+
+void Connection::check_timers(uint64_t now_ns) {
+  if (closed_ || !ctrl_) return;
+  if (ctrl_->failed.load(std::memory_order_relaxed)) return close("controller torn down");
+  if (qid_ == 0 && ctrl_->keep_alive_ms > 0 && now_ns - last_keep_alive_ns_ > ctrl_->keep_alive_ms * 1000000ull)
+    return close("keep-alive timeout expired (" + std::to_string(ctrl_->keep_alive_ms) + " ms)");
+}
+
+void Connection::post_event(AsyncEvent event, uint32_t nsid) {
+  if (closed_ || !ctrl_) return;
+  if (event == AsyncEvent::NamespaceAttributeChanged && nsid) {
+    auto& list = ctrl_->changed_nsids;
+    if (std::find(list.begin(), list.end(), nsid) == list.end()) list.push_back(nsid);
+  }
+  // Asynchronous Event Configuration decides which notices the host wants.
+  uint32_t config = ctrl_->features[kFeatureAsyncEventConfig];
+  uint32_t bit = event == AsyncEvent::NamespaceAttributeChanged ? 1u << 8
+                 : event == AsyncEvent::AnaChange              ? 1u << 11
+                                                               : 1u << 31;
+  if (!(config & bit)) return;
+  uint32_t dw0 = static_cast<uint32_t>(event);
+  if (held_aers_.empty()) {
+    if (std::find(pending_events_.begin(), pending_events_.end(), dw0) == pending_events_.end())
+      pending_events_.push_back(dw0);
+    return;
+  }
+  uint16_t cid = held_aers_.front();
+  held_aers_.erase(held_aers_.begin());
+  respond(cid, kSuccess, dw0);
+  output_added();
+}
+
+void deliver_event(const std::shared_ptr<Controller>& ctrl, AsyncEvent event, uint32_t nsid) {
+  if (!ctrl->admin_thread) {  // single-threaded tests: deliver now
+    if (ctrl->admin) ctrl->admin->post_event(event, nsid);
+    return;
+  }
+  std::weak_ptr<Controller> weak = ctrl;
+  ctrl->admin_thread->send([weak, event, nsid] {
+    if (auto c = weak.lock(); c && c->admin) c->admin->post_event(event, nsid);
+  });
+}
+
+}  // namespace nds::nvmf

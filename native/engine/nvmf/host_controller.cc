@@ -1,0 +1,443 @@
+#include "nvmf/host_controller.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "env/time.h"
+#include "nvmf/nvme_spec.h"
+#include "nvmf/target.h"
+#include "thread/thread.h"
+
+namespace nds::nvmf {
+
+using namespace spec;
+
+namespace {
+
+struct AdminCall {
+  std::function<void(int, uint16_t, uint64_t)> cb;
+};
+
+void admin_trampoline(void* arg, int status, uint16_t nvme_status, uint64_t dw0) {
+  std::unique_ptr<AdminCall> call(static_cast<AdminCall*>(arg));
+  call->cb(status, nvme_status, dw0);
+}
+
+void property_sqe(uint8_t* sqe, uint8_t fctype, uint32_t offset, bool eight, uint64_t value = 0) {
+  std::memset(sqe, 0, 64);
+  sqe[0] = kOpFabrics;
+  sqe[4] = fctype;
+  sqe[40] = eight ? 1 : 0;
+  put32(sqe + 44, offset);
+  put64(sqe + 48, value);
+}
+
+std::string status_text(int rc, uint16_t status) {
+  if (rc != 0) return std::string(std::strerror(-rc));
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "NVMe status 0x%03x", status & kStatusMask);
+  return buf;
+}
+
+}  // namespace
+
+void HostController::connect(Thread& app, HostControllerOptions options,
+                             std::function<void(Status, std::shared_ptr<HostController>)> done) {
+  std::shared_ptr<HostController> c(new HostController(app, std::move(options)));
+  c->on_connected_ = std::move(done);
+  c->self_while_connecting_ = c;
+  c->start_admin_queue();
+}
+
+HostController::~HostController() {
+  if (keep_alive_poller_) app_.unregister_poller(keep_alive_poller_);
+  if (reconnect_poller_) app_.unregister_poller(reconnect_poller_);
+  if (ready_poller_) app_.unregister_poller(ready_poller_);
+}
+
+void HostController::admin(const uint8_t* sqe, void* buf, uint32_t length, AdminCb cb, const void* write) {
+  auto* call = new AdminCall{std::move(cb)};
+  int rc = admin_ && admin_->state() == HostQueue::State::Ready
+               ? admin_->submit(sqe, write, write ? length : 0, write ? nullptr : buf, write ? 0 : length, admin_trampoline, call)
+               : -ENOTCONN;
+  if (rc != 0) admin_trampoline(call, rc, 0, 0);
+}
+
+void HostController::start_admin_queue() {
+  HostQueueOptions q;
+  q.address = options_.address;
+  q.port = options_.port;
+  q.subnqn = options_.subnqn;
+  q.hostnqn = options_.hostnqn;
+  q.hostid = options_.hostid;
+  q.qid = 0;
+  q.cntlid = 0xffff;
+  q.queue_size = 32;
+  q.keep_alive_ms = options_.keep_alive_ms;
+  q.header_digest = options_.header_digest;
+  q.data_digest = options_.data_digest;
+  if (admin_) {
+    // Never delete a queue from inside its own callbacks: this may be one.
+    HostQueue* old = admin_.release();
+    app_.send([old] { delete old; });
+  }
+  admin_ = std::make_unique<HostQueue>(app_, q);
+  std::weak_ptr<HostController> weak = weak_from_this();
+  HostQueue* queue = admin_.get();
+  admin_->set_state_hook([weak, queue](HostQueue::State s) {
+    auto self = weak.lock();
+    if (!self || self->admin_.get() != queue) return;
+    if (s == HostQueue::State::Ready) return self->bring_up();
+    std::string why = queue->error();
+    int rc = queue->error_code() ? queue->error_code() : -ECONNRESET;
+    self->app_.send([weak, why, rc] {
+      if (auto c = weak.lock()) c->state() == State::Connected ? c->lost(why) : c->bring_up_failed(rc, why);
+    });
+  });
+  if (admin_->state() == HostQueue::State::Failed) {
+    std::string why = admin_->error();
+    int rc = admin_->error_code();
+    app_.send([weak, why, rc] {
+      if (auto c = weak.lock()) c->bring_up_failed(rc, why);
+    });
+  }
+}
+
+void HostController::bring_up() {
+  auto self = shared_from_this();
+  uint8_t sqe[64];
+  // Enable: CC.EN with 64-byte SQ and 16-byte CQ entries, then wait for CSTS.RDY.
+  property_sqe(sqe, kFabricsPropertyGet, kRegCap, true);
+  admin(sqe, nullptr, 0, [self](int rc, uint16_t st, uint64_t cap) {
+    if (rc != 0 || (st & kStatusMask)) return self->bring_up_failed(rc ? rc : -EIO, "Property Get CAP: " + status_text(rc, st));
+    uint32_t timeout_500ms = static_cast<uint32_t>((cap >> 24) & 0xff);
+    uint8_t set[64];
+    property_sqe(set, kFabricsPropertySet, kRegCc, false, 1u | (6u << 16) | (4u << 20));
+    self->admin(set, nullptr, 0, [self, timeout_500ms](int rc2, uint16_t st2, uint64_t) {
+      if (rc2 != 0 || (st2 & kStatusMask))
+        return self->bring_up_failed(rc2 ? rc2 : -EIO, "Property Set CC: " + status_text(rc2, st2));
+      self->wait_ready(static_cast<int>(std::max<uint32_t>(timeout_500ms, 1) * 500));
+    });
+  });
+}
+
+void HostController::wait_ready(int tries_left) {
+  auto self = shared_from_this();
+  uint8_t sqe[64];
+  property_sqe(sqe, kFabricsPropertyGet, kRegCsts, false);
+  admin(sqe, nullptr, 0, [self, tries_left](int rc, uint16_t st, uint64_t csts) {
+    if (rc != 0 || (st & kStatusMask)) return self->bring_up_failed(rc ? rc : -EIO, "Property Get CSTS: " + status_text(rc, st));
+    if (csts & 2) return self->bring_up_failed(-EIO, "controller fatal status (CSTS.CFS)");
+    if (csts & 1) return self->identify_all();
+    if (tries_left <= 0) return self->bring_up_failed(-ETIMEDOUT, "controller never became ready");
+    self->ready_tries_ = tries_left - 1;
+    if (!self->ready_poller_) self->ready_poller_ = self->app_.register_poller("nvmf-host-ready", ready_tick, self.get(), 1'000'000);
+  });
+}
+
+int HostController::ready_tick(void* arg) {
+  auto* self = static_cast<HostController*>(arg);
+  self->app_.unregister_poller(self->ready_poller_);
+  self->ready_poller_ = nullptr;
+  self->wait_ready(self->ready_tries_);
+  return 1;
+}
+
+void HostController::identify_all() {
+  auto self = shared_from_this();
+  scratch_.assign(3 * 4096, 0);
+  uint8_t sqe[64] = {};
+  sqe[0] = kOpIdentify;
+  sqe[40] = kCnsController;
+  admin(sqe, scratch_.data(), 4096, [self](int rc, uint16_t st, uint64_t) {
+    if (rc != 0 || (st & kStatusMask)) return self->bring_up_failed(rc ? rc : -EIO, "Identify controller: " + status_text(rc, st));
+    const uint8_t* id = self->scratch_.data();
+    if (id[77]) self->max_transfer_ = std::min<uint32_t>(4096u << id[77], 131072);
+    uint32_t ioccsz = get32(id + 1792);
+    self->in_capsule_limit_ = ioccsz > 4 ? std::min<uint32_t>(ioccsz * 16 - 64, 8192) : 0;
+    uint16_t oncs = get16(id + 520);
+    self->ns_.deallocate = oncs & 0x04;
+    self->ns_.write_zeroes = oncs & 0x08;
+    std::string subnqn = get_text(id + 768, 256);
+    if (!subnqn.empty() && subnqn != self->options_.subnqn)
+      return self->bring_up_failed(-EPROTO, "controller reports subsystem " + subnqn);
+    uint8_t nq[64] = {};
+    nq[0] = kOpSetFeatures;
+    nq[40] = kFeatureNumberOfQueues;
+    put32(nq + 44, (63u << 16) | 63u);  // ask for 64 submission and completion queues
+    self->admin(nq, nullptr, 0, [self](int rc2, uint16_t st2, uint64_t dw0) {
+      if (rc2 != 0 || (st2 & kStatusMask)) return self->bring_up_failed(rc2 ? rc2 : -EIO, "Set Features queues: " + status_text(rc2, st2));
+      self->io_queues_ = static_cast<uint16_t>(std::min<uint64_t>(dw0 & 0xffff, (dw0 >> 16) & 0xffff) + 1);
+      uint8_t aec[64] = {};
+      aec[0] = kOpSetFeatures;
+      aec[40] = kFeatureAsyncEventConfig;
+      put32(aec + 44, 1u << 8);  // namespace attribute notices
+      self->admin(aec, nullptr, 0, [self](int, uint16_t, uint64_t) {
+        uint8_t ns[64] = {};
+        ns[0] = kOpIdentify;
+        put32(ns + 4, self->options_.nsid);
+        ns[40] = kCnsNamespace;
+        self->admin(ns, self->scratch_.data() + 4096, 4096, [self](int rc3, uint16_t st3, uint64_t) {
+          if (rc3 != 0 || (st3 & kStatusMask))
+            return self->bring_up_failed(rc3 ? rc3 : -ENOENT, "Identify namespace: " + status_text(rc3, st3));
+          const uint8_t* n = self->scratch_.data() + 4096;
+          uint64_t blocks = get64(n);
+          uint8_t format = n[26] & 0x0f;
+          uint32_t lbads = n[128 + 4 * format + 2];
+          if (blocks == 0 || lbads < 9 || lbads > 16)
+            return self->bring_up_failed(-ENOENT, "namespace " + std::to_string(self->options_.nsid) + " is not active");
+          RemoteNamespace found = self->ns_;
+          found.num_blocks = blocks;
+          found.block_size = 1u << lbads;
+          uint8_t desc[64] = {};
+          desc[0] = kOpIdentify;
+          put32(desc + 4, self->options_.nsid);
+          desc[40] = kCnsNamespaceDescriptors;
+          self->admin(desc, self->scratch_.data() + 8192, 4096, [self, found](int rc4, uint16_t st4, uint64_t) mutable {
+            if (rc4 == 0 && (st4 & kStatusMask) == 0) {
+              const uint8_t* d = self->scratch_.data() + 8192;
+              for (size_t at = 0; at + 4 <= 4096 && d[at] != 0;) {
+                uint8_t type = d[at], len = d[at + 1];
+                if (type == 0x03 && len == 16) {
+                  std::memcpy(found.uuid.data(), d + at + 4, 16);
+                  found.has_uuid = true;
+                }
+                at += 4 + len;
+              }
+            }
+            if (self->state() == State::Reconnecting &&
+                (found.num_blocks != self->ns_.num_blocks || found.block_size != self->ns_.block_size))
+              return self->bring_up_failed(-ENODEV, "the namespace changed size or format while disconnected");
+            self->ns_ = found;
+            self->finish_bring_up();
+          });
+        });
+      });
+    });
+  });
+}
+
+void HostController::finish_bring_up() {
+  cntlid_.store(admin_->cntlid(), std::memory_order_release);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  state_.store(State::Connected, std::memory_order_release);
+  failure_.clear();
+  keep_alive_sent_ns_ = 0;
+  if (!keep_alive_poller_ && options_.keep_alive_ms > 0)
+    keep_alive_poller_ = app_.register_poller("nvmf-host-keep-alive", keep_alive_tick, this,
+                                              std::max<uint64_t>(options_.keep_alive_ms / 2, 10) * 1'000'000ull);
+  submit_aer();
+  if (on_connected_) {
+    auto done = std::move(on_connected_);
+    on_connected_ = nullptr;
+    auto self = std::move(self_while_connecting_);
+    done(Status::ok(), self);
+  }
+}
+
+void HostController::submit_aer() {
+  auto weak = weak_from_this();
+  uint8_t sqe[64] = {};
+  sqe[0] = kOpAsyncEventRequest;
+  admin(sqe, nullptr, 0, [weak](int rc, uint16_t st, uint64_t dw0) {
+    auto self = weak.lock();
+    if (!self || rc != 0 || (st & kStatusMask) || self->state() != State::Connected) return;
+    if ((dw0 & 0xffff07) == static_cast<uint32_t>(AsyncEvent::NamespaceAttributeChanged)) {
+      // Read (and so clear) the changed list, then check our namespace is still there.
+      auto buf = std::make_shared<std::vector<uint8_t>>(8192, 0);
+      uint8_t log[64] = {};
+      log[0] = kOpGetLogPage;
+      log[40] = kLogChangedNamespaces;
+      put16(log + 42, 4096 / 4 - 1);
+      self->admin(log, buf->data(), 4096, [weak, buf](int, uint16_t, uint64_t) {
+        auto c = weak.lock();
+        if (!c) return;
+        uint8_t ns[64] = {};
+        ns[0] = kOpIdentify;
+        put32(ns + 4, c->options_.nsid);
+        ns[40] = kCnsNamespace;
+        c->admin(ns, buf->data() + 4096, 4096, [weak, buf](int rc2, uint16_t st2, uint64_t) {
+          auto c2 = weak.lock();
+          if (!c2 || rc2 != 0) return;
+          if ((st2 & kStatusMask) != 0 || get64(buf->data() + 4096) == 0) {
+            c2->failure_ = "namespace " + std::to_string(c2->options_.nsid) + " was removed from " + c2->options_.subnqn;
+            c2->state_.store(State::Failed, std::memory_order_release);
+            if (c2->on_failed_) c2->on_failed_();
+          }
+        });
+      });
+    }
+    self->submit_aer();
+  });
+}
+
+int HostController::keep_alive_tick(void* arg) {
+  auto* self = static_cast<HostController*>(arg);
+  if (self->state() != State::Connected) return 0;
+  uint64_t now = monotonic_ns();
+  if (self->keep_alive_sent_ns_ && now - self->keep_alive_sent_ns_ > self->options_.keep_alive_ms * 1'000'000ull) {
+    self->lost("keep-alive not answered within " + std::to_string(self->options_.keep_alive_ms) + " ms");
+    return 1;
+  }
+  if (self->keep_alive_sent_ns_) return 0;
+  self->keep_alive_sent_ns_ = now;
+  uint8_t sqe[64] = {};
+  sqe[0] = kOpKeepAlive;
+  auto weak = self->weak_from_this();
+  self->admin(sqe, nullptr, 0, [weak](int rc, uint16_t, uint64_t) {
+    if (auto c = weak.lock(); c && rc == 0) c->keep_alive_sent_ns_ = 0;
+  });
+  return 1;
+}
+
+void HostController::bring_up_failed(int rc, std::string why) {
+  if (state() == State::Failed) return;
+  if (on_connected_) {  // the first connection: report, do not retry
+    state_.store(State::Failed, std::memory_order_release);
+    failure_ = why;
+    auto done = std::move(on_connected_);
+    on_connected_ = nullptr;
+    if (admin_) {
+      HostQueue* old = admin_.release();
+      app_.send([old] { delete old; });
+    }
+    std::string where = " (nvmf://" + options_.address + ":" + std::to_string(options_.port) + "/" + options_.subnqn + ")";
+    auto self = std::move(self_while_connecting_);  // released once this call returns
+    return done(Status::error(rc, why + where), nullptr);
+  }
+  if (state() == State::Connected) return lost(why);
+  failure_ = why;
+  schedule_reconnect();
+}
+
+void HostController::report_queue_lost(uint64_t generation) {
+  auto weak = weak_from_this();
+  app_.send([weak, generation] {
+    auto c = weak.lock();
+    if (c && c->state() == State::Connected && c->generation() == generation) c->lost("an I/O queue was lost");
+  });
+}
+
+void HostController::lost(std::string why) {
+  if (state() != State::Connected) return;
+  state_.store(State::Reconnecting, std::memory_order_release);
+  failure_ = why;
+  lost_at_ns_ = monotonic_ns();
+  if (admin_) admin_->fail(-ECONNRESET, why);
+  schedule_reconnect();
+}
+
+void HostController::schedule_reconnect() {
+  if (state() == State::Failed) return;
+  if (monotonic_ns() - lost_at_ns_ >= options_.ctrl_loss_timeout_ms * 1'000'000ull) {
+    state_.store(State::Failed, std::memory_order_release);
+    failure_ = "controller lost for more than " + std::to_string(options_.ctrl_loss_timeout_ms) + " ms: " + failure_;
+    if (on_failed_) on_failed_();
+    return;
+  }
+  if (!reconnect_poller_)
+    reconnect_poller_ = app_.register_poller("nvmf-host-reconnect", reconnect_tick, this,
+                                             std::max<uint32_t>(options_.reconnect_delay_ms, 1) * 1'000'000ull);
+}
+
+int HostController::reconnect_tick(void* arg) {
+  auto* self = static_cast<HostController*>(arg);
+  self->app_.unregister_poller(self->reconnect_poller_);
+  self->reconnect_poller_ = nullptr;
+  if (self->state() == State::Reconnecting) self->start_admin_queue();
+  return 1;
+}
+
+void HostController::shutdown() {
+  state_.store(State::Failed, std::memory_order_release);
+  if (failure_.empty()) failure_ = "the bdev was destroyed";
+  if (keep_alive_poller_) app_.unregister_poller(keep_alive_poller_);
+  if (reconnect_poller_) app_.unregister_poller(reconnect_poller_);
+  if (ready_poller_) app_.unregister_poller(ready_poller_);
+  keep_alive_poller_ = reconnect_poller_ = ready_poller_ = nullptr;
+  if (admin_) {
+    admin_->set_state_hook(nullptr);
+    admin_->fail(-ECONNABORTED, "shut down");
+  }
+}
+
+// ------------------------------------------------------------------ discovery
+
+namespace {
+
+struct Discovery {
+  std::unique_ptr<HostQueue> queue;
+  std::vector<uint8_t> log;
+  std::function<void(Status, std::vector<DiscoveryEntry>)> done;
+  bool finished = false;
+  Thread* app;
+
+  void finish(Status st, std::vector<DiscoveryEntry> entries = {}) {
+    if (finished) return;
+    finished = true;
+    queue->set_state_hook(nullptr);
+    auto cb = std::move(done);
+    cb(std::move(st), std::move(entries));
+    Discovery* self = this;
+    app->send([self] { delete self; });  // never inside the queue's own callbacks
+  }
+  void fetch(uint32_t length);
+};
+
+void Discovery::fetch(uint32_t length) {
+  log.assign(length, 0);
+  uint8_t sqe[64] = {};
+  sqe[0] = kOpGetLogPage;
+  sqe[40] = kLogDiscovery;
+  uint32_t numd = length / 4 - 1;
+  put16(sqe + 42, static_cast<uint16_t>(numd & 0xffff));
+  put16(sqe + 44, static_cast<uint16_t>(numd >> 16));
+  auto* call = new AdminCall{[this, length](int rc, uint16_t st, uint64_t) {
+    if (rc != 0 || (st & kStatusMask)) return finish(Status::error(rc ? rc : -EIO, "Get Log Page (discovery): " + status_text(rc, st)));
+    uint64_t records = get64(log.data() + 8);
+    uint64_t need = std::min<uint64_t>(1024 * (records + 1), 131072);
+    if (need > length) return fetch(static_cast<uint32_t>(need));
+    std::vector<DiscoveryEntry> out;
+    for (uint64_t i = 0; i < records && 1024 * (i + 2) <= log.size(); ++i) {
+      const uint8_t* e = log.data() + 1024 * (i + 1);
+      DiscoveryEntry d;
+      d.transport = e[0] == 3 ? "tcp" : e[0] == 1 ? "rdma" : e[0] == 2 ? "fc" : std::to_string(e[0]);
+      d.family = e[1] == 1 ? "ipv4" : e[1] == 2 ? "ipv6" : std::to_string(e[1]);
+      d.subtype = e[2] == 2 ? "nvme" : e[2] == 1 ? "discovery" : e[2] == 3 ? "discovery-current" : std::to_string(e[2]);
+      d.portid = get16(e + 4);
+      d.cntlid = get16(e + 6);
+      d.service = get_padded(e + 32, 32);
+      d.subnqn = get_text(e + 256, 256);
+      d.address = get_padded(e + 512, 256);
+      out.push_back(std::move(d));
+    }
+    finish(Status::ok(), std::move(out));
+  }};
+  int rc = queue->submit(sqe, nullptr, 0, log.data(), length, admin_trampoline, call);
+  if (rc != 0) admin_trampoline(call, rc, 0, 0);
+}
+
+}  // namespace
+
+void discover(Thread& app, const std::string& address, uint16_t port, const std::string& hostnqn,
+              std::function<void(Status, std::vector<DiscoveryEntry>)> done) {
+  HostQueueOptions q;
+  q.address = address;
+  q.port = port;
+  q.subnqn = kDiscoveryNqn;
+  q.hostnqn = hostnqn;
+  q.queue_size = 8;
+  auto* d = new Discovery;  // deletes itself when finished
+  d->app = &app;
+  d->done = std::move(done);
+  d->queue = std::make_unique<HostQueue>(app, q);
+  if (d->queue->state() == HostQueue::State::Failed)
+    return d->finish(Status::error(-ECONNREFUSED, d->queue->error()));
+  d->queue->set_state_hook([d](HostQueue::State s) {
+    if (s == HostQueue::State::Ready) return d->fetch(4096);
+    d->finish(Status::error(-ECONNREFUSED, "discovery at " + d->queue->options().address + ":" +
+                                               std::to_string(d->queue->options().port) + ": " + d->queue->error()));
+  });
+}
+
+}  // namespace nds::nvmf

@@ -1,0 +1,127 @@
+// The host side of one remote NVMe-oF controller, on the app thread: the admin queue and
+// its bring-up (Connect, enable, Identify, number of queues, async event configuration),
+// keep-alive, asynchronous events, and reconnection. When a queue is lost the controller
+// reconnects every reconnect_delay until ctrl_loss_timeout has passed, then it is Failed
+// for good: I/O on it fails with ENODEV and the bdev on it reports itself gone.
+//
+// I/O queues belong to the threads that use them (the nvmf bdev's channels); they read
+// state(), generation() and cntlid() (atomics) and reconnect when the generation moves.
+#pragma once
+#include <array>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nvmf/host_queue.h"
+#include "util/status.h"
+
+namespace nds::nvmf {
+
+struct HostControllerOptions {
+  std::string address;
+  uint16_t port = 4420;
+  std::string subnqn;
+  std::string hostnqn;
+  std::array<uint8_t, 16> hostid{};
+  bool header_digest = false;
+  bool data_digest = false;
+  uint32_t keep_alive_ms = 10000;
+  uint32_t ctrl_loss_timeout_ms = 10000;
+  uint32_t reconnect_delay_ms = 200;
+  uint16_t io_queue_size = 128;
+  uint32_t nsid = 1;
+};
+
+struct RemoteNamespace {
+  uint64_t num_blocks = 0;
+  uint32_t block_size = 0;
+  std::array<uint8_t, 16> uuid{};
+  bool has_uuid = false;
+  bool deallocate = false;  // ONCS: Dataset Management
+  bool write_zeroes = false;
+};
+
+class HostController : public std::enable_shared_from_this<HostController> {
+ public:
+  enum class State { Connecting, Connected, Reconnecting, Failed };
+
+  // App thread. done(ok, controller) once the namespace is identified, or the error.
+  static void connect(Thread& app, HostControllerOptions options,
+                      std::function<void(Status, std::shared_ptr<HostController>)> done);
+  ~HostController();
+
+  // Any thread.
+  State state() const { return state_.load(std::memory_order_acquire); }
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  uint16_t cntlid() const { return cntlid_.load(std::memory_order_acquire); }
+  const HostControllerOptions& options() const { return options_; }
+  const RemoteNamespace& ns() const { return ns_; }  // fixed after connect
+  uint32_t max_transfer() const { return max_transfer_; }
+  uint32_t in_capsule_limit() const { return in_capsule_limit_; }
+  uint16_t io_queue_count() const { return io_queues_; }
+  // An I/O queue failed while the controller looked connected (any thread).
+  void report_queue_lost(uint64_t generation);
+  // Runs on the app thread when the controller fails for good (the bdev is gone).
+  void set_failed_hook(std::function<void()> hook) { on_failed_ = std::move(hook); }
+  const std::string& failure() const { return failure_; }
+
+  // App thread: stops reconnecting and keep-alive, closes the admin queue (Failed).
+  void shutdown();
+
+ private:
+  HostController(Thread& app, HostControllerOptions options) : app_(app), options_(std::move(options)) {}
+  using AdminCb = std::function<void(int rc, uint16_t status, uint64_t dw0)>;
+  void admin(const uint8_t* sqe, void* buf, uint32_t length, AdminCb cb, const void* write = nullptr);
+  void start_admin_queue();
+  void bring_up();
+  void wait_ready(int tries_left);
+  void identify_all();
+  void finish_bring_up();
+  void bring_up_failed(int rc, std::string why);
+  void lost(std::string why);
+  void schedule_reconnect();
+  void submit_aer();
+  static int keep_alive_tick(void* arg);
+  static int reconnect_tick(void* arg);
+  static int ready_tick(void* arg);
+
+  Thread& app_;
+  HostControllerOptions options_;
+  std::atomic<State> state_{State::Connecting};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<uint16_t> cntlid_{0};
+  std::unique_ptr<HostQueue> admin_;
+  RemoteNamespace ns_;
+  uint32_t max_transfer_ = 131072;
+  uint32_t in_capsule_limit_ = 4096;
+  uint16_t io_queues_ = 1;
+  std::function<void(Status, std::shared_ptr<HostController>)> on_connected_;
+  std::function<void()> on_failed_;
+  std::string failure_;
+  uint64_t lost_at_ns_ = 0;
+  Poller* keep_alive_poller_ = nullptr;
+  Poller* reconnect_poller_ = nullptr;
+  Poller* ready_poller_ = nullptr;
+  int ready_tries_ = 0;
+  uint64_t keep_alive_sent_ns_ = 0;  // 0: none outstanding
+  std::vector<uint8_t> scratch_;     // identify data
+  std::shared_ptr<HostController> self_while_connecting_;  // nobody else holds it yet
+};
+
+// The discovery log of a target, fetched through its discovery controller.
+struct DiscoveryEntry {
+  std::string transport;  // "tcp", or the TRTYPE number
+  std::string family;     // "ipv4", "ipv6"
+  std::string subtype;    // "nvme", "discovery", "discovery-current"
+  std::string address;
+  std::string service;    // the port
+  std::string subnqn;
+  uint16_t portid = 0;
+  uint16_t cntlid = 0;
+};
+void discover(Thread& app, const std::string& address, uint16_t port, const std::string& hostnqn,
+              std::function<void(Status, std::vector<DiscoveryEntry>)> done);
+
+}  // namespace nds::nvmf

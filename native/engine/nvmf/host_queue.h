@@ -1,0 +1,119 @@
+// One NVMe/TCP queue pair on the host side: a non-blocking socket polled on one thread,
+// the IC exchange, Fabrics Connect, then commands with their data (in-capsule writes,
+// R2T/H2CData for larger ones, C2HData into the caller's buffer for reads). It knows
+// nothing of controllers or bdevs: host_controller.h and the nvmf bdev build on it.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nvmf/socket_address.h"
+#include "nvmf/tcp_pdu.h"
+
+namespace nds {
+class Thread;
+struct Poller;
+}
+
+namespace nds::nvmf {
+
+struct HostQueueOptions {
+  std::string address;
+  uint16_t port = 4420;
+  std::string subnqn;
+  std::string hostnqn;
+  std::array<uint8_t, 16> hostid{};
+  uint16_t qid = 0;
+  uint16_t cntlid = 0xffff;  // admin queue: dynamic controller; I/O queues: the admin's
+  uint16_t queue_size = 32;
+  uint32_t keep_alive_ms = 0;  // admin queue only
+  bool header_digest = false;
+  bool data_digest = false;
+  uint32_t in_capsule_limit = 8192;  // bytes of write data sent inside the capsule
+};
+
+// status: 0, or a negative errno for transport failures (-ECONNRESET: the queue went away
+// with the command outstanding). nvme_status: the CQE status (SCT << 8 | SC, DNR, More).
+using HostCommandCb = void (*)(void* arg, int status, uint16_t nvme_status, uint64_t dw0);
+
+class HostQueue {
+ public:
+  enum class State { Connecting, Handshake, Ready, Failed };
+
+  // Everything happens on `thread`; the queue starts connecting at once.
+  HostQueue(Thread& thread, HostQueueOptions options);
+  ~HostQueue();  // outstanding commands complete with -ECONNABORTED
+  HostQueue(const HostQueue&) = delete;
+  HostQueue& operator=(const HostQueue&) = delete;
+
+  State state() const { return state_; }
+  const std::string& error() const { return error_; }
+  int error_code() const { return error_code_; }  // the negative errno it failed with
+  uint16_t cntlid() const { return cntlid_; }
+  const HostQueueOptions& options() const { return options_; }
+  // Runs when the queue becomes Ready or Failed. It must not delete the queue (defer that).
+  void set_state_hook(std::function<void(State)> hook) { on_state_ = std::move(hook); }
+
+  // Ready queues only. `sqe` is 64 bytes; its CID and data pointer are filled in here.
+  // `write_data` goes to the controller; `read_buf` receives its data. Returns 0, or
+  // -EAGAIN when every slot is busy, -ENOTCONN when not ready.
+  int submit(const uint8_t* sqe, const void* write_data, uint32_t write_length, void* read_buf, uint32_t read_length,
+             HostCommandCb cb, void* arg);
+  size_t outstanding() const { return outstanding_; }
+  size_t capacity() const { return slots_.size(); }
+  // Ends the queue: outstanding commands complete with `error`, the state becomes Failed.
+  void fail(int error, std::string reason);
+
+ private:
+  struct Slot {
+    bool busy = false;
+    HostCommandCb cb = nullptr;
+    void* arg = nullptr;
+    const uint8_t* write_data = nullptr;
+    uint32_t write_length = 0;
+    uint8_t* read_buf = nullptr;
+    uint32_t read_length = 0;
+    uint32_t read_received = 0;
+  };
+  static int poll(void* arg);
+  static void flush_deferred(void* arg);
+  void start_connect();
+  void on_connected();
+  void handle(const PduView& pdu);
+  void send_connect();
+  static void connect_done(void* arg, int status, uint16_t nvme_status, uint64_t dw0);
+  void complete(uint16_t cid, int status, uint16_t nvme_status, uint64_t dw0);
+  void send_h2c(uint16_t cid, uint16_t ttag, uint32_t offset, uint32_t length);
+  bool flush();
+  void schedule_flush();
+  void set_state(State s);
+  uint8_t digest_flags(bool with_data) const;
+
+  Thread& thread_;
+  HostQueueOptions options_;
+  State state_ = State::Connecting;
+  std::string error_;
+  int error_code_ = 0;
+  int fd_ = -1;
+  Poller* poller_ = nullptr;
+  bool tcp_connected_ = false;
+  bool ic_done_ = false;
+  bool flush_scheduled_ = false;
+  bool header_digest_ = false;
+  bool data_digest_ = false;
+  uint32_t max_h2c_data_ = 0;
+  uint16_t cntlid_ = 0;
+  PduReader reader_;
+  std::vector<uint8_t> out_;
+  size_t out_sent_ = 0;
+  std::vector<Slot> slots_;
+  std::vector<uint16_t> free_cids_;
+  size_t outstanding_ = 0;
+  std::vector<uint8_t> connect_data_;
+  std::function<void(State)> on_state_;
+  bool in_poll_ = false;
+  bool* destroyed_flag_ = nullptr;
+};
+
+}  // namespace nds::nvmf

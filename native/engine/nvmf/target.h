@@ -1,0 +1,172 @@
+// The NVMe-oF target's shared state: subsystems (namespaces, allowed hosts, listeners and
+// their ANA states) and the controllers hosts have created. Connections on any poll-group
+// thread look things up here under one mutex; that happens on Connect and admin commands,
+// never per I/O: an I/O queue keeps a snapshot of its subsystem's namespace table and
+// refreshes it only when the subsystem's generation moves.
+#pragma once
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "bdev/bdev.h"
+#include "util/status.h"
+
+namespace nds {
+class Thread;
+}
+
+namespace nds::nvmf {
+
+constexpr const char* kDiscoveryNqn = "nqn.2014-08.org.nvmexpress.discovery";
+constexpr uint16_t kQueueEntries = 128;      // MQES + 1: queue depth a host may use
+constexpr uint32_t kMaxDataTransfer = 131072;  // MDTS: 128 KiB
+constexpr uint32_t kInCapsuleDataSize = 8192;  // writes up to this size travel in the capsule
+
+struct ListenerAddress {
+  std::string address = "127.0.0.1";
+  uint16_t port = 4420;
+  bool operator==(const ListenerAddress& o) const { return address == o.address && port == o.port; }
+  bool ipv6() const { return address.find(':') != std::string::npos; }
+  std::string text() const { return (ipv6() ? "[" + address + "]" : address) + ":" + std::to_string(port); }
+};
+
+enum class AnaState : uint8_t { Optimized = 1, NonOptimized = 2, Inaccessible = 3 };
+const char* ana_state_name(AnaState state);
+
+// A namespace's storage. Each connection opens its own queue on its own thread, so I/O
+// never crosses threads (a bdev channel in the engine).
+class Namespace {
+ public:
+  virtual ~Namespace() = default;
+  virtual uint32_t block_size() const = 0;
+  virtual uint64_t num_blocks() const = 0;
+  virtual void* open_queue() = 0;  // nullptr: the namespace is going away
+  virtual void close_queue(void* queue) = 0;
+  // 0: cb runs later, or before submit returns; a negative errno: cb will not run.
+  virtual int submit(void* queue, IoType type, uint64_t offset, uint64_t length, void* buf, BdevIoCb cb, void* arg) = 0;
+};
+
+struct NamespaceEntry {
+  uint32_t nsid = 0;
+  std::array<uint8_t, 16> nguid{};
+  std::array<uint8_t, 16> uuid{};
+  std::string bdev_name;
+  std::shared_ptr<Namespace> ns;
+};
+// Indexed by NSID - 1; empty slots for removed namespaces. Never changed once published.
+using NamespaceTable = std::vector<std::shared_ptr<const NamespaceEntry>>;
+
+struct SubsystemOptions {
+  std::string nqn;
+  std::string serial = "NODESTOR0000001";
+  std::string model = "nodestor";
+  std::string firmware = "0.1";
+  bool allow_any_host = false;
+  std::vector<std::string> hosts;
+  uint32_t max_namespaces = 32;
+};
+
+struct SubsystemListener {
+  ListenerAddress address;
+  AnaState ana = AnaState::Optimized;
+};
+
+// Guarded by the target's mutex, except `generation` (read per command without it).
+struct Subsystem {
+  SubsystemOptions options;
+  std::vector<SubsystemListener> listeners;
+  std::shared_ptr<const NamespaceTable> table = std::make_shared<NamespaceTable>();
+  uint64_t ana_change_count = 0;
+  std::atomic<uint64_t> generation{1};
+};
+
+class Connection;
+
+// Asynchronous event notices (dw0 of the AER completion: type, info, log page).
+enum class AsyncEvent : uint32_t {
+  NamespaceAttributeChanged = 0x02 | (0x00 << 8) | (0x04 << 16),
+  AnaChange = 0x02 | (0x03 << 8) | (0x0c << 16),
+  DiscoveryLogChange = 0x02 | (0xf0 << 8) | (0x70 << 16),
+};
+
+struct Controller {
+  uint16_t cntlid = 0;
+  std::shared_ptr<Subsystem> subsystem;  // nullptr: a discovery controller
+  std::string hostnqn;
+  ListenerAddress listener;
+  std::atomic<bool> failed{false};  // torn down: every queue of it closes
+  // Owned by the admin queue's thread.
+  Thread* admin_thread = nullptr;  // nullptr in tests without engine threads
+  Connection* admin = nullptr;
+  uint32_t cc = 0, csts = 0;
+  uint32_t keep_alive_ms = 0;
+  uint16_t io_queues = 0;
+  std::vector<uint32_t> changed_nsids;  // for the Changed Namespace List log
+  // Features a host may read and set that need no behaviour here: arbitration, power
+  // management, temperature threshold, error recovery, interrupt coalescing and its
+  // per-vector form, asynchronous event configuration (0x0b, consulted for AENs).
+  std::map<uint8_t, uint32_t> features{{0x01, 0}, {0x02, 0}, {0x04, 0}, {0x05, 0}, {0x08, 0}, {0x09, 0}, {0x0b, 0}};
+};
+
+struct SubsystemInfo {
+  SubsystemOptions options;
+  std::vector<SubsystemListener> listeners;
+  std::vector<std::pair<uint32_t, std::string>> namespaces;  // nsid, bdev name
+  size_t controllers = 0;
+};
+
+class Target {
+ public:
+  // ---- configuration (the app thread in the engine) ----
+  Status add_subsystem(SubsystemOptions options);
+  // Fails the subsystem's controllers and returns its namespaces (to release).
+  Status remove_subsystem(const std::string& nqn, std::vector<std::shared_ptr<const NamespaceEntry>>* removed);
+  // nsid 0 picks the lowest free one; *assigned gets it.
+  Status add_namespace(const std::string& nqn, NamespaceEntry entry, uint32_t* assigned);
+  Status remove_namespace(const std::string& nqn, uint32_t nsid, std::shared_ptr<const NamespaceEntry>* removed);
+  Status add_listener(const std::string& nqn, const ListenerAddress& address);
+  Status remove_listener(const std::string& nqn, const ListenerAddress& address);
+  Status add_host(const std::string& nqn, const std::string& host);
+  Status remove_host(const std::string& nqn, const std::string& host);
+  Status set_ana_state(const std::string& nqn, const ListenerAddress& address, AnaState state);
+  std::vector<SubsystemInfo> list() const;
+  bool has_subsystem(const std::string& nqn) const;
+  bool listener_in_use(const ListenerAddress& address) const;
+  // Fails every controller (engine shutdown).
+  void fail_all_controllers();
+  // Every namespace of every subsystem, and the subsystems themselves, are dropped.
+  std::vector<std::shared_ptr<const NamespaceEntry>> clear();
+
+  // ---- connections (any thread) ----
+  std::mutex& mutex() const { return mutex_; }
+  // Under mutex():
+  std::shared_ptr<Subsystem> find_locked(const std::string& nqn) const;
+  std::shared_ptr<Controller> controller_locked(uint16_t cntlid) const;
+  std::shared_ptr<Controller> create_controller_locked(std::shared_ptr<Subsystem> sub, std::string hostnqn,
+                                                       ListenerAddress listener);
+  void drop_controller_locked(uint16_t cntlid);
+  const std::map<std::string, std::shared_ptr<Subsystem>>& subsystems_locked() const { return subsystems_; }
+  static bool host_allowed(const Subsystem& sub, const std::string& hostnqn);
+  static AnaState ana_state_locked(const Subsystem& sub, const ListenerAddress& via);
+
+ private:
+  // Under mutex_: tell the admin queues of matching controllers.
+  void notify_locked(const std::function<bool(const Controller&)>& which, AsyncEvent event, uint32_t nsid = 0);
+  void fail_locked(const std::function<bool(const Controller&)>& which);
+
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Subsystem>> subsystems_;
+  std::map<uint16_t, std::shared_ptr<Controller>> controllers_;
+  uint16_t next_cntlid_ = 1;
+};
+
+// Delivers an event to a controller's admin queue on its own thread (connection.cc).
+void deliver_event(const std::shared_ptr<Controller>& ctrl, AsyncEvent event, uint32_t nsid);
+
+}  // namespace nds::nvmf

@@ -1,0 +1,315 @@
+#include "nvmf/tcp_transport.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "env/time.h"
+#include "nvmf/socket_address.h"
+
+namespace nds::nvmf {
+
+namespace {
+constexpr size_t kReceiveChunk = 256 * 1024;
+constexpr uint64_t kTimerPeriodNs = 50'000'000;  // keep-alive checks and reaping
+}  // namespace
+
+struct TcpTransport::Listener {
+  TcpTransport* transport;
+  ListenerAddress address;
+  int fd = -1;
+  Poller* poller = nullptr;
+};
+
+// A poll group's buffers: the thread's caches of the engine's DMA pools.
+class GroupBuffers final : public BufferSource {
+ public:
+  GroupBuffers(BufferPool* small, BufferPool* large) : small_size_(small->buffer_size()), small_(small), large_(large) {}
+  void* get(uint32_t length) override { return length <= small_size_ ? small_.get() : large_.get(); }
+  void put(void* buffer, uint32_t length) override { length <= small_size_ ? small_.put(buffer) : large_.put(buffer); }
+  void drop() {
+    small_.drop();
+    large_.drop();
+  }
+
+ private:
+  size_t small_size_;
+  PoolCache small_;
+  PoolCache large_;
+};
+
+struct TcpTransport::Socket {
+  Group* group;
+  int fd;
+  Poller* poller = nullptr;
+  std::unique_ptr<Connection> protocol;
+  size_t out_sent = 0;
+  bool flush_scheduled = false;
+  bool dead = false;
+};
+
+struct TcpTransport::Group {
+  TcpTransport* transport;
+  Thread* thread;
+  GroupBuffers buffers;
+  Poller* timer = nullptr;
+  std::vector<std::unique_ptr<Socket>> sockets;  // live
+  std::vector<std::unique_ptr<Socket>> zombies;  // closed, waiting for I/O in flight
+  std::function<void()> on_empty;                // shutdown: report when nothing is left
+  Group(TcpTransport* t, Thread* th, BufferPool* s, BufferPool* l) : transport(t), thread(th), buffers(s, l) {}
+};
+
+TcpTransport::TcpTransport(Target& target, Thread& control, std::vector<Thread*> groups, BufferPool* small,
+                           BufferPool* large)
+    : target_(target), control_(control) {
+  for (Thread* t : groups) {
+    auto g = std::make_unique<Group>(this, t, small, large);
+    Group* raw = g.get();
+    t->send([raw] { raw->timer = raw->thread->register_poller("nvmf-group-timer", poll_group_timer, raw, kTimerPeriodNs); });
+    groups_.push_back(std::move(g));
+  }
+}
+
+TcpTransport::~TcpTransport() {
+  // Reactors have stopped (engine teardown) or shutdown() ran: close what is left.
+  for (auto& l : listeners_)
+    if (l->fd >= 0) ::close(l->fd);
+  for (auto& g : groups_) {
+    for (auto& s : g->sockets) ::close(s->fd);
+    g->sockets.clear();
+    g->zombies.clear();
+  }
+}
+
+// ------------------------------------------------------------------ listeners
+
+Status TcpTransport::listen(ListenerAddress* address) {
+  if (address->port != 0 && listening(*address))
+    return Status::error(-EEXIST, "already listening on " + address->text());
+  SocketAddress sa;
+  Status st = resolve_numeric(address->address, address->port, &sa);
+  if (!st.is_ok()) return st;
+  int fd = socket(sa.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::error(-errno, std::string("socket: ") + std::strerror(errno));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (sa.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (bind(fd, sa.get(), sa.length) != 0 || ::listen(fd, 128) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Status::error(-err, "cannot listen on " + address->text() + ": " + std::strerror(err));
+  }
+  address->port = bound_port(fd);
+  auto l = std::make_unique<Listener>();
+  l->transport = this;
+  l->address = *address;
+  l->fd = fd;
+  l->poller = control_.register_poller("nvmf-listen", poll_listener, l.get(), 0, fd);
+  listeners_.push_back(std::move(l));
+  return Status::ok();
+}
+
+void TcpTransport::stop_listening(const ListenerAddress& address) {
+  auto it = std::find_if(listeners_.begin(), listeners_.end(), [&](auto& l) { return l->address == address; });
+  if (it == listeners_.end()) return;
+  control_.unregister_poller((*it)->poller);
+  ::close((*it)->fd);
+  // The poller list may still hold the pointer during this pass.
+  Listener* raw = it->release();
+  listeners_.erase(it);
+  control_.defer([](void* p) { delete static_cast<Listener*>(p); }, raw);
+}
+
+bool TcpTransport::listening(const ListenerAddress& address) const {
+  return std::any_of(listeners_.begin(), listeners_.end(), [&](auto& l) { return l->address == address; });
+}
+
+int TcpTransport::poll_listener(void* arg) {
+  auto* l = static_cast<Listener*>(arg);
+  TcpTransport* self = l->transport;
+  int work = 0;
+  for (;;) {  // edge-triggered: take every pending connection
+    int fd = accept4(l->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) break;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    Group* g = self->groups_[self->next_group_++ % self->groups_.size()].get();
+    ListenerAddress via = l->address;
+    self->connections_.fetch_add(1);
+    if (!g->thread->send([self, g, fd, via] { self->adopt(g, fd, via); })) {
+      ::close(fd);
+      self->connections_.fetch_sub(1);
+    }
+    ++work;
+  }
+  return work;
+}
+
+// ------------------------------------------------------------------ connections (group thread)
+
+void TcpTransport::adopt(Group* g, int fd, ListenerAddress via) {
+  if (g->on_empty) {  // shutting down
+    ::close(fd);
+    connections_.fetch_sub(1);
+    return;
+  }
+  auto s = std::make_unique<Socket>();
+  Socket* raw = s.get();
+  raw->group = g;
+  raw->fd = fd;
+  raw->protocol = std::make_unique<Connection>(target_, std::move(via), g->buffers, g->thread);
+  raw->protocol->set_output_hook([raw] {
+    if (raw->flush_scheduled || raw->dead) return;
+    raw->flush_scheduled = true;
+    raw->group->thread->defer(flush_deferred, raw);
+  });
+  raw->poller = g->thread->register_poller("nvmf-conn", poll_socket, raw, 0, fd);
+  g->sockets.push_back(std::move(s));
+}
+
+bool TcpTransport::flush(Socket* s) {
+  auto& out = s->protocol->output();
+  while (s->out_sent < out.size()) {
+    ssize_t n = send(s->fd, out.data() + s->out_sent, out.size() - s->out_sent, MSG_NOSIGNAL);
+    if (n <= 0) {
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) s->dead = true;
+      break;
+    }
+    s->out_sent += static_cast<size_t>(n);
+  }
+  if (s->out_sent == out.size()) {
+    out.clear();
+    s->out_sent = 0;
+    return false;
+  }
+  return true;  // more to send
+}
+
+void TcpTransport::flush_deferred(void* arg) {
+  auto* s = static_cast<Socket*>(arg);
+  s->flush_scheduled = false;
+  if (!s->dead) flush(s);
+}
+
+int TcpTransport::poll_socket(void* arg) {
+  auto* s = static_cast<Socket*>(arg);
+  if (s->dead) return 0;
+  int work = 0;
+  Connection& c = *s->protocol;
+  for (;;) {  // edge-triggered: read until the socket is empty
+    ssize_t n = recv(s->fd, c.prepare(kReceiveChunk), kReceiveChunk, 0);
+    if (n > 0) {
+      c.commit(static_cast<size_t>(n));
+      c.process();
+      ++work;
+      if (c.closed()) break;
+      continue;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) s->dead = true;
+    break;
+  }
+  bool pending = flush(s);
+  if (s->dead || c.closed()) {
+    drop(s);  // whatever a TermReq left in the output was attempted above
+    return 1;
+  }
+  return pending ? std::max(work, 1) : work;  // output still queued: poll until the socket takes it
+}
+
+void TcpTransport::drop(Socket* s) {
+  Group* g = s->group;
+  if (s->poller) g->thread->unregister_poller(s->poller);
+  s->poller = nullptr;
+  ::close(s->fd);
+  s->dead = true;
+  s->protocol->close("connection closed");
+  auto it = std::find_if(g->sockets.begin(), g->sockets.end(), [s](auto& p) { return p.get() == s; });
+  if (it == g->sockets.end()) return;
+  // Kept until its I/O in flight completes and this pass (which may still hold the poller) ends.
+  g->zombies.push_back(std::move(*it));
+  g->sockets.erase(it);
+}
+
+int TcpTransport::poll_group_timer(void* arg) {
+  auto* g = static_cast<Group*>(arg);
+  uint64_t now = monotonic_ns();
+  for (size_t i = 0; i < g->sockets.size();) {
+    Socket* s = g->sockets[i].get();
+    s->protocol->check_timers(now);
+    if (s->protocol->closed()) {
+      flush(s);
+      drop(s);
+      continue;
+    }
+    ++i;
+  }
+  size_t before = g->zombies.size();
+  g->zombies.erase(std::remove_if(g->zombies.begin(), g->zombies.end(),
+                                  [](auto& z) { return z->protocol->in_flight() == 0 && !z->flush_scheduled; }),
+                   g->zombies.end());
+  g->transport->connections_.fetch_sub(before - g->zombies.size());
+  if (g->on_empty && g->sockets.empty() && g->zombies.empty()) {
+    g->thread->unregister_poller(g->timer);
+    g->timer = nullptr;
+    g->buffers.drop();
+    auto done = std::move(g->on_empty);
+    done();
+  }
+  return 0;
+}
+
+// ------------------------------------------------------------------ control
+
+void TcpTransport::broadcast(std::function<void(Group*)> on_group, std::function<void()> done) {
+  auto remaining = std::make_shared<size_t>(groups_.size());
+  auto finished = std::make_shared<std::function<void()>>(std::move(done));
+  Thread* control = &control_;
+  if (groups_.empty()) return (*finished)();
+  for (auto& g : groups_) {
+    Group* raw = g.get();
+    raw->thread->send([raw, on_group, remaining, finished, control] {
+      on_group(raw);
+      control->send([remaining, finished] {
+        if (--*remaining == 0) (*finished)();
+      });
+    });
+  }
+}
+
+void TcpTransport::refresh(std::function<void()> done) {
+  broadcast(
+      [](Group* g) {
+        for (auto& s : g->sockets) s->protocol->refresh_namespaces();
+      },
+      std::move(done));
+}
+
+void TcpTransport::shutdown(std::function<void()> done) {
+  while (!listeners_.empty()) stop_listening(listeners_.back()->address);
+  auto remaining = std::make_shared<size_t>(groups_.size());
+  auto finished = std::make_shared<std::function<void()>>(std::move(done));
+  if (groups_.empty()) return (*finished)();
+  Thread* control = &control_;
+  for (auto& g : groups_) {
+    Group* raw = g.get();
+    raw->thread->send([raw, remaining, finished, control] {
+      raw->on_empty = [remaining, finished, control] {
+        control->send([remaining, finished] {
+          if (--*remaining == 0) (*finished)();
+        });
+      };
+      while (!raw->sockets.empty()) drop(raw->sockets.back().get());
+      if (!raw->timer) {  // the group never started its timer: report at once
+        auto d = std::move(raw->on_empty);
+        d();
+      }
+    });
+  }
+}
+
+}  // namespace nds::nvmf
