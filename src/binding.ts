@@ -109,6 +109,28 @@ export interface NativeBenchResult {
   maxNs: number;
 }
 
+export interface NativeSubsystemInfo {
+  nqn: string;
+  serial: string;
+  model: string;
+  allowAnyHost: boolean;
+  maxNamespaces: number;
+  hosts: string[];
+  listeners: { address: string; port: number; anaState: 'optimized' | 'non_optimized' | 'inaccessible' }[];
+  namespaces: { nsid: number; bdevName: string }[];
+  controllers: number;
+}
+
+export interface NativeDiscoveryEntry {
+  transport: string;
+  addressFamily: string;
+  subtype: string;
+  address: string;
+  port: string;
+  nqn: string;
+  portId: number;
+}
+
 export interface NativePoolInfo {
   name: string;
   uuid: string;
@@ -194,6 +216,29 @@ export interface NativeBinding {
     buffers: (Uint8Array | null)[],
     statuses: Int32Array,
   ): number;
+  /** NVMe-oF target (js_nvmf.cc); arguments validated by src/nvmf/. */
+  nvmfCreateSubsystem(
+    engine: NativeEngine,
+    nqn: string,
+    serial: string,
+    model: string,
+    allowAnyHost: boolean,
+    hosts: string[],
+    maxNamespaces: number,
+  ): Promise<void>;
+  nvmfDestroySubsystem(engine: NativeEngine, nqn: string): Promise<void>;
+  nvmfAddNamespace(engine: NativeEngine, nqn: string, bdevName: string, nsid: number, uuid: string | null, nguid: string | null): Promise<number>;
+  nvmfRemoveNamespace(engine: NativeEngine, nqn: string, nsid: number): Promise<void>;
+  nvmfAddListener(engine: NativeEngine, nqn: string, address: string, port: number): Promise<number>;
+  nvmfRemoveListener(engine: NativeEngine, nqn: string, address: string, port: number): Promise<void>;
+  nvmfAddHost(engine: NativeEngine, nqn: string, host: string): Promise<void>;
+  nvmfRemoveHost(engine: NativeEngine, nqn: string, host: string): Promise<void>;
+  nvmfSetAnaState(engine: NativeEngine, nqn: string, address: string, port: number, state: number): Promise<void>;
+  nvmfList(engine: NativeEngine): Promise<NativeSubsystemInfo[]>;
+  nvmfDiscover(engine: NativeEngine, address: string, port: number, hostNqn: string): Promise<NativeDiscoveryEntry[]>;
+  nvmfHostNqn(): string;
+  /** BdevHealth: 'online', 'reconnecting: why', 'gone: why' or 'destroyed'. */
+  bdevHealth(bdev: NativeBdev): string;
   /** PoolCreate: formats the disk (a URI or bdev:///name). */
   poolCreate(engine: NativeEngine, name: string, disk: string, clusterSizeBytes: number): Promise<NativePoolOpened>;
   /** PoolImport: finds the superblock, replays the metadata log, opens every lvol. */

@@ -5,6 +5,7 @@ import { resolveBenchOptions, shapeBenchResult, type BenchOptions, type BenchRes
 import type { BdevStats } from './bdev/stats.js';
 import { fromNative, NodestorError, withCallerStack } from './errors.js';
 import { IoDispatcher } from './io/dispatcher.js';
+import { NvmfTarget, type NvmfHost } from './nvmf/target.js';
 import { requireInteger, requireOneOf, requireString } from './validate.js';
 
 export interface EngineOptions {
@@ -38,7 +39,7 @@ let running: Engine | undefined;
  * A storage engine: reactors on pinned cores, DMA memory, and the bdevs served from them.
  * One engine runs per process at a time; start another after stop() has settled.
  */
-export class Engine implements BdevHost, PoolHost {
+export class Engine implements BdevHost, PoolHost, NvmfHost {
   /** Warnings from start, e.g. the hugepage fallback (also sent to process.emitWarning). */
   readonly warnings: readonly string[];
   /** @internal */
@@ -48,6 +49,7 @@ export class Engine implements BdevHost, PoolHost {
   #stopping: Promise<void> | undefined;
   #bdevs = new Map<string, Bdev>();
   #pools = new Map<string, Pool>();
+  #nvmf: NvmfTarget | undefined;
 
   private constructor(native: NativeEngine, dispatcher: IoDispatcher, warnings: string[]) {
     this.#native = native;
@@ -86,6 +88,17 @@ export class Engine implements BdevHost, PoolHost {
     return this.#status;
   }
 
+  /** The NVMe-oF target (subsystems, namespaces, listeners) and discovery. */
+  get nvmf(): NvmfTarget {
+    this.#nvmf ??= new NvmfTarget(this);
+    return this.#nvmf;
+  }
+
+  /** @internal NvmfHost */
+  get nativeHandle(): NativeEngine {
+    return this.#native;
+  }
+
   /** Version, reactors (with busy/idle time), and DMA memory use. */
   info(): EngineInfo {
     this.assertRunning('info');
@@ -95,7 +108,8 @@ export class Engine implements BdevHost, PoolHost {
   /**
    * Creates a bdev from a URI: `malloc:///name?size_mb=N|num_blocks=N&blk_size=512|4096`,
    * `null:///name?...`, `uring:///abs/path?blk_size=...`, `aio:///abs/path?blk_size=...`
-   * or `error:///name?base=<bdev>`. See the README for every parameter.
+   * `error:///name?base=<bdev>`, or `nvmf://address:port/subnqn?hostnqn=..` (a namespace of a
+   * remote NVMe-oF target; resolves once connected). See the README for every parameter.
    */
   createBdev(uri: string): Promise<Bdev> {
     return withCallerStack('createBdev', typeof uri === 'string' ? uri : undefined, async () => {

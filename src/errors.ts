@@ -19,6 +19,10 @@ export const ErrorCodes = [
   'EAGAIN', // an internal queue is full; retry
   'ETIMEDOUT', // a device or peer did not answer in time
   'ENODEV', // the device is gone
+  'EACCES', // an NVMe-oF host not on the subsystem's allowlist
+  'ECONNREFUSED', // nothing listens at that NVMe-oF address
+  'ECONNRESET', // the NVMe-oF connection was lost
+  'EPROTO', // the NVMe-oF peer broke the protocol
   'ENGINE_STOPPED', // the engine was stopped
   'BDEV_DESTROYED', // the bdev was destroyed
   'EUNKNOWN', // an errno this list does not name (the message says which)

@@ -7,3 +7,13 @@ export { NodestorError, ErrorCodes, type ErrorCode } from './errors.js';
 export { IoBatch, type BatchResult } from './bdev/batch.js';
 export type { ErrorInjection, InjectIoType } from './bdev/injection.js';
 export type { BenchOptions, BenchResult, BenchCoreResult, BenchWorkload } from './bench.js';
+export {
+  NvmfTarget,
+  Subsystem,
+  type SubsystemOptions,
+  type SubsystemInfo,
+  type NamespaceOptions,
+  type ListenerAddress,
+  type AnaState,
+  type DiscoveryEntry,
+} from './nvmf/target.js';

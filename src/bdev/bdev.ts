@@ -64,6 +64,21 @@ export class Bdev implements IoOwner, BatchHost {
     return this.#status;
   }
 
+  /**
+   * The device's own state: 'online'; 'reconnecting: <why>' while an nvmf:// bdev's
+   * controller is reconnecting (I/O waits); 'gone: <why>' once it is lost for good (every
+   * I/O fails with ENODEV); 'destroyed'.
+   */
+  get health(): string {
+    if (this.#status !== 'open') return 'destroyed';
+    return binding().bdevHealth(this.native);
+  }
+
+  /** The device vanished for good (see health). */
+  get gone(): boolean {
+    return this.health.startsWith('gone');
+  }
+
   /** Reads `length` bytes at `offset` into a new Buffer. */
   read(offset: number, length: number): Promise<Buffer> {
     // Not an async function (one promise per read, not two), so errors are rejected by hand.

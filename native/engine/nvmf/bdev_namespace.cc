@@ -4,11 +4,17 @@
 
 namespace nds::nvmf {
 
-Status BdevNamespace::open(BdevManager& bdevs, Thread& app, const std::string& bdev_name,
+Status BdevNamespace::open(BdevManager& bdevs, Thread& app, const std::string& bdev_name, const std::string& owner,
                            std::shared_ptr<BdevNamespace>* out) {
   BdevDesc* desc = nullptr;
   Status st = bdevs.open(bdev_name, true, &desc);
   if (!st.is_ok()) return st;
+  // A claim, so the bdev cannot be destroyed (or claimed by a pool or nexus) under hosts.
+  st = bdevs.claim(desc->bdev, owner);
+  if (!st.is_ok()) {
+    bdevs.close(desc);
+    return st;
+  }
   Thread* app_thread = &app;
   // The last reference may go on a connection's thread; the descriptor belongs to the app thread.
   *out = std::shared_ptr<BdevNamespace>(new BdevNamespace(bdevs, desc), [app_thread](BdevNamespace* ns) {
@@ -18,6 +24,7 @@ Status BdevNamespace::open(BdevManager& bdevs, Thread& app, const std::string& b
 }
 
 BdevNamespace::~BdevNamespace() {
+  bdevs_.release_claim(desc_->bdev);
   bdevs_.close(desc_);
   if (on_closed_) on_closed_();
 }

@@ -12,9 +12,11 @@ namespace nds::nvmf {
 
 class BdevNamespace final : public Namespace {
  public:
-  // App thread: opens `bdev_name` for writing. The namespace is deleted on `app`, where the
-  // descriptor is closed and then `on_closed` (if set) runs.
-  static Status open(BdevManager& bdevs, Thread& app, const std::string& bdev_name, std::shared_ptr<BdevNamespace>* out);
+  // App thread: opens `bdev_name` for writing and claims it for `owner` (EBUSY if claimed).
+  // The namespace is deleted on `app`, where the claim is released, the descriptor closed,
+  // and then `on_closed` (if set) runs.
+  static Status open(BdevManager& bdevs, Thread& app, const std::string& bdev_name, const std::string& owner,
+                     std::shared_ptr<BdevNamespace>* out);
   ~BdevNamespace() override;
 
   uint32_t block_size() const override;

@@ -37,7 +37,8 @@ void TargetService::destroy_subsystem(const std::string& nqn, std::function<void
 
 Status TargetService::add_namespace(const std::string& nqn, const NamespaceOptions& options, uint32_t* nsid) {
   std::shared_ptr<BdevNamespace> ns;
-  Status st = BdevNamespace::open(bdevs_, app_, options.bdev_name, &ns);
+  if (!target_.has_subsystem(nqn)) return Status::error(-ENOENT, "subsystem " + nqn + " does not exist");
+  Status st = BdevNamespace::open(bdevs_, app_, options.bdev_name, "NVMe-oF subsystem " + nqn, &ns);
   if (!st.is_ok()) return st;
   NamespaceEntry entry;
   entry.nsid = options.nsid;

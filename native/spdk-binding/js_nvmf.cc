@@ -1,0 +1,233 @@
+// N-API glue for the NVMe-oF target (subsystems, namespaces, listeners, hosts, ANA) and
+// for discovery through our host. Subsystems are named by NQN: every call finds them again
+// on the app thread (ENOENT once gone). Arguments arrive validated by src/nvmf/.
+#include "js_nvmf.h"
+
+#include "nvmf/host_controller.h"
+#include "bdev/nvmf/nvmf_bdev.h"
+
+#include "js_engine.h"
+#include "js_values.h"
+
+namespace nds::binding {
+namespace {
+
+using nvmf::AnaState;
+using nvmf::ListenerAddress;
+
+std::string str(const Napi::Value& v) { return v.As<Napi::String>(); }
+uint16_t port_of(const Napi::Value& v) { return static_cast<uint16_t>(v.As<Napi::Number>().Uint32Value()); }
+
+bool uuid_bytes(const Napi::Value& v, std::array<uint8_t, 16>* out) {
+  if (!v.IsString()) return false;
+  auto parsed = Uuid::parse(v.As<Napi::String>().Utf8Value());
+  if (!parsed) return false;
+  std::memcpy(out->data(), parsed->bytes.data(), 16);
+  return true;
+}
+
+Napi::Value listener_value(Napi::Env env, const nvmf::SubsystemListener& l) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("address", l.address.address);
+  o.Set("port", l.address.port);
+  o.Set("anaState", nvmf::ana_state_name(l.ana));
+  return o;
+}
+
+Napi::Value subsystem_value(Napi::Env env, const nvmf::SubsystemInfo& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("nqn", s.options.nqn);
+  o.Set("serial", s.options.serial);
+  o.Set("model", s.options.model);
+  o.Set("allowAnyHost", s.options.allow_any_host);
+  o.Set("maxNamespaces", s.options.max_namespaces);
+  Napi::Array hosts = Napi::Array::New(env, s.options.hosts.size());
+  for (size_t i = 0; i < s.options.hosts.size(); ++i) hosts.Set(i, s.options.hosts[i]);
+  o.Set("hosts", hosts);
+  Napi::Array listeners = Napi::Array::New(env, s.listeners.size());
+  for (size_t i = 0; i < s.listeners.size(); ++i) listeners.Set(i, listener_value(env, s.listeners[i]));
+  o.Set("listeners", listeners);
+  Napi::Array namespaces = Napi::Array::New(env, s.namespaces.size());
+  for (size_t i = 0; i < s.namespaces.size(); ++i) {
+    Napi::Object n = Napi::Object::New(env);
+    n.Set("nsid", s.namespaces[i].first);
+    n.Set("bdevName", s.namespaces[i].second);
+    namespaces.Set(i, n);
+  }
+  o.Set("namespaces", namespaces);
+  o.Set("controllers", static_cast<double>(s.controllers));
+  return o;
+}
+
+// A call that finishes synchronously on the app thread with a Status.
+using SimpleOp = std::function<Status(nvmf::TargetService&)>;
+Napi::Value simple(const Napi::CallbackInfo& info, SimpleOp op) {
+  JsEngine* js = running_engine(info);
+  if (!js) return info.Env().Undefined();
+  return js->control(info.Env(), [js, op = std::move(op)](ControlRequest* r) { js->finish(r, op(js->engine().nvmf())); });
+}
+
+// nvmfCreateSubsystem(engine, nqn, serial, model, allowAnyHost, hosts[], maxNamespaces)
+Napi::Value CreateSubsystem(const Napi::CallbackInfo& info) {
+  nvmf::SubsystemOptions o;
+  o.nqn = str(info[1]);
+  o.serial = str(info[2]);
+  o.model = str(info[3]);
+  o.allow_any_host = info[4].As<Napi::Boolean>();
+  Napi::Array hosts = info[5].As<Napi::Array>();
+  for (uint32_t i = 0; i < hosts.Length(); ++i) o.hosts.push_back(str(hosts.Get(i)));
+  o.max_namespaces = info[6].As<Napi::Number>().Uint32Value();
+  return simple(info, [o](nvmf::TargetService& svc) { return svc.create_subsystem(o); });
+}
+
+// nvmfDestroySubsystem(engine, nqn)
+Napi::Value DestroySubsystem(const Napi::CallbackInfo& info) {
+  JsEngine* js = running_engine(info);
+  if (!js) return info.Env().Undefined();
+  std::string nqn = str(info[1]);
+  return js->control(info.Env(), [js, nqn](ControlRequest* r) {
+    js->engine().nvmf().destroy_subsystem(nqn, [js, r](Status st) { js->finish(r, st); });
+  });
+}
+
+// nvmfAddNamespace(engine, nqn, bdevName, nsid, uuid|null, nguid|null) -> nsid
+Napi::Value AddNamespace(const Napi::CallbackInfo& info) {
+  JsEngine* js = running_engine(info);
+  if (!js) return info.Env().Undefined();
+  std::string nqn = str(info[1]);
+  nvmf::NamespaceOptions o;
+  o.bdev_name = str(info[2]);
+  o.nsid = info[3].As<Napi::Number>().Uint32Value();
+  o.has_uuid = uuid_bytes(info[4], &o.uuid);
+  o.has_nguid = uuid_bytes(info[5], &o.nguid);
+  return js->control(info.Env(), [js, nqn, o](ControlRequest* r) {
+    uint32_t nsid = 0;
+    Status st = js->engine().nvmf().add_namespace(nqn, o, &nsid);
+    js->finish(r, st, [nsid](Napi::Env e) { return Napi::Number::New(e, nsid); });
+  });
+}
+
+// nvmfRemoveNamespace(engine, nqn, nsid)
+Napi::Value RemoveNamespace(const Napi::CallbackInfo& info) {
+  JsEngine* js = running_engine(info);
+  if (!js) return info.Env().Undefined();
+  std::string nqn = str(info[1]);
+  uint32_t nsid = info[2].As<Napi::Number>().Uint32Value();
+  return js->control(info.Env(), [js, nqn, nsid](ControlRequest* r) {
+    js->engine().nvmf().remove_namespace(nqn, nsid, [js, r](Status st) { js->finish(r, st); });
+  });
+}
+
+// nvmfAddListener(engine, nqn, address, port) -> the bound port
+Napi::Value AddListener(const Napi::CallbackInfo& info) {
+  JsEngine* js = running_engine(info);
+  if (!js) return info.Env().Undefined();
+  std::string nqn = str(info[1]);
+  ListenerAddress a{str(info[2]), port_of(info[3])};
+  return js->control(info.Env(), [js, nqn, a](ControlRequest* r) mutable {
+    Status st = js->engine().nvmf().add_listener(nqn, &a);
+    uint16_t port = a.port;
+    js->finish(r, st, [port](Napi::Env e) { return Napi::Number::New(e, port); });
+  });
+}
+
+// nvmfRemoveListener(engine, nqn, address, port)
+Napi::Value RemoveListener(const Napi::CallbackInfo& info) {
+  std::string nqn = str(info[1]);
+  ListenerAddress a{str(info[2]), port_of(info[3])};
+  return simple(info, [nqn, a](nvmf::TargetService& svc) { return svc.remove_listener(nqn, a); });
+}
+
+// nvmfAddHost(engine, nqn, host) / nvmfRemoveHost(engine, nqn, host)
+Napi::Value AddHost(const Napi::CallbackInfo& info) {
+  std::string nqn = str(info[1]), host = str(info[2]);
+  return simple(info, [nqn, host](nvmf::TargetService& svc) { return svc.add_host(nqn, host); });
+}
+Napi::Value RemoveHost(const Napi::CallbackInfo& info) {
+  std::string nqn = str(info[1]), host = str(info[2]);
+  return simple(info, [nqn, host](nvmf::TargetService& svc) { return svc.remove_host(nqn, host); });
+}
+
+// nvmfSetAnaState(engine, nqn, address, port, state 1|2|3)
+Napi::Value SetAnaState(const Napi::CallbackInfo& info) {
+  std::string nqn = str(info[1]);
+  ListenerAddress a{str(info[2]), port_of(info[3])};
+  auto state = static_cast<AnaState>(info[4].As<Napi::Number>().Uint32Value());
+  return simple(info, [nqn, a, state](nvmf::TargetService& svc) { return svc.set_ana_state(nqn, a, state); });
+}
+
+// nvmfList(engine) -> subsystems
+Napi::Value List(const Napi::CallbackInfo& info) {
+  JsEngine* js = running_engine(info);
+  if (!js) return info.Env().Undefined();
+  return js->control(info.Env(), [js](ControlRequest* r) {
+    auto list = std::make_shared<std::vector<nvmf::SubsystemInfo>>(js->engine().nvmf().list());
+    js->finish(r, Status::ok(), [list](Napi::Env e) {
+      Napi::Array a = Napi::Array::New(e, list->size());
+      for (size_t i = 0; i < list->size(); ++i) a.Set(i, subsystem_value(e, (*list)[i]));
+      return a;
+    });
+  });
+}
+
+// nvmfDiscover(engine, address, port, hostnqn|"") -> entries
+Napi::Value Discover(const Napi::CallbackInfo& info) {
+  JsEngine* js = running_engine(info);
+  if (!js) return info.Env().Undefined();
+  std::string address = str(info[1]), host = str(info[3]);
+  uint16_t port = port_of(info[2]);
+  if (host.empty()) host = default_host_nqn();
+  return js->control(info.Env(), [js, address, port, host](ControlRequest* r) {
+    nvmf::discover(js->engine().app_thread(), address, port, host,
+                   [js, r](Status st, std::vector<nvmf::DiscoveryEntry> entries) {
+                     auto list = std::make_shared<std::vector<nvmf::DiscoveryEntry>>(std::move(entries));
+                     js->finish(r, st, [list](Napi::Env e) {
+                       Napi::Array a = Napi::Array::New(e, list->size());
+                       for (size_t i = 0; i < list->size(); ++i) {
+                         const auto& d = (*list)[i];
+                         Napi::Object o = Napi::Object::New(e);
+                         o.Set("transport", d.transport);
+                         o.Set("addressFamily", d.family);
+                         o.Set("subtype", d.subtype);
+                         o.Set("address", d.address);
+                         o.Set("port", d.service);
+                         o.Set("nqn", d.subnqn);
+                         o.Set("portId", d.portid);
+                         a.Set(i, o);
+                       }
+                       return a;
+                     });
+                   });
+  });
+}
+
+// nvmfHostNqn() -> this process's default host NQN
+Napi::Value HostNqn(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), default_host_nqn()); }
+
+// bdevHealth(bdev) -> "online" | "reconnecting: ..." | "gone: ..."
+Napi::Value BdevHealth(const Napi::CallbackInfo& info) {
+  auto bdev = unwrap_bdev(info[0]);
+  if (!bdev) return info.Env().Undefined();
+  if (bdev->closed) return Napi::String::New(info.Env(), "destroyed");
+  return Napi::String::New(info.Env(), bdev->bdev->health());
+}
+
+}  // namespace
+
+void register_nvmf_functions(Napi::Env env, Napi::Object exports) {
+  exports.Set("nvmfCreateSubsystem", Napi::Function::New(env, CreateSubsystem));
+  exports.Set("nvmfDestroySubsystem", Napi::Function::New(env, DestroySubsystem));
+  exports.Set("nvmfAddNamespace", Napi::Function::New(env, AddNamespace));
+  exports.Set("nvmfRemoveNamespace", Napi::Function::New(env, RemoveNamespace));
+  exports.Set("nvmfAddListener", Napi::Function::New(env, AddListener));
+  exports.Set("nvmfRemoveListener", Napi::Function::New(env, RemoveListener));
+  exports.Set("nvmfAddHost", Napi::Function::New(env, AddHost));
+  exports.Set("nvmfRemoveHost", Napi::Function::New(env, RemoveHost));
+  exports.Set("nvmfSetAnaState", Napi::Function::New(env, SetAnaState));
+  exports.Set("nvmfList", Napi::Function::New(env, List));
+  exports.Set("nvmfDiscover", Napi::Function::New(env, Discover));
+  exports.Set("nvmfHostNqn", Napi::Function::New(env, HostNqn));
+  exports.Set("bdevHealth", Napi::Function::New(env, BdevHealth));
+}
+
+}  // namespace nds::binding

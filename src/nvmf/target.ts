@@ -1,0 +1,214 @@
+import { isIP } from 'node:net';
+import { binding, type NativeEngine, type NativeSubsystemInfo } from '../binding.js';
+import { NodestorError, withCallerStack } from '../errors.js';
+import { requireInteger, requireOneOf, requireString } from '../validate.js';
+
+/** What the NVMe-oF API needs from the engine. @internal */
+export interface NvmfHost {
+  readonly nativeHandle: NativeEngine;
+  assertRunning(op: string, resource?: string): void;
+}
+
+export interface SubsystemOptions {
+  /** nqn.yyyy-mm.reverse.domain[:name], at most 223 bytes. */
+  nqn: string;
+  /** Up to 20 printable ASCII characters (default NODESTOR0000001). */
+  serial?: string;
+  /** Up to 40 printable ASCII characters (default 'nodestor'). */
+  model?: string;
+  /** Default false: only the hosts listed may connect. */
+  allowAnyHost?: boolean;
+  hosts?: string[];
+  /** 1-1024, default 32. */
+  maxNamespaces?: number;
+}
+
+export interface NamespaceOptions {
+  /** 1..maxNamespaces; default the lowest free one. */
+  nsid?: number;
+  /** Default: the bdev's UUID. */
+  uuid?: string;
+  /** A 16-byte identifier written as a UUID; default: the namespace UUID. */
+  nguid?: string;
+}
+
+export interface ListenerAddress {
+  /** A numeric IPv4 or IPv6 address. Default 127.0.0.1: nothing is exposed unless asked. */
+  address?: string;
+  /** Default 4420; 0 picks a free port (the resolved listener says which). */
+  port?: number;
+}
+
+export type AnaState = 'optimized' | 'non_optimized' | 'inaccessible';
+const AnaStateCode: Record<AnaState, number> = { optimized: 1, non_optimized: 2, inaccessible: 3 };
+
+export interface DiscoveryEntry {
+  transport: string;
+  addressFamily: string;
+  /** 'nvme' for an NVM subsystem, 'discovery-current' for the discovery subsystem answering. */
+  subtype: string;
+  address: string;
+  port: string;
+  nqn: string;
+  portId: number;
+}
+
+export type SubsystemInfo = NativeSubsystemInfo;
+
+function requireAddress(value: ListenerAddress | undefined, name: string, defaultPort: number): { address: string; port: number } {
+  if (value !== undefined && (value === null || typeof value !== 'object')) throw new TypeError(`${name} must be an object`);
+  const address = requireString(value?.address ?? '127.0.0.1', `${name}.address`);
+  if (isIP(address) === 0) throw new RangeError(`${name}.address must be a numeric IPv4 or IPv6 address, got '${address}'`);
+  const port = requireInteger(value?.port ?? defaultPort, `${name}.port`, 0, 65535);
+  return { address, port };
+}
+
+function requireNqn(value: unknown, name: string): string {
+  const nqn = requireString(value, name);
+  if (!/^nqn\.\d{4}-\d{2}\.[\x21-\x7e]+$/.test(nqn) || nqn.length > 223)
+    throw new RangeError(`${name} must look like nqn.yyyy-mm.reverse.domain[:name] (at most 223 bytes), got '${nqn}'`);
+  return nqn;
+}
+
+/** An NVMe-oF subsystem of this engine's target (engine.nvmf.createSubsystem). */
+export class Subsystem {
+  readonly nqn: string;
+  #host: NvmfHost;
+
+  /** @internal */
+  constructor(host: NvmfHost, nqn: string) {
+    this.#host = host;
+    this.nqn = nqn;
+  }
+
+  /** Exposes a bdev as a namespace; resolves with its NSID. Hosts connected get an async event. */
+  addNamespace(bdevName: string, options: NamespaceOptions = {}): Promise<number> {
+    return this.#call('addNamespace', () => {
+      requireString(bdevName, 'bdevName');
+      const nsid = requireInteger(options.nsid ?? 0, 'nsid', 0, 1024);
+      const uuid = options.uuid === undefined ? null : requireString(options.uuid, 'uuid');
+      const nguid = options.nguid === undefined ? null : requireString(options.nguid, 'nguid');
+      for (const [value, key] of [[uuid, 'uuid'], [nguid, 'nguid']] as const)
+        if (value !== null && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value))
+          throw new RangeError(`${key} must be a UUID, got '${value}'`);
+      return binding().nvmfAddNamespace(this.#host.nativeHandle, this.nqn, bdevName, nsid, uuid, nguid);
+    });
+  }
+
+  /** Removes a namespace; resolves once no connection uses its bdev any more. */
+  removeNamespace(nsid: number): Promise<void> {
+    return this.#call('removeNamespace', () =>
+      binding().nvmfRemoveNamespace(this.#host.nativeHandle, this.nqn, requireInteger(nsid, 'nsid', 1, 1024)),
+    );
+  }
+
+  /** Listens on an address (IPv4 or IPv6); resolves with the address and the bound port. */
+  addListener(listener: ListenerAddress = {}): Promise<{ address: string; port: number }> {
+    return this.#call('addListener', async () => {
+      const { address, port } = requireAddress(listener, 'listener', 4420);
+      const bound = await binding().nvmfAddListener(this.#host.nativeHandle, this.nqn, address, port);
+      return { address, port: bound };
+    });
+  }
+
+  /** Stops serving this subsystem there; hosts connected through it lose their controllers. */
+  removeListener(listener: ListenerAddress): Promise<void> {
+    return this.#call('removeListener', () => {
+      const { address, port } = requireAddress(listener, 'listener', 4420);
+      return binding().nvmfRemoveListener(this.#host.nativeHandle, this.nqn, address, port);
+    });
+  }
+
+  addHost(hostNqn: string): Promise<void> {
+    return this.#call('addHost', () => binding().nvmfAddHost(this.#host.nativeHandle, this.nqn, requireNqn(hostNqn, 'hostNqn')));
+  }
+
+  /** Takes a host off the allowlist; its controllers are torn down now. */
+  removeHost(hostNqn: string): Promise<void> {
+    return this.#call('removeHost', () => binding().nvmfRemoveHost(this.#host.nativeHandle, this.nqn, requireString(hostNqn, 'hostNqn')));
+  }
+
+  /** The ANA state hosts see through that listener (an async event tells them). */
+  setAnaState(listener: ListenerAddress, state: AnaState): Promise<void> {
+    return this.#call('setAnaState', () => {
+      const { address, port } = requireAddress(listener, 'listener', 4420);
+      const s = requireOneOf(state, 'state', ['optimized', 'non_optimized', 'inaccessible'] as const);
+      return binding().nvmfSetAnaState(this.#host.nativeHandle, this.nqn, address, port, AnaStateCode[s]);
+    });
+  }
+
+  /** Current configuration and the number of controllers hosts have. */
+  async info(): Promise<SubsystemInfo> {
+    const all = await this.#call('info', () => binding().nvmfList(this.#host.nativeHandle));
+    const found = all.find((s) => s.nqn === this.nqn);
+    if (!found) throw new NodestorError('ENOENT', `subsystem ${this.nqn} does not exist`, { op: 'info', resource: this.nqn });
+    return found;
+  }
+
+  /** Ends every controller, removes the namespaces (releasing their bdevs) and listeners. */
+  destroy(): Promise<void> {
+    return this.#call('destroy', () => binding().nvmfDestroySubsystem(this.#host.nativeHandle, this.nqn));
+  }
+
+  #call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    return withCallerStack(op, this.nqn, async () => {
+      this.#host.assertRunning(op, this.nqn);
+      return fn();
+    });
+  }
+}
+
+/** The engine's NVMe-oF target and discovery (engine.nvmf). */
+export class NvmfTarget {
+  #host: NvmfHost;
+
+  /** @internal */
+  constructor(host: NvmfHost) {
+    this.#host = host;
+  }
+
+  /** This process's default host NQN (used by nvmf:// bdevs without hostnqn=). */
+  get hostNqn(): string {
+    return binding().nvmfHostNqn();
+  }
+
+  createSubsystem(options: SubsystemOptions): Promise<Subsystem> {
+    return withCallerStack('createSubsystem', typeof options?.nqn === 'string' ? options.nqn : undefined, async () => {
+      if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+      const nqn = requireNqn(options.nqn, 'nqn');
+      const serial = requireString(options.serial ?? 'NODESTOR0000001', 'serial');
+      const model = requireString(options.model ?? 'nodestor', 'model');
+      const allowAnyHost = options.allowAnyHost ?? false;
+      if (typeof allowAnyHost !== 'boolean') throw new TypeError('allowAnyHost must be a boolean');
+      const hosts = options.hosts ?? [];
+      if (!Array.isArray(hosts)) throw new TypeError('hosts must be an array of host NQNs');
+      hosts.forEach((h, i) => requireNqn(h, `hosts[${i}]`));
+      const maxNamespaces = requireInteger(options.maxNamespaces ?? 32, 'maxNamespaces', 1, 1024);
+      this.#host.assertRunning('createSubsystem', nqn);
+      await binding().nvmfCreateSubsystem(this.#host.nativeHandle, nqn, serial, model, allowAnyHost, [...hosts], maxNamespaces);
+      return new Subsystem(this.#host, nqn);
+    });
+  }
+
+  /** A handle on an existing subsystem (ENOENT at its first call if there is none). */
+  subsystem(nqn: string): Subsystem {
+    return new Subsystem(this.#host, requireNqn(nqn, 'nqn'));
+  }
+
+  listSubsystems(): Promise<SubsystemInfo[]> {
+    return withCallerStack('listSubsystems', undefined, async () => {
+      this.#host.assertRunning('listSubsystems');
+      return binding().nvmfList(this.#host.nativeHandle);
+    });
+  }
+
+  /** The discovery log of a target (any NVMe/TCP target, ours or not). */
+  discover(options: ListenerAddress & { hostNqn?: string }): Promise<DiscoveryEntry[]> {
+    return withCallerStack('discover', undefined, async () => {
+      const { address, port } = requireAddress(options, 'options', 4420);
+      const hostNqn = options.hostNqn === undefined ? '' : requireNqn(options.hostNqn, 'hostNqn');
+      this.#host.assertRunning('discover');
+      return binding().nvmfDiscover(this.#host.nativeHandle, address, port, hostNqn);
+    });
+  }
+}
