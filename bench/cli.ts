@@ -5,6 +5,7 @@ import { jsBatch } from './js-batch.js';
 import { jsIo } from './js-io.js';
 import { lvolBench } from './lvol.js';
 import { micro } from './micro.js';
+import { nvmfBench } from './nvmf.js';
 import { uringVsFio } from './uring-vs-fio.js';
 
 const usage = `usage:
@@ -15,6 +16,7 @@ const usage = `usage:
   npm run bench -- micro [--core 0]
   npm run bench -- lvol [--seconds 5] [--core 0]
   npm run bench -- uring-vs-fio [--file /var/tmp/nodestor-bench.img] [--size-mb 2048] [--seconds 10] [--qd 32] [--core 0]
+  npm run bench -- nvmf [--seconds 3] [--cores 0,1]   (target core, host core)
   (results: JSON on stdout, and JSON/SVG under --out, default bench/results)`;
 
 const [name, ...rest] = process.argv.slice(2);
@@ -48,7 +50,10 @@ function positive(text: string, what: string): number {
 }
 
 const idle = values.idle === 'adaptive' ? 'adaptive' : 'poll';
-if (name === 'bdevperf') {
+if (name === 'nvmf') {
+  const [targetCore, hostCore] = values.cores === '0' ? [0, 1] : values.cores.split(',').map((c) => positive(String(Number(c) + 1), '--cores') - 1);
+  await nvmfBench({ seconds: positive(values.seconds ?? '3', '--seconds'), targetCore: targetCore!, hostCore: hostCore ?? 1, out: values.out });
+} else if (name === 'bdevperf') {
   const workloads = ['randread', 'randwrite', 'read', 'write', 'randrw'] as const;
   const workload = workloads.find((w) => w === values.workload);
   if (!workload) {
