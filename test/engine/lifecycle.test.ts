@@ -15,7 +15,7 @@ describe('engine lifecycle', () => {
     expect(info.reactors).toHaveLength(1);
     expect(info.reactors[0]!.core).toBe(0);
     expect(info.reactors[0]!.idle).toBe('adaptive');
-    expect(info.reactors[0]!.threads).toBe(2); // the app thread and the I/O worker
+    expect(info.reactors[0]!.threads).toBe(3); // the app thread, the I/O worker and the NVMe-oF poll group
     expect(info.memory.reservedBytes).toBe(64 * 1024 * 1024);
     expect(info.memory.usedBytes + info.memory.freeBytes).toBe(info.memory.reservedBytes);
     await engine.stop();

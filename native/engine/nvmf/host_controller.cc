@@ -221,7 +221,7 @@ void HostController::finish_bring_up() {
   cntlid_.store(admin_->cntlid(), std::memory_order_release);
   generation_.fetch_add(1, std::memory_order_acq_rel);
   state_.store(State::Connected, std::memory_order_release);
-  failure_.clear();
+  set_failure("");
   keep_alive_sent_ns_ = 0;
   if (!keep_alive_poller_ && options_.keep_alive_ms > 0)
     keep_alive_poller_ = app_.register_poller("nvmf-host-keep-alive", keep_alive_tick, this,
@@ -260,7 +260,7 @@ void HostController::submit_aer() {
           auto c2 = weak.lock();
           if (!c2 || rc2 != 0) return;
           if ((st2 & kStatusMask) != 0 || get64(buf->data() + 4096) == 0) {
-            c2->failure_ = "namespace " + std::to_string(c2->options_.nsid) + " was removed from " + c2->options_.subnqn;
+            c2->set_failure("namespace " + std::to_string(c2->options_.nsid) + " was removed from " + c2->options_.subnqn);
             c2->state_.store(State::Failed, std::memory_order_release);
             if (c2->on_failed_) c2->on_failed_();
           }
@@ -294,7 +294,7 @@ void HostController::bring_up_failed(int rc, std::string why) {
   if (state() == State::Failed) return;
   if (on_connected_) {  // the first connection: report, do not retry
     state_.store(State::Failed, std::memory_order_release);
-    failure_ = why;
+    set_failure(why);
     auto done = std::move(on_connected_);
     on_connected_ = nullptr;
     if (admin_) {
@@ -306,7 +306,7 @@ void HostController::bring_up_failed(int rc, std::string why) {
     return done(Status::error(rc, why + where), nullptr);
   }
   if (state() == State::Connected) return lost(why);
-  failure_ = why;
+  set_failure(why);
   schedule_reconnect();
 }
 
@@ -321,7 +321,7 @@ void HostController::report_queue_lost(uint64_t generation) {
 void HostController::lost(std::string why) {
   if (state() != State::Connected) return;
   state_.store(State::Reconnecting, std::memory_order_release);
-  failure_ = why;
+  set_failure(why);
   lost_at_ns_ = monotonic_ns();
   if (admin_) admin_->fail(-ECONNRESET, why);
   schedule_reconnect();
@@ -331,7 +331,7 @@ void HostController::schedule_reconnect() {
   if (state() == State::Failed) return;
   if (monotonic_ns() - lost_at_ns_ >= options_.ctrl_loss_timeout_ms * 1'000'000ull) {
     state_.store(State::Failed, std::memory_order_release);
-    failure_ = "controller lost for more than " + std::to_string(options_.ctrl_loss_timeout_ms) + " ms: " + failure_;
+    set_failure("controller lost for more than " + std::to_string(options_.ctrl_loss_timeout_ms) + " ms: " + failure());
     if (on_failed_) on_failed_();
     return;
   }
@@ -350,7 +350,7 @@ int HostController::reconnect_tick(void* arg) {
 
 void HostController::shutdown() {
   state_.store(State::Failed, std::memory_order_release);
-  if (failure_.empty()) failure_ = "the bdev was destroyed";
+  if (failure().empty()) set_failure("the bdev was destroyed");
   if (keep_alive_poller_) app_.unregister_poller(keep_alive_poller_);
   if (reconnect_poller_) app_.unregister_poller(reconnect_poller_);
   if (ready_poller_) app_.unregister_poller(ready_poller_);

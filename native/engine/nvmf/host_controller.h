@@ -11,6 +11,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -65,7 +66,10 @@ class HostController : public std::enable_shared_from_this<HostController> {
   void report_queue_lost(uint64_t generation);
   // Runs on the app thread when the controller fails for good (the bdev is gone).
   void set_failed_hook(std::function<void()> hook) { on_failed_ = std::move(hook); }
-  const std::string& failure() const { return failure_; }
+  std::string failure() const {  // any thread
+    std::lock_guard lock(failure_mutex_);
+    return failure_;
+  }
 
   // App thread: stops reconnecting and keep-alive, closes the admin queue (Failed).
   void shutdown();
@@ -99,6 +103,11 @@ class HostController : public std::enable_shared_from_this<HostController> {
   uint16_t io_queues_ = 1;
   std::function<void(Status, std::shared_ptr<HostController>)> on_connected_;
   std::function<void()> on_failed_;
+  void set_failure(std::string why) {
+    std::lock_guard lock(failure_mutex_);
+    failure_ = std::move(why);
+  }
+  mutable std::mutex failure_mutex_;  // health() reads it from I/O threads
   std::string failure_;
   uint64_t lost_at_ns_ = 0;
   Poller* keep_alive_poller_ = nullptr;
