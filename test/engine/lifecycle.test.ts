@@ -44,7 +44,7 @@ describe('engine lifecycle', () => {
     try {
       const info = engine.info();
       expect(info.reactors.map((r) => r.core)).toEqual([0, 1]);
-      expect(info.reactors.map((r) => r.threads)).toEqual([2, 1]);
+      expect(info.reactors.map((r) => r.threads)).toEqual([3, 2]); // app, worker and NVMe-oF poll group; worker and poll group
       // Bdevs are spread over the reactors' I/O workers; both must serve I/O correctly.
       const a = await engine.createBdev('malloc:///a?size_mb=1&blk_size=4096');
       const b = await engine.createBdev('malloc:///b?size_mb=1&blk_size=4096');
