@@ -51,8 +51,9 @@ function positive(text: string, what: string): number {
 
 const idle = values.idle === 'adaptive' ? 'adaptive' : 'poll';
 if (name === 'nvmf') {
-  const [targetCore, hostCore] = values.cores === '0' ? [0, 1] : values.cores.split(',').map((c) => positive(String(Number(c) + 1), '--cores') - 1);
-  await nvmfBench({ seconds: positive(values.seconds ?? '3', '--seconds'), targetCore: targetCore!, hostCore: hostCore ?? 1, out: values.out });
+  // --cores target,host (default 0,1: the --cores default '0' means "not given" here).
+  const [targetCore = 0, hostCore = 1] = values.cores === '0' ? [] : values.cores.split(',').map(Number);
+  await nvmfBench({ seconds: positive(values.seconds ?? '3', '--seconds'), targetCore, hostCore, out: values.out });
 } else if (name === 'bdevperf') {
   const workloads = ['randread', 'randwrite', 'read', 'write', 'randrw'] as const;
   const workload = workloads.find((w) => w === values.workload);

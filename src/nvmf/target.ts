@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { binding, type NativeEngine, type NativeSubsystemInfo } from '../binding.js';
+import { binding, type NativeDiscoveryEntry, type NativeEngine, type NativeSubsystemInfo } from '../binding.js';
 import { NodestorError, withCallerStack } from '../errors.js';
 import { requireInteger, requireOneOf, requireString } from '../validate.js';
 
@@ -42,16 +42,8 @@ export interface ListenerAddress {
 export type AnaState = 'optimized' | 'non_optimized' | 'inaccessible';
 const AnaStateCode: Record<AnaState, number> = { optimized: 1, non_optimized: 2, inaccessible: 3 };
 
-export interface DiscoveryEntry {
-  transport: string;
-  addressFamily: string;
-  /** 'nvme' for an NVM subsystem, 'discovery-current' for the discovery subsystem answering. */
-  subtype: string;
-  address: string;
-  port: string;
-  nqn: string;
-  portId: number;
-}
+/** One discovery log entry: subtype 'nvme' for an NVM subsystem, 'discovery-current' for the discovery subsystem answering. */
+export type DiscoveryEntry = NativeDiscoveryEntry;
 
 export type SubsystemInfo = NativeSubsystemInfo;
 

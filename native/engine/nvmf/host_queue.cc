@@ -90,9 +90,7 @@ void HostQueue::send_connect() {
   put16(sqe + 42, options_.qid);
   put16(sqe + 44, static_cast<uint16_t>(slots_.size() - 1));  // SQSIZE is 0's based
   put32(sqe + 48, options_.keep_alive_ms);
-  state_ = State::Ready;  // submit() needs it; set back below on failure
-  int rc = submit(sqe, connect_data_.data(), 1024, nullptr, 0, connect_done, this);
-  state_ = State::Handshake;
+  int rc = send_command(sqe, connect_data_.data(), 1024, nullptr, 0, connect_done, this);
   if (rc != 0) fail(rc, "cannot send Connect");
 }
 
@@ -107,9 +105,14 @@ void HostQueue::connect_done(void* arg, int status, uint16_t nvme_status, uint64
   self->set_state(State::Ready);
 }
 
-int HostQueue::submit(const uint8_t* sqe_in, const void* write_data, uint32_t write_length, void* read_buf,
+int HostQueue::submit(const uint8_t* sqe, const void* write_data, uint32_t write_length, void* read_buf,
                       uint32_t read_length, HostCommandCb cb, void* arg) {
   if (state_ != State::Ready) return -ENOTCONN;
+  return send_command(sqe, write_data, write_length, read_buf, read_length, cb, arg);
+}
+
+int HostQueue::send_command(const uint8_t* sqe_in, const void* write_data, uint32_t write_length, void* read_buf,
+                            uint32_t read_length, HostCommandCb cb, void* arg) {
   if (free_cids_.empty()) return -EAGAIN;
   uint16_t cid = free_cids_.back();
   free_cids_.pop_back();

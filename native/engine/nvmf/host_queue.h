@@ -82,6 +82,9 @@ class HostQueue {
   void on_connected();
   void handle(const PduView& pdu);
   void send_connect();
+  // submit() without the Ready check (Connect goes out during the handshake).
+  int send_command(const uint8_t* sqe, const void* write_data, uint32_t write_length, void* read_buf,
+                   uint32_t read_length, HostCommandCb cb, void* arg);
   static void connect_done(void* arg, int status, uint16_t nvme_status, uint64_t dw0);
   void complete(uint16_t cid, int status, uint16_t nvme_status, uint64_t dw0);
   void send_h2c(uint16_t cid, uint16_t ttag, uint32_t offset, uint32_t length);

@@ -67,7 +67,8 @@ Status Target::add_subsystem(SubsystemOptions options) {
   return Status::ok();
 }
 
-Status Target::remove_subsystem(const std::string& nqn, std::vector<std::shared_ptr<const NamespaceEntry>>* removed) {
+Status Target::remove_subsystem(const std::string& nqn, std::vector<std::shared_ptr<const NamespaceEntry>>* removed,
+                                std::vector<ListenerAddress>* listeners) {
   std::lock_guard lock(mutex_);
   auto it = subsystems_.find(nqn);
   if (it == subsystems_.end()) return missing(nqn);
@@ -77,10 +78,9 @@ Status Target::remove_subsystem(const std::string& nqn, std::vector<std::shared_
     if (e) removed->push_back(e);
   sub->table = std::make_shared<NamespaceTable>();
   sub->generation.fetch_add(1);
-  auto listeners = sub->listeners;
+  for (auto& l : sub->listeners) listeners->push_back(l.address);
   subsystems_.erase(it);
-  for (auto& l : listeners) {
-    auto address = l.address;
+  for (auto& address : *listeners) {
     notify_locked([&](const Controller& c) { return !c.subsystem && c.listener == address; }, AsyncEvent::DiscoveryLogChange);
   }
   return Status::ok();

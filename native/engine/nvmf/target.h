@@ -125,8 +125,10 @@ class Target {
  public:
   // ---- configuration (the app thread in the engine) ----
   Status add_subsystem(SubsystemOptions options);
-  // Fails the subsystem's controllers and returns its namespaces (to release).
-  Status remove_subsystem(const std::string& nqn, std::vector<std::shared_ptr<const NamespaceEntry>>* removed);
+  // Fails the subsystem's controllers and returns its namespaces (to release) and the
+  // addresses it listened on.
+  Status remove_subsystem(const std::string& nqn, std::vector<std::shared_ptr<const NamespaceEntry>>* removed,
+                          std::vector<ListenerAddress>* listeners);
   // nsid 0 picks the lowest free one; *assigned gets it.
   Status add_namespace(const std::string& nqn, NamespaceEntry entry, uint32_t* assigned);
   Status remove_namespace(const std::string& nqn, uint32_t nsid, std::shared_ptr<const NamespaceEntry>* removed);

@@ -25,10 +25,7 @@ void TargetService::release(std::vector<std::shared_ptr<const NamespaceEntry>> e
 void TargetService::destroy_subsystem(const std::string& nqn, std::function<void(Status)> done) {
   std::vector<std::shared_ptr<const NamespaceEntry>> removed;
   std::vector<ListenerAddress> listeners;
-  for (auto& info : target_.list())
-    if (info.options.nqn == nqn)
-      for (auto& l : info.listeners) listeners.push_back(l.address);
-  Status st = target_.remove_subsystem(nqn, &removed);
+  Status st = target_.remove_subsystem(nqn, &removed, &listeners);
   if (!st.is_ok()) return done(st);
   for (auto& l : listeners)
     if (!target_.listener_in_use(l)) transport_.stop_listening(l);
