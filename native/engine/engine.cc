@@ -42,6 +42,7 @@ Status Engine::start(const EngineOptions& options, std::unique_ptr<Engine>* out,
   }
   engine->nvmf_ = std::make_unique<nvmf::TargetService>(*engine->bdevs_, *engine->app_thread_, std::move(groups),
                                                         engine->small_buffers_.get(), engine->large_buffers_.get());
+  engine->nexuses_ = std::make_unique<nexus::NexusService>(*engine->bdevs_, engine->app_thread_.get());
   for (auto& reactor : engine->reactors_) {
     st = reactor->start();
     if (!st.is_ok()) {
@@ -58,6 +59,7 @@ Engine::~Engine() {
   // Pools before the bdevs they use; bdevs while the threads that may still hold their
   // channels exist; memory last.
   nvmf_.reset();
+  nexuses_.reset();
   pools_.reset();
   bdevs_.reset();
   workers_.clear();
@@ -73,7 +75,9 @@ bool Engine::shutdown(std::function<void()> done) {
 
 void Engine::shutdown_here(std::function<void()> done) {
   nvmf_->shutdown([this, done = std::move(done)]() mutable {
-    pools_->export_all([this, done = std::move(done)]() mutable { bdevs_->remove_all(std::move(done)); });
+    nexuses_->destroy_all([this, done = std::move(done)]() mutable {
+      pools_->export_all([this, done = std::move(done)]() mutable { bdevs_->remove_all(std::move(done)); });
+    });
   });
 }
 

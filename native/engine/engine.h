@@ -12,6 +12,7 @@
 #include "env/buffer_pool.h"
 #include "env/dma_region.h"
 #include "lvol/lvol_store.h"
+#include "nexus/nexus_service.h"
 #include "nvmf/target_service.h"
 #include "thread/reactor.h"
 #include "thread/thread.h"
@@ -49,9 +50,10 @@ class Engine {
   BdevManager& bdevs() { return *bdevs_; }  // app thread only
   lvs::LvolStoreRegistry& pools() { return *pools_; }  // app thread only
   nvmf::TargetService& nvmf() { return *nvmf_; }       // app thread only
+  nexus::NexusService& nexuses() { return *nexuses_; }  // app thread only
 
-  // Sends to the app thread: stops the NVMe-oF target, exports every pool (cleanly),
-  // removes every bdev, then runs done there.
+  // Sends to the app thread: stops the NVMe-oF target, destroys every nexus, exports every
+  // pool (cleanly), removes every bdev, then runs done there.
   bool shutdown(std::function<void()> done);
   // The same, from the app thread.
   void shutdown_here(std::function<void()> done);
@@ -70,6 +72,7 @@ class Engine {
   std::vector<std::unique_ptr<Thread>> workers_;
   std::vector<std::unique_ptr<Thread>> nvmf_groups_;  // NVMe-oF poll groups, one per reactor
   std::unique_ptr<nvmf::TargetService> nvmf_;
+  std::unique_ptr<nexus::NexusService> nexuses_;
 };
 
 }  // namespace nds

@@ -80,22 +80,30 @@ IoChannel* get_io_channel(void* io_device) {
     return found->second;
   }
   IoDevice* dev;
+  IoChannel* ch;
   {
     std::lock_guard<std::mutex> lock(registry_mutex);
     auto it = registry.find(io_device);
     if (it == registry.end() || it->second->unregistering) return nullptr;
     dev = it->second.get();
+    // Listed before it is created: a device that changes its channels' state (a nexus's
+    // configuration, its range locks) publishes the change and then visits every listed
+    // channel, so a channel must be listed before its create callback reads that state.
+    // for_each_channel reaches it by a message to this thread, after creation finished.
+    ch = new IoChannel{dev, thread, 1, nullptr};
+    dev->channels.push_back(ch);
   }
-  auto* ch = new IoChannel{dev, thread, 1, nullptr};
   ch->ctx = dev->ctx_size ? ::operator new(dev->ctx_size, std::align_val_t(64)) : nullptr;
   if (dev->create(io_device, ch->ctx) != 0) {
+    {
+      std::lock_guard<std::mutex> lock(registry_mutex);
+      auto& list = dev->channels;
+      list.erase(std::find(list.begin(), list.end(), ch));
+      if (dev->unregistering && list.empty()) finish_unregister_locked(registry.find(dev->key));
+    }
     if (ch->ctx) ::operator delete(ch->ctx, std::align_val_t(64));
     delete ch;
     return nullptr;
-  }
-  {
-    std::lock_guard<std::mutex> lock(registry_mutex);
-    dev->channels.push_back(ch);
   }
   table[io_device] = ch;
   return ch;

@@ -130,4 +130,21 @@ void Thread::collect_interrupt_fds(std::vector<int>* fds) const {
     if (!p->removed && p->interrupt_fd >= 0) fds->push_back(p->interrupt_fd);
 }
 
+namespace {
+struct OneShot {
+  Poller* poller = nullptr;
+  std::function<void()> fn;
+};
+}  // namespace
+
+void Thread::run_after(uint64_t delay_ns, std::string name, std::function<void()> fn) {
+  auto* shot = new OneShot{nullptr, std::move(fn)};
+  shot->poller = register_poller(std::move(name), [](void* arg) -> int {
+    std::unique_ptr<OneShot> self(static_cast<OneShot*>(arg));
+    Thread::current()->unregister_poller(self->poller);
+    self->fn();
+    return 1;
+  }, shot, delay_ns);
+}
+
 }  // namespace nds

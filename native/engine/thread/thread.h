@@ -40,6 +40,9 @@ class Thread {
   // Owner thread only.
   Poller* register_poller(std::string name, Poller::Fn fn, void* arg, uint64_t period_ns = 0, int interrupt_fd = -1);
   void unregister_poller(Poller* poller);
+  // Owner thread only: runs fn once, on this thread, after at least delay_ns (management
+  // paths: retries and waits; allocates).
+  void run_after(uint64_t delay_ns, std::string name, std::function<void()> fn);
   // Runs fn(arg) on this thread after the current callback, within the same pass. Used to
   // complete I/O that finished inside its own submit call without recursing.
   void defer(MsgFn fn, void* arg);
