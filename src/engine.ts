@@ -6,6 +6,10 @@ import type { BdevStats } from './bdev/stats.js';
 import { fromNative, NodestorError, withCallerStack } from './errors.js';
 import { IoDispatcher } from './io/dispatcher.js';
 import { NvmfTarget, type NvmfHost } from './nvmf/target.js';
+import { createNexusOptions, type CreateNexusOptions } from './nexus/options.js';
+import { Nexus, type NexusHost, type NexusPersistInfo } from './nexus/nexus.js';
+
+type PersistHook = (info: NexusPersistInfo) => Promise<unknown> | unknown;
 import { requireInteger, requireOneOf, requireString } from './validate.js';
 
 export interface EngineOptions {
@@ -39,7 +43,7 @@ let running: Engine | undefined;
  * A storage engine: reactors on pinned cores, DMA memory, and the bdevs served from them.
  * One engine runs per process at a time; start another after stop() has settled.
  */
-export class Engine implements BdevHost, PoolHost, NvmfHost {
+export class Engine implements BdevHost, PoolHost, NvmfHost, NexusHost {
   /** Warnings from start, e.g. the hugepage fallback (also sent to process.emitWarning). */
   readonly warnings: readonly string[];
   /** @internal */
@@ -50,6 +54,9 @@ export class Engine implements BdevHost, PoolHost, NvmfHost {
   #bdevs = new Map<string, Bdev>();
   #pools = new Map<string, Pool>();
   #nvmf: NvmfTarget | undefined;
+  #nexuses = new Map<string, Nexus>();
+  #eventPump: Promise<void> | undefined;
+  #pendingHooks = new Map<string, PersistHook>();
 
   private constructor(native: NativeEngine, dispatcher: IoDispatcher, warnings: string[]) {
     this.#native = native;
@@ -120,6 +127,73 @@ export class Engine implements BdevHost, PoolHost, NvmfHost {
       this.#bdevs.set(bdev.name, bdev);
       return bdev;
     });
+  }
+
+  /**
+   * Creates a nexus mirroring onto `children` (bdev URIs: `bdev:///name` for an existing bdev,
+   * or any URI createBdev takes, which the nexus then owns). The nexus claims its children.
+   */
+  createNexus(options: CreateNexusOptions): Promise<Nexus> {
+    return withCallerStack('createNexus', typeof options?.name === 'string' ? options.name : undefined, async () => {
+      const { native, persist } = createNexusOptions(options);
+      this.assertRunning('createNexus', native.name);
+      this.#startEventPump();
+      // The first persistence request arrives before createNexus resolves.
+      if (persist) this.#pendingHooks.set(native.name, persist);
+      try {
+        const created = await binding().nexusCreate(this.#native, native);
+        const nexus = new Nexus(this, this.adoptBdev(created.bdev), created.board, persist);
+        this.#nexuses.set(nexus.name, nexus);
+        return nexus;
+      } finally {
+        this.#pendingHooks.delete(native.name);
+      }
+    });
+  }
+
+  /** The nexus of that name created through this engine, if any. */
+  nexus(name: string): Nexus | undefined {
+    return this.#nexuses.get(name);
+  }
+
+  nexuses(): Nexus[] {
+    return [...this.#nexuses.values()];
+  }
+
+  // Nexus events and persistence requests arrive through one background wait at a time.
+  #startEventPump(): void {
+    if (this.#eventPump) return;
+    this.#eventPump = (async () => {
+      for (;;) {
+        let events;
+        try {
+          events = await binding().nexusEvents(this.#native);
+        } catch {
+          return;  // the engine stopped underneath
+        }
+        if (events === null) return;
+        for (const event of events) {
+          const nexus = this.#nexuses.get(event.nexus);
+          if (event.kind === 'persist') {
+            void this.#persist(nexus, event.id, event.info);
+          } else if (nexus) {
+            nexus.dispatch(event.kind, event.child, event.detail);
+          }
+        }
+      }
+    })();
+  }
+
+  async #persist(nexus: Nexus | undefined, id: number, info: NexusPersistInfo): Promise<void> {
+    let error: string | null = null;
+    const hook = nexus ? (i: NexusPersistInfo) => nexus.runPersist(i) : this.#pendingHooks.get(info.name);
+    try {
+      const failed = await hook?.(info);
+      if (typeof failed === 'string') error = failed;
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+    }
+    await binding().nexusPersistDone(this.#native, id, error).catch(() => undefined);
   }
 
   /** Formats `disk` as a new pool (lvol store). The pool claims the disk. */
@@ -231,8 +305,12 @@ export class Engine implements BdevHost, PoolHost, NvmfHost {
     this.#status = 'closing';
     this.#stopping = withCallerStack('stop', undefined, async () => {
       await this.dispatcher.whenIdle();
+      // Nexuses first, while their persistence hooks can still record a clean shutdown.
+      for (const nexus of this.#nexuses.values())
+        await binding().nexusShutdown(this.#native, nexus.name).catch(() => undefined);
       await binding().engineStop(this.#native);
       binding().engineFinalize(this.#native);
+      for (const nexus of [...this.#nexuses.values()]) nexus.markGone();
       for (const pool of this.#pools.values()) pool.markGone();
       this.#pools.clear();
       for (const bdev of this.#bdevs.values()) bdev.markClosed();
@@ -266,6 +344,12 @@ export class Engine implements BdevHost, PoolHost, NvmfHost {
     const bdev = new Bdev(this, created);
     this.#bdevs.set(bdev.name, bdev);
     return bdev;
+  }
+
+  /** @internal NexusHost */
+  forgetNexus(nexus: Nexus): void {
+    if (this.#nexuses.get(nexus.name) === nexus) this.#nexuses.delete(nexus.name);
+    this.forgetBdev(nexus.bdev);
   }
 
   /** @internal PoolHost */

@@ -17,3 +17,14 @@ export {
   type AnaState,
   type DiscoveryEntry,
 } from './nvmf/target.js';
+export {
+  Nexus,
+  NEXUS_NQN_PREFIX,
+  type NexusState,
+  type NexusChildInfo,
+  type NexusEvents,
+  type NexusPersistInfo,
+  type PublishOptions,
+  type RebuildStats,
+} from './nexus/nexus.js';
+export type { CreateNexusOptions } from './nexus/options.js';

@@ -4,6 +4,7 @@
 
 #include "bdev/error/error_bdev.h"
 #include "js_engine.h"
+#include "js_nexus.h"
 #include "js_nvmf.h"
 #include "js_pools.h"
 #include "js_values.h"
@@ -305,6 +306,7 @@ Napi::Object InitExports(Napi::Env env, Napi::Object exports) {
   exports.Set("batchSubmit", Napi::Function::New(env, BatchSubmit));
   register_pool_functions(env, exports);
   register_nvmf_functions(env, exports);
+  register_nexus_functions(env, exports);
   return exports;
 }
 

@@ -1,4 +1,5 @@
 #include "js_engine.h"
+#include "js_nexus.h"
 
 #include <algorithm>
 #include <cstring>
@@ -62,7 +63,7 @@ void JsEngine::drain(Napi::Env env) {
     batch = 0;
   };
   while (completions_.try_pop(&c)) {
-    ++drained;
+    if (!c.control || !c.control->background) ++drained;
     if (c.control) {
       // Settle I/O first so promises resolve in completion order.
       flush_io();
@@ -114,6 +115,17 @@ Napi::Promise JsEngine::control(Napi::Env env, std::function<void(ControlRequest
   auto* req = new ControlRequest(env);
   Napi::Promise promise = req->deferred.Promise();
   if (!send_control(req, std::move(on_app_thread))) {
+    req->deferred.Reject(make_error(env, Status::error(-EAGAIN, "the app thread's message ring is full")).Value());
+    delete req;
+  }
+  return promise;
+}
+
+Napi::Promise JsEngine::control_background(Napi::Env env, std::function<void(ControlRequest*)> on_app_thread) {
+  auto* req = new ControlRequest(env);
+  req->background = true;
+  Napi::Promise promise = req->deferred.Promise();
+  if (!engine_->app_thread().send([req, fn = std::move(on_app_thread)] { fn(req); })) {
     req->deferred.Reject(make_error(env, Status::error(-EAGAIN, "the app thread's message ring is full")).Value());
     delete req;
   }
@@ -240,6 +252,7 @@ Napi::Promise JsEngine::stop(Napi::Env env) {
       for (auto& h : handles) h->closed = true;
       return e.Undefined();
     };
+    nexus_bridge().close();
     release_all_bdevs_on_app_thread([this, r] { engine_->shutdown_here([this, r] { complete(Completion{0, 0, r}); }); });
   });
   if (!sent) {
@@ -269,6 +282,7 @@ void JsEngine::stop_for_exit() {
     stopping_ = true;
     std::atomic<bool> done{false};
     bool sent = engine_->app_thread().send([this, &done] {
+      nexus_bridge().close();
       release_all_bdevs_on_app_thread([this, &done] {
         engine_->shutdown_here([&done] {
           done.store(true, std::memory_order_release);

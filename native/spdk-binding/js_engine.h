@@ -19,6 +19,7 @@
 namespace nds::binding {
 
 class JsEngine;
+class NexusBridge;
 
 // A bdev as JavaScript holds it: a descriptor opened on the app thread and, per reactor,
 // the channel its worker thread uses (touched only by that worker).
@@ -37,6 +38,7 @@ struct ControlRequest {
   Napi::Promise::Deferred deferred;
   Status status;
   std::function<Napi::Value(Napi::Env)> result;  // runs on the JS thread; may be empty
+  bool background = false;  // a long wait (events) that must not keep the process alive
 };
 
 enum class BounceKind : uint8_t { None, Small, Large, Region };
@@ -112,10 +114,14 @@ class JsEngine {
   Engine& engine() { return *engine_; }
   // JS thread: a promise settled by finish(); `on_app_thread` runs there with the request.
   Napi::Promise control(Napi::Env env, std::function<void(ControlRequest*)> on_app_thread);
+  // The same for a long wait that must not keep the process alive (event delivery).
+  Napi::Promise control_background(Napi::Env env, std::function<void(ControlRequest*)> on_app_thread);
   // App thread: settles the request; `result` builds the value on the JS thread.
   void finish(ControlRequest* req, Status status, std::function<Napi::Value(Napi::Env)> result = nullptr);
   // App thread: opens a descriptor for JavaScript on the bdev.
   Status open_handle(Bdev* bdev, std::shared_ptr<JsBdev>* out);
+  // Events and persistence requests of nexuses (js_nexus.cc); app thread.
+  NexusBridge& nexus_bridge();
   // App thread: releases the JavaScript handles on these bdevs (channels, descriptors).
   void release_handles_of(std::vector<const Bdev*> bdevs, std::function<void()> done);
 
@@ -157,6 +163,7 @@ class JsEngine {
   // Bdevs JavaScript holds open: touched on the app thread, and on the JS thread only after
   // a stop has settled (the completion queue orders the two).
   std::unordered_set<std::shared_ptr<JsBdev>> live_bdevs_;
+  std::unique_ptr<NexusBridge> nexus_bridge_;
 };
 
 }  // namespace nds::binding

@@ -349,6 +349,7 @@ NexusInfo Nexus::info() const {
     if (child->rebuild) c.rebuild = child->rebuild->stats();
     info.children.push_back(std::move(c));
   }
+  info.history = history_;
   return info;
 }
 

@@ -59,6 +59,7 @@ struct NexusInfo {
   uint32_t block_size = 0;
   NexusState state = NexusState::Online;
   std::vector<ChildInfo> children;
+  std::vector<RebuildStats> history;  // ended rebuilds, oldest first
 };
 
 // What the persistence hook stores: enough for a restarted nexus to know which children

@@ -1,0 +1,50 @@
+// N-API functions for nexuses (js_nexus.cc), and the bridge that carries their events and
+// persistence requests to JavaScript: JavaScript keeps one background wait open
+// (nexusEvents), which the app thread settles with everything queued since the last one.
+#pragma once
+#include <napi.h>
+
+#include <deque>
+#include <functional>
+#include <map>
+
+#include "nexus/nexus_types.h"
+#include "util/status.h"
+
+namespace nds::binding {
+
+class JsEngine;
+struct ControlRequest;
+
+class NexusBridge {
+ public:
+  explicit NexusBridge(JsEngine* js) : js_(js) {}
+
+  // App thread.
+  void post(const nexus::NexusEvent& event);
+  void request_persist(const std::string& nexus, const nexus::PersistInfo& info, std::function<void(Status)> done);
+  void persist_done(uint64_t id, Status status);
+  void wait(ControlRequest* request);
+  // Engine stop: the open wait settles with null, pending persistence requests fail.
+  void close();
+
+ private:
+  struct Item {
+    nexus::NexusEvent event;
+    bool persist = false;
+    uint64_t id = 0;
+    nexus::PersistInfo info;
+  };
+  void deliver();
+
+  JsEngine* js_;
+  std::deque<Item> queue_;
+  ControlRequest* waiting_ = nullptr;
+  std::map<uint64_t, std::function<void(Status)>> persisting_;
+  uint64_t next_id_ = 1;
+  bool closed_ = false;
+};
+
+void register_nexus_functions(Napi::Env env, Napi::Object exports);
+
+}  // namespace nds::binding

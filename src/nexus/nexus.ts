@@ -1,0 +1,298 @@
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import {
+  binding,
+  type NativeBdevCreated,
+  type NativeEngine,
+  type NativeNexusBoard,
+  type NativeNexusChild,
+  type NativeNexusInfo,
+  type NativePersistInfo,
+  type NativeRebuildStats,
+} from '../binding.js';
+import type { Bdev, HandleStatus } from '../bdev/bdev.js';
+import { NodestorError, withCallerStack } from '../errors.js';
+import type { NvmfTarget } from '../nvmf/target.js';
+import { requireInteger, requireString } from '../validate.js';
+
+export type NexusState = NativeNexusInfo['state'];
+export type NexusChildInfo = NativeNexusChild;
+export type RebuildStats = NativeRebuildStats;
+/** What the persistence hook receives: enough for a restart to know which children are current. */
+export type NexusPersistInfo = NativePersistInfo;
+
+export interface NexusEvents {
+  /** A child changed: `detail` is e.g. 'Faulted:IoError/OutOfSync', 'Open/Synced' or 'Removed'. */
+  child: [event: { uri: string; detail: string; child: NexusChildInfo | undefined }];
+  state: [state: NexusState];
+  /** A rebuild started, paused, resumed or ended. */
+  rebuild: [event: { uri: string; state: RebuildStats['state']; stats: RebuildStats | undefined }];
+}
+
+export interface PublishOptions {
+  /** Numeric IPv4 or IPv6 address; default 127.0.0.1. */
+  address?: string;
+  /** Default 4421. */
+  port?: number;
+  /** Host NQNs allowed to connect; default any host. */
+  hosts?: string[];
+}
+
+/** What a nexus needs from its engine. @internal */
+export interface NexusHost {
+  readonly native: NativeEngine;
+  readonly nvmf: NvmfTarget;
+  assertRunning(op: string, resource?: string): void;
+  adoptBdev(created: NativeBdevCreated): Bdev;
+  forgetNexus(nexus: Nexus): void;
+}
+
+export const NEXUS_NQN_PREFIX = 'nqn.2019-05.io.nodestor:';
+
+/**
+ * A volume mirrored onto N children (engine.createNexus): writes reach every writable child
+ * before they are acknowledged, reads go round-robin to healthy children, a failing child
+ * is faulted while I/O carries on, and a returning or new child is rebuilt online.
+ */
+export class Nexus extends EventEmitter<NexusEvents> {
+  readonly name: string;
+  readonly uuid: string;
+  readonly sizeBytes: number;
+  /** The nexus as a bdev, for I/O. */
+  readonly bdev: Bdev;
+  #host: NexusHost;
+  #board: NativeNexusBoard;
+  #persist: ((info: NexusPersistInfo) => Promise<void> | void) | undefined;
+  #status: HandleStatus = 'open';
+  #published: { nqn: string; uri: string } | undefined;
+  #lastInfo: NativeNexusInfo;
+
+  /** @internal Created by Engine.createNexus. */
+  constructor(
+    host: NexusHost,
+    bdev: Bdev,
+    board: NativeNexusBoard,
+    persist: ((info: NexusPersistInfo) => Promise<void> | void) | undefined,
+  ) {
+    super();
+    this.#host = host;
+    this.#board = board;
+    this.#persist = persist;
+    this.bdev = bdev;
+    this.#lastInfo = binding().nexusStatus(board);
+    this.name = this.#lastInfo.name;
+    this.uuid = this.#lastInfo.uuid;
+    this.sizeBytes = this.#lastInfo.sizeBytes;
+  }
+
+  get status(): HandleStatus {
+    return this.#status;
+  }
+
+  #info(): NativeNexusInfo {
+    if (this.#status !== 'closed') this.#lastInfo = binding().nexusStatus(this.#board);
+    return this.#lastInfo;
+  }
+
+  /** 'Online' | 'Degraded' | 'Faulted' | 'ShuttingDown' | 'Shutdown'. */
+  get state(): NexusState {
+    return this.#info().state;
+  }
+
+  get children(): NexusChildInfo[] {
+    return this.#info().children;
+  }
+
+  /** The NVMe-oF URI while published. */
+  get publishedUri(): string | undefined {
+    return this.#published?.uri;
+  }
+
+  /** Adds a child (any bdev URI); with rebuild (default true) a full rebuild starts at once. */
+  addChild(uri: string, options: { rebuild?: boolean } = {}): Promise<void> {
+    const child = requireString(uri, 'uri');
+    const rebuild = options?.rebuild ?? true;
+    if (typeof rebuild !== 'boolean') throw new TypeError('options.rebuild must be a boolean');
+    return this.#op('addChild', child, (engine) => binding().nexusAddChild(engine, this.name, child, rebuild));
+  }
+
+  /** Removes a child (EBUSY for the last healthy one); an owned child's bdev is destroyed. */
+  removeChild(uri: string): Promise<void> {
+    const child = requireString(uri, 'uri');
+    return this.#op('removeChild', child, (engine) => binding().nexusRemoveChild(engine, this.name, child));
+  }
+
+  /** Faults a child by command (EBUSY for the last healthy one); it needs a full rebuild to return. */
+  faultChild(uri: string): Promise<void> {
+    const child = requireString(uri, 'uri');
+    return this.#op('faultChild', child, (engine) => binding().nexusFaultChild(engine, this.name, child));
+  }
+
+  /** Takes a child offline (Closed); the nexus logs what it misses, so onlineChild copies only that. */
+  offlineChild(uri: string): Promise<void> {
+    const child = requireString(uri, 'uri');
+    return this.#op('offlineChild', child, (engine) => binding().nexusOfflineChild(engine, this.name, child));
+  }
+
+  /** Brings a faulted, offline or out-of-sync child back: a partial rebuild when its log allows, else full. */
+  onlineChild(uri: string): Promise<void> {
+    const child = requireString(uri, 'uri');
+    return this.#op('onlineChild', child, (engine) => binding().nexusOnlineChild(engine, this.name, child));
+  }
+
+  pauseRebuild(uri: string): Promise<void> {
+    const child = requireString(uri, 'uri');
+    return this.#op('pauseRebuild', child, (engine) => binding().nexusPauseRebuild(engine, this.name, child));
+  }
+
+  resumeRebuild(uri: string): Promise<void> {
+    const child = requireString(uri, 'uri');
+    return this.#op('resumeRebuild', child, (engine) => binding().nexusResumeRebuild(engine, this.name, child));
+  }
+
+  /** Stops a rebuild; the child is left Faulted(OutOfSync). */
+  stopRebuild(uri: string): Promise<void> {
+    const child = requireString(uri, 'uri');
+    return this.#op('stopRebuild', child, (engine) => binding().nexusStopRebuild(engine, this.name, child));
+  }
+
+  /** The running rebuild of that child, else its last one; undefined if it never had one. */
+  rebuildStats(uri: string): RebuildStats | undefined {
+    const child = requireString(uri, 'uri');
+    const info = this.#info();
+    const running = info.children.find((c) => c.uri === child)?.rebuild;
+    if (running) return running;
+    return [...info.history].reverse().find((r) => r.childUri === child);
+  }
+
+  /** Every ended rebuild, oldest first. */
+  async rebuildHistory(): Promise<RebuildStats[]> {
+    return this.#info().history;
+  }
+
+  /**
+   * Exports the nexus over NVMe/TCP as nqn.2019-05.io.nodestor:<name>; resolves with its
+   * URI, e.g. 'nvmf://127.0.0.1:4421/nqn.2019-05.io.nodestor:vol1'.
+   */
+  publish(options: PublishOptions = {}): Promise<string> {
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    const address = requireString(options.address ?? '127.0.0.1', 'options.address');
+    if (isIP(address) === 0) throw new RangeError(`options.address must be a numeric IPv4 or IPv6 address, got '${address}'`);
+    const port = requireInteger(options.port ?? 4421, 'options.port', 0, 65535);
+    const hosts = options.hosts;
+    if (hosts !== undefined && (!Array.isArray(hosts) || hosts.some((h) => typeof h !== 'string')))
+      throw new TypeError('options.hosts must be an array of host NQNs');
+    return withCallerStack('publish', this.name, async () => {
+      this.#assertOpen('publish');
+      if (this.#published)
+        throw new NodestorError('EEXIST', `nexus ${this.name} is already published at ${this.#published.uri}`, {
+          op: 'publish',
+          resource: this.name,
+        });
+      const nqn = NEXUS_NQN_PREFIX + this.name;
+      const subsystem = await this.#host.nvmf.createSubsystem({
+        nqn,
+        allowAnyHost: hosts === undefined,
+        hosts: hosts ?? [],
+        model: 'nodestor nexus',
+      });
+      try {
+        await subsystem.addNamespace(this.bdev.name, { uuid: this.uuid });
+        const bound = await subsystem.addListener({ address, port });
+        const host = isIP(address) === 6 ? `[${address}]` : address;
+        this.#published = { nqn, uri: `nvmf://${host}:${bound.port}/${nqn}` };
+        return this.#published.uri;
+      } catch (error) {
+        await subsystem.destroy().catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  /** Removes the NVMe-oF export; connected hosts lose the namespace. */
+  unpublish(): Promise<void> {
+    return withCallerStack('unpublish', this.name, async () => {
+      const published = this.#published;
+      if (!published) return;
+      this.#published = undefined;
+      const subsystem = this.#host.nvmf.subsystem(published.nqn);
+      await subsystem.destroy();
+    });
+  }
+
+  /** Stops rebuilds, finishes in-flight I/O, refuses new I/O (ENODEV), persists a clean shutdown. */
+  shutdown(): Promise<void> {
+    return withCallerStack('shutdown', this.name, async () => {
+      if (this.#status === 'closed') return;
+      await this.unpublish();
+      await binding().nexusShutdown(this.#host.native, this.name);
+    });
+  }
+
+  /** Shuts down (if not yet), releases the nexus bdev and closes its children. */
+  destroy(): Promise<void> {
+    return withCallerStack('destroy', this.name, async () => {
+      if (this.#status === 'closed') return;
+      this.#host.assertRunning('destroy', this.name);
+      this.#status = 'closing';
+      try {
+        await this.unpublish();
+        await binding().nexusDestroy(this.#host.native, this.name);
+      } catch (error) {
+        this.#status = 'open';
+        throw error;
+      }
+      this.markGone();
+    });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.destroy();
+  }
+
+  /** @internal The engine stopped or the nexus was destroyed. */
+  markGone(): void {
+    if (this.#status === 'closed') return;
+    this.#lastInfo = binding().nexusStatus(this.#board);
+    this.#status = 'closed';
+    this.bdev.markClosed();
+    this.#host.forgetNexus(this);
+  }
+
+  /** @internal From the engine's event pump (a JavaScript turn of its own). */
+  dispatch(kind: 'child' | 'state' | 'rebuild', child: string | undefined, detail: string): void {
+    const info = this.#info();
+    if (kind === 'state') {
+      this.emit('state', detail as NexusState);
+    } else if (kind === 'child' && child !== undefined) {
+      this.emit('child', { uri: child, detail, child: info.children.find((c) => c.uri === child) });
+    } else if (kind === 'rebuild' && child !== undefined) {
+      const stats = this.rebuildStats(child);
+      this.emit('rebuild', { uri: child, state: detail as RebuildStats['state'], stats });
+    }
+  }
+
+  /** @internal Runs the persistence hook; resolves with an error message when it failed. */
+  async runPersist(info: NexusPersistInfo): Promise<string | null> {
+    if (!this.#persist) return null;
+    try {
+      await this.#persist(info);
+      return null;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  #assertOpen(op: string): void {
+    this.#host.assertRunning(op, this.name);
+    if (this.#status !== 'open')
+      throw new NodestorError('ENOENT', `nexus ${this.name} was destroyed`, { op, resource: this.name });
+  }
+
+  #op<T>(op: string, resource: string, call: (engine: NativeEngine) => Promise<T>): Promise<T> {
+    return withCallerStack(op, resource, async () => {
+      this.#assertOpen(op);
+      return call(this.#host.native);
+    });
+  }
+}

@@ -1,0 +1,257 @@
+import { describe, expect, it } from 'vitest';
+import { NodestorError, type Nexus, type NexusPersistInfo } from '../../src/index.js';
+import { patternBytes, withEngine } from '../helpers/engine.js';
+
+const MiB = 1 << 20;
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (error) {
+    expect(error).toBeInstanceOf(NodestorError);
+    return (error as NodestorError).code;
+  }
+}
+
+/** Resolves when the child's rebuild ends (bounded). */
+function rebuildEnd(nexus: Nexus, uri: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`rebuild of ${uri} did not end`)), 20_000);
+    const onRebuild = (e: { uri: string; state: string }) => {
+      if (e.uri !== uri || !['Completed', 'Failed', 'Stopped'].includes(e.state)) return;
+      clearTimeout(timer);
+      nexus.off('rebuild', onRebuild);
+      resolve(e.state);
+    };
+    nexus.on('rebuild', onRebuild);
+  });
+}
+
+describe('nexus', () => {
+  it('mirrors writes to every child, faults a failing child without failing I/O, and keeps the last child', async () => {
+    await withEngine({ memoryMb: 256 }, async (engine) => {
+      const size = 8 * MiB;
+      const bases = await Promise.all([0, 1, 2].map((i) => engine.createBdev(`malloc:///m${i}?size_mb=8&blk_size=4096`)));
+      const err = await engine.createBdev('error:///e2?base=m2');
+      const persisted: NexusPersistInfo[] = [];
+      const states: string[] = [];
+      const nexus = await engine.createNexus({
+        name: 'vol1',
+        children: ['bdev:///m0', 'bdev:///m1', 'bdev:///e2'],
+        persist: async (info) => {
+          persisted.push(structuredClone(info));
+        },
+      });
+      nexus.on('state', (s) => states.push(s));
+      expect(nexus.state).toBe('Online');
+      expect(nexus.sizeBytes).toBe(size);
+      expect(nexus.bdev.module).toBe('nexus');
+      expect(nexus.children.map((c) => [c.uri, c.state, c.syncState])).toEqual([
+        ['bdev:///m0', 'Open', 'Synced'],
+        ['bdev:///m1', 'Open', 'Synced'],
+        ['bdev:///e2', 'Open', 'Synced'],
+      ]);
+      expect(persisted[0]).toMatchObject({ name: 'vol1', cleanShutdown: false });
+      expect(persisted[0]!.children.every((c) => c.healthy)).toBe(true);
+      // The children are claimed: nobody else writes them.
+      await expect(bases[0]!.write(0, Buffer.alloc(4096))).rejects.toMatchObject({ code: 'EPERM' });
+
+      const data = patternBytes(size, 7);
+      await nexus.bdev.write(0, data);
+      for (const b of bases) expect((await b.read(0, size)).equals(data)).toBe(true);
+
+      // e2 fails writes: the write succeeds (m0, m1 have it), e2 is faulted and persisted as unhealthy first.
+      err.injectError({ ioType: 'write', errno: 'EIO' });
+      const update = patternBytes(64 * 1024, 8);
+      await nexus.bdev.write(MiB, update);
+      data.set(update, MiB);
+      expect(nexus.state).toBe('Degraded');
+      const e2 = nexus.children.find((c) => c.uri === 'bdev:///e2')!;
+      expect([e2.state, e2.reason, e2.syncState]).toEqual(['Faulted', 'IoError', 'OutOfSync']);
+      const last = persisted.at(-1)!;
+      expect(last.children.find((c) => c.uri === 'bdev:///e2')!.healthy).toBe(false);
+      expect((await nexus.bdev.read(0, size)).equals(data)).toBe(true);
+      expect(states).toContain('Degraded');
+
+      // Reads fail on m0: served by m1, and m0 is faulted too.
+      await nexus.faultChild('bdev:///m0');
+      expect(await codeOf(nexus.faultChild('bdev:///m1'))).toBe('EBUSY');
+      expect(await codeOf(nexus.removeChild('bdev:///m1'))).toBe('EBUSY');
+      expect(await codeOf(nexus.offlineChild('bdev:///m1'))).toBe('EBUSY');
+      await expect(nexus.faultChild('bdev:///m1')).rejects.toThrow(/last healthy child/);
+      expect(nexus.state).toBe('Degraded');
+      expect((await nexus.bdev.read(0, size)).equals(data)).toBe(true);
+      expect(await codeOf(nexus.removeChild('bdev:///nope'))).toBe('ENOENT');
+
+      await nexus.destroy();
+      expect(nexus.status).toBe('closed');
+      expect(engine.nexus('vol1')).toBeUndefined();
+      expect(persisted.at(-1)!.cleanShutdown).toBe(true);
+      // The children are free again.
+      await bases[0]!.write(0, Buffer.alloc(4096));
+    });
+  });
+
+  it('an error on the last healthy child reaches the application, and owned children go with the nexus', async () => {
+    await withEngine({ memoryMb: 128 }, async (engine) => {
+      await engine.createBdev('malloc:///base?size_mb=4&blk_size=4096');
+      const err = await engine.createBdev('error:///only?base=base');
+      const nexus = await engine.createNexus({ name: 'solo', children: ['bdev:///only', 'malloc:///owned?size_mb=8&blk_size=4096'] });
+      expect(nexus.sizeBytes).toBe(4 * MiB); // the smallest child
+      expect(engine.getBdev('owned')).toBeUndefined(); // owned by the nexus, not a JavaScript handle
+      await nexus.faultChild('malloc:///owned?size_mb=8&blk_size=4096');
+      err.injectError({ ioType: 'write', errno: 'ENOSPC' });
+      expect(await codeOf(nexus.bdev.write(0, Buffer.alloc(4096)))).toBe('ENOSPC');
+      expect(nexus.children[0]!.state).toBe('Open'); // not faulted: it is the last one
+      err.clearInjectedErrors();
+      await nexus.bdev.write(0, Buffer.alloc(4096, 1));
+      await nexus.destroy();
+      // The owned child was destroyed with it; its name is free.
+      const again = await engine.createBdev('malloc:///owned?size_mb=1');
+      await again.destroy();
+    });
+  });
+
+  it('rejects bad options and children with coded errors', async () => {
+    await withEngine({ memoryMb: 64 }, async (engine) => {
+      await engine.createBdev('malloc:///a?size_mb=4&blk_size=4096');
+      await engine.createBdev('malloc:///b?size_mb=4&blk_size=512');
+      await expect(engine.createNexus({ name: 'x', children: [] })).rejects.toThrow(RangeError);
+      await expect(engine.createNexus({ name: 'a/b', children: ['bdev:///a'] })).rejects.toThrow(RangeError);
+      await expect(engine.createNexus({ name: 'x', children: ['bdev:///a'], rebuild: { segmentBytes: 3000 } })).rejects.toThrow(RangeError);
+      expect(await codeOf(engine.createNexus({ name: 'x', children: ['bdev:///missing'] }))).toBe('ENOENT');
+      expect(await codeOf(engine.createNexus({ name: 'x', children: ['bdev:///a', 'bdev:///b'] }))).toBe('EINVAL');
+      expect(await codeOf(engine.createNexus({ name: 'x', children: ['bdev:///a'], sizeBytes: 8 * MiB }))).toBe('EINVAL');
+      expect(await codeOf(engine.createNexus({ name: 'x', children: ['bdev:///a', 'bdev:///a'] }))).toBe('EINVAL');
+      expect(await codeOf(engine.createNexus({ name: 'x', children: ['bogus:///z'] }))).toBe('EINVAL');
+      // Nothing was left claimed by the failed attempts.
+      const ok = await engine.createNexus({ name: 'x', children: ['bdev:///a'] });
+      expect(await codeOf(engine.createNexus({ name: 'x', children: ['bdev:///b'] }))).toBe('EEXIST');
+      const failing = await codeOf(
+        engine.createNexus({ name: 'y', children: ['bdev:///b'], persist: async () => { throw new Error('store down'); } }),
+      );
+      expect(failing).toBe('EIO');
+      await ok.destroy();
+    });
+  });
+
+  it('rebuilds a returning child partially and a new child fully, with pause, resume, stop and history', async () => {
+    await withEngine({ memoryMb: 256 }, async (engine) => {
+      const size = 16 * MiB;
+      for (const n of ['r0', 'r1']) await engine.createBdev(`malloc:///${n}?size_mb=16&blk_size=4096`);
+      const nexus = await engine.createNexus({ name: 'rb', children: ['bdev:///r0', 'bdev:///r1'], rebuild: { segmentBytes: MiB, parallel: 2, verify: true } });
+      const data = patternBytes(size, 11);
+      await nexus.bdev.write(0, data);
+
+      // Offline r1, write three segments' worth (segments 2, 5 and 6), online: only those are copied.
+      await nexus.offlineChild('bdev:///r1');
+      expect(nexus.children[1]!.state).toBe('Closed');
+      for (const [offset, length] of [[2 * MiB + 4096, 8192], [5 * MiB + MiB - 4096, 8192]] as const) {
+        const chunk = patternBytes(length, offset);
+        await nexus.bdev.write(offset, chunk);
+        data.set(chunk, offset);
+      }
+      const partial = rebuildEnd(nexus, 'bdev:///r1');
+      await nexus.onlineChild('bdev:///r1');
+      expect(await partial).toBe('Completed');
+      const stats = nexus.rebuildStats('bdev:///r1')!;
+      expect(stats).toMatchObject({ state: 'Completed', partial: true, bytesRebuilt: 3 * MiB, segmentsDone: 3 });
+      expect(nexus.state).toBe('Online');
+      const r1 = engine.getBdev('r1')!;
+      expect((await r1.read(0, size)).equals(data)).toBe(true);
+
+      // A new child: full rebuild, paused and resumed, while writes continue.
+      const added = 'malloc:///r2?size_mb=16&blk_size=4096';
+      const full = rebuildEnd(nexus, added);
+      await nexus.addChild(added);
+      await nexus.pauseRebuild(added).catch(() => undefined); // it may already be done
+      const writes = [];
+      for (let i = 0; i < 32; i++) {
+        const chunk = patternBytes(4096, 100 + i);
+        const offset = ((i * 7919) % 4096) * 4096;
+        data.set(chunk, offset);
+        writes.push(nexus.bdev.write(offset, chunk));
+      }
+      await Promise.all(writes);
+      await nexus.resumeRebuild(added).catch(() => undefined);
+      expect(await full).toBe('Completed');
+      expect(nexus.rebuildStats(added)).toMatchObject({ partial: false, bytesRebuilt: size, bytesTotal: size });
+      expect((await nexus.bdev.read(0, size)).equals(data)).toBe(true);
+      for (const child of ['r0', 'r1']) expect((await engine.getBdev(child)!.read(0, size)).equals(data)).toBe(true);
+
+      // Stop: the child is left faulted and out of sync; the history has every rebuild.
+      await nexus.faultChild(added);
+      const stopped = rebuildEnd(nexus, added);
+      await nexus.onlineChild(added);
+      await nexus.pauseRebuild(added).catch(() => undefined);
+      await nexus.stopRebuild(added).catch(() => undefined);
+      const end = await stopped;
+      const child = nexus.children.find((c) => c.uri === added)!;
+      if (end === 'Stopped') expect([child.state, child.reason]).toEqual(['Faulted', 'OutOfSync']);
+      const history = await nexus.rebuildHistory();
+      expect(history.map((h) => [h.childUri, h.partial])).toEqual([
+        ['bdev:///r1', true],
+        [added, false],
+        [added, false],
+      ]);
+
+      // Remove / add / rebuild cycles.
+      for (let cycle = 0; cycle < 3; cycle++) {
+        await nexus.removeChild(added);
+        expect(nexus.children.map((c) => c.uri)).toEqual(['bdev:///r0', 'bdev:///r1']);
+        const done = rebuildEnd(nexus, added);
+        await nexus.addChild(added);
+        expect(await done).toBe('Completed');
+        expect(nexus.state).toBe('Online');
+      }
+      await nexus.destroy();
+    });
+  });
+
+  it('publishes over NVMe/TCP and serves verified I/O to our host', async () => {
+    await withEngine({ memoryMb: 256 }, async (engine) => {
+      for (const n of ['p0', 'p1']) await engine.createBdev(`malloc:///${n}?size_mb=8&blk_size=4096`);
+      const nexus = await engine.createNexus({ name: 'pub', children: ['bdev:///p0', 'bdev:///p1'] });
+      const uri = await nexus.publish({ port: 0 });
+      expect(uri).toMatch(/^nvmf:\/\/127\.0\.0\.1:\d+\/nqn\.2019-05\.io\.nodestor:pub$/);
+      const remote = await engine.createBdev(`${uri}?name=pubhost`);
+      const data = patternBytes(256 * 1024, 3);
+      await remote.write(4096, data);
+      expect((await nexus.bdev.read(4096, data.length)).equals(data)).toBe(true);
+      expect((await engine.getBdev('p1')!.read(4096, data.length)).equals(data)).toBe(true);
+      await remote.destroy();
+      await nexus.unpublish();
+      expect(await engine.nvmf.listSubsystems()).toEqual([]);
+      await nexus.destroy();
+    });
+  });
+
+  it('faults a remote child whose NVMe/TCP target goes away and keeps serving', async () => {
+    await withEngine({ memoryMb: 256 }, async (engine) => {
+      await engine.createBdev('malloc:///local?size_mb=8&blk_size=4096');
+      await engine.createBdev('malloc:///far?size_mb=8&blk_size=4096');
+      const nqn = 'nqn.2026-11.io.nodestor:far';
+      const sub = await engine.nvmf.createSubsystem({ nqn, allowAnyHost: true });
+      await sub.addNamespace('far');
+      const { port } = await sub.addListener({ port: 0 });
+      const remoteUri = `nvmf://127.0.0.1:${port}/${nqn}?name=farchild&ctrl_loss_timeout_ms=300&reconnect_delay_ms=50`;
+      const nexus = await engine.createNexus({ name: 'mixed', children: ['bdev:///local', remoteUri] });
+      const data = patternBytes(64 * 1024, 5);
+      await nexus.bdev.write(0, data);
+      expect((await engine.getBdev('far')!.read(0, data.length)).equals(data)).toBe(true);
+
+      await sub.destroy(); // the target goes away
+      const more = patternBytes(64 * 1024, 6);
+      await nexus.bdev.write(MiB, more); // succeeds on the local child
+      const remote = nexus.children.find((c) => c.uri === remoteUri)!;
+      expect(remote.state).toBe('Faulted');
+      expect(['Gone', 'IoError', 'TimedOut']).toContain(remote.reason);
+      expect(nexus.state).toBe('Degraded');
+      expect((await nexus.bdev.read(MiB, more.length)).equals(more)).toBe(true);
+      await nexus.removeChild(remoteUri);
+      expect(nexus.state).toBe('Online');
+      await nexus.destroy();
+    });
+  });
+});
