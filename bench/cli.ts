@@ -5,6 +5,7 @@ import { jsBatch } from './js-batch.js';
 import { jsIo } from './js-io.js';
 import { lvolBench } from './lvol.js';
 import { micro } from './micro.js';
+import { nexusBench } from './nexus.js';
 import { nvmfBench } from './nvmf.js';
 import { uringVsFio } from './uring-vs-fio.js';
 
@@ -17,6 +18,7 @@ const usage = `usage:
   npm run bench -- lvol [--seconds 5] [--core 0]
   npm run bench -- uring-vs-fio [--file /var/tmp/nodestor-bench.img] [--size-mb 2048] [--seconds 10] [--qd 32] [--core 0]
   npm run bench -- nvmf [--seconds 3] [--cores 0,1]   (target core, host core)
+  npm run bench -- nexus [--seconds 3] [--core 0]
   (results: JSON on stdout, and JSON/SVG under --out, default bench/results)`;
 
 const [name, ...rest] = process.argv.slice(2);
@@ -54,6 +56,8 @@ if (name === 'nvmf') {
   // --cores target,host (default 0,1: the --cores default '0' means "not given" here).
   const [targetCore = 0, hostCore = 1] = values.cores === '0' ? [] : values.cores.split(',').map(Number);
   await nvmfBench({ seconds: positive(values.seconds ?? '3', '--seconds'), targetCore, hostCore, out: values.out });
+} else if (name === 'nexus') {
+  await nexusBench({ seconds: positive(values.seconds ?? '3', '--seconds'), core: Number(values.core), out: values.out });
 } else if (name === 'bdevperf') {
   const workloads = ['randread', 'randwrite', 'read', 'write', 'randrw'] as const;
   const workload = workloads.find((w) => w === values.workload);

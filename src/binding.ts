@@ -213,6 +213,7 @@ export interface NativeNexusOptions {
   segmentBytes: number;
   parallel: number;
   verify: boolean;
+  readPolicy: 'round-robin' | 'striped';
 }
 
 export interface NativePersistInfo {

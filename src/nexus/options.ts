@@ -1,5 +1,5 @@
 import type { NativeNexusOptions } from '../binding.js';
-import { requireInteger, requireString } from '../validate.js';
+import { requireInteger, requireOneOf, requireString } from '../validate.js';
 import type { NexusPersistInfo } from './nexus.js';
 
 export interface CreateNexusOptions {
@@ -15,6 +15,11 @@ export interface CreateNexusOptions {
    * depends on the change waits until it resolves. A rejection fails that I/O.
    */
   persist?: (info: NexusPersistInfo) => Promise<void> | void;
+  /**
+   * 'round-robin' (default): each read goes to the next healthy child. 'striped': reads of a
+   * rebuild segment always go to the same healthy child, so each child caches a share.
+   */
+  readPolicy?: 'round-robin' | 'striped';
   rebuild?: {
     /** Copy and log granularity: a power of two from 64 KiB to 64 MiB; default 1 MiB. */
     segmentBytes?: number;
@@ -53,8 +58,9 @@ export function createNexusOptions(options: CreateNexusOptions): {
   const parallel = requireInteger(rebuild.parallel ?? 4, 'options.rebuild.parallel', 1, 32);
   const verify = rebuild.verify ?? false;
   if (typeof verify !== 'boolean') throw new TypeError('options.rebuild.verify must be a boolean');
+  const readPolicy = requireOneOf(options.readPolicy ?? 'round-robin', 'options.readPolicy', ['round-robin', 'striped'] as const);
   return {
-    native: { name, uuid: options.uuid ?? null, sizeBytes, children, persist: options.persist !== undefined, segmentBytes, parallel, verify },
+    native: { name, uuid: options.uuid ?? null, sizeBytes, children, persist: options.persist !== undefined, segmentBytes, parallel, verify, readPolicy },
     persist: options.persist,
   };
 }

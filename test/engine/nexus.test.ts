@@ -209,6 +209,23 @@ describe('nexus', () => {
     });
   });
 
+  it('striped reads: every segment reads back from its child, and from another when that child fails', async () => {
+    await withEngine({ memoryMb: 128 }, async (engine) => {
+      await engine.createBdev('malloc:///s0?size_mb=4&blk_size=4096');
+      await engine.createBdev('malloc:///s1base?size_mb=4&blk_size=4096');
+      const failing = await engine.createBdev('error:///s1?base=s1base');
+      const nexus = await engine.createNexus({ name: 'st', children: ['bdev:///s0', 'bdev:///s1'], readPolicy: 'striped', rebuild: { segmentBytes: 64 << 10 } });
+      const data = patternBytes(4 * MiB, 21);
+      await nexus.bdev.write(0, data);
+      expect((await nexus.bdev.read(0, 4 * MiB)).equals(data)).toBe(true);
+      failing.injectError({ ioType: 'read', errno: 'EIO' });
+      for (let seg = 0; seg < 4; seg++) expect((await nexus.bdev.read(seg * 65536, 4096)).equals(data.subarray(seg * 65536, seg * 65536 + 4096))).toBe(true);
+      expect(nexus.children[1]).toMatchObject({ state: 'Faulted', reason: 'IoError' });
+      await expect(engine.createNexus({ name: 'bad', children: ['bdev:///s0'], readPolicy: 'random' as 'striped' })).rejects.toThrow(RangeError);
+      await nexus.destroy();
+    });
+  });
+
   it('publishes over NVMe/TCP and serves verified I/O to our host', async () => {
     await withEngine({ memoryMb: 256 }, async (engine) => {
       for (const n of ['p0', 'p1']) await engine.createBdev(`malloc:///${n}?size_mb=8&blk_size=4096`);

@@ -29,6 +29,8 @@ struct RebuildOptions {
   bool verify = false;    // read each copied segment back and compare it with the source
 };
 
+enum class ReadPolicy : uint8_t { RoundRobin, Striped };
+
 // The state JavaScript reads synchronously: a snapshot the app thread refreshes on every
 // change, under its own lock.
 class StatusBoard {
@@ -50,7 +52,7 @@ class StatusBoard {
 class Nexus final : public Bdev {
  public:
   Nexus(std::string name, Uuid uuid, uint32_t block_size, uint64_t num_blocks, BdevManager& manager, Thread* app,
-        RebuildOptions rebuild, PersistHook persist, EventSink events);
+        RebuildOptions rebuild, ReadPolicy reads, PersistHook persist, EventSink events);
   ~Nexus() override;
 
   // ---- Bdev ----
@@ -120,6 +122,7 @@ class Nexus final : public Bdev {
   BdevManager& manager_;
   Thread* app_;
   RebuildOptions rebuild_options_;
+  ReadPolicy read_policy_;
   uint64_t segment_blocks_;
   PersistHook persist_hook_;
   EventSink events_;

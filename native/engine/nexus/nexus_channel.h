@@ -29,6 +29,10 @@ struct ChildRoute {
 struct ChannelConfig {
   uint64_t generation = 0;
   bool accepting = true;  // false once the nexus shuts down: new I/O fails with ENODEV
+  // Reads of one segment always go to the same healthy child (spread by segment) rather
+  // than round-robin per I/O: each child's cache then holds a third of the data, not all.
+  bool striped_reads = false;
+  uint32_t stripe_shift = 0;  // log2(segment blocks)
   std::vector<ChildRoute> children;
 };
 

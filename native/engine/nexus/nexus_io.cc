@@ -224,6 +224,13 @@ void NexusChannel::start_read(BdevIo* io) {
   NexusIoState& s = state_of(io);
   uint32_t candidates = readable_mask_ & ~s.tried;
   if (candidates == 0) return bdev_io_complete(io, s.error ? s.error : -ENODEV);
+  if (config_->striped_reads && s.tried == 0) {
+    // The n-th readable child, n = segment number modulo how many there are.
+    uint32_t n = static_cast<uint32_t>((io->offset_blocks >> config_->stripe_shift) % static_cast<uint64_t>(std::popcount(candidates)));
+    uint32_t pick = candidates;
+    for (; n > 0; --n) pick &= pick - 1;
+    candidates = pick & (~pick + 1);  // its lowest set bit
+  }
   // The next candidate at or after the cursor, wrapping around.
   uint32_t cursor = next_read_ % kMaxChildren;
   uint32_t rotated = (candidates >> cursor) | (cursor ? candidates << (kMaxChildren - cursor) : 0);
