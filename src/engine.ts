@@ -8,9 +8,9 @@ import { IoDispatcher } from './io/dispatcher.js';
 import { NvmfTarget, type NvmfHost } from './nvmf/target.js';
 import { createNexusOptions, type CreateNexusOptions } from './nexus/options.js';
 import { Nexus, type NexusHost, type NexusPersistInfo } from './nexus/nexus.js';
-
-type PersistHook = (info: NexusPersistInfo) => Promise<unknown> | unknown;
 import { requireInteger, requireOneOf, requireString } from './validate.js';
+
+type PersistHook = NonNullable<CreateNexusOptions['persist']>;
 
 export interface EngineOptions {
   /** Cores to run reactors on, one pinned reactor each; the first hosts the app thread. Default [0]. */
@@ -56,7 +56,9 @@ export class Engine implements BdevHost, PoolHost, NvmfHost, NexusHost {
   #nvmf: NvmfTarget | undefined;
   #nexuses = new Map<string, Nexus>();
   #eventPump: Promise<void> | undefined;
-  #pendingHooks = new Map<string, PersistHook>();
+  // By nexus name, from createNexus (whose first persistence request comes before it
+  // resolves) until the nexus is forgotten.
+  #persistHooks = new Map<string, PersistHook>();
 
   private constructor(native: NativeEngine, dispatcher: IoDispatcher, warnings: string[]) {
     this.#native = native;
@@ -138,15 +140,15 @@ export class Engine implements BdevHost, PoolHost, NvmfHost, NexusHost {
       const { native, persist } = createNexusOptions(options);
       this.assertRunning('createNexus', native.name);
       this.#startEventPump();
-      // The first persistence request arrives before createNexus resolves.
-      if (persist) this.#pendingHooks.set(native.name, persist);
+      if (persist) this.#persistHooks.set(native.name, persist);
       try {
         const created = await binding().nexusCreate(this.#native, native);
-        const nexus = new Nexus(this, this.adoptBdev(created.bdev), created.board, persist);
+        const nexus = new Nexus(this, this.adoptBdev(created.bdev), created.board);
         this.#nexuses.set(nexus.name, nexus);
         return nexus;
-      } finally {
-        this.#pendingHooks.delete(native.name);
+      } catch (error) {
+        this.#persistHooks.delete(native.name);
+        throw error;
       }
     });
   }
@@ -173,23 +175,17 @@ export class Engine implements BdevHost, PoolHost, NvmfHost, NexusHost {
         }
         if (events === null) return;
         for (const event of events) {
-          const nexus = this.#nexuses.get(event.nexus);
-          if (event.kind === 'persist') {
-            void this.#persist(nexus, event.id, event.info);
-          } else if (nexus) {
-            nexus.dispatch(event.kind, event.child, event.detail);
-          }
+          if (event.kind === 'persist') void this.#persist(event.id, event.info);
+          else this.#nexuses.get(event.nexus)?.dispatch(event.kind, event.child, event.detail);
         }
       }
     })();
   }
 
-  async #persist(nexus: Nexus | undefined, id: number, info: NexusPersistInfo): Promise<void> {
+  async #persist(id: number, info: NexusPersistInfo): Promise<void> {
     let error: string | null = null;
-    const hook = nexus ? (i: NexusPersistInfo) => nexus.runPersist(i) : this.#pendingHooks.get(info.name);
     try {
-      const failed = await hook?.(info);
-      if (typeof failed === 'string') error = failed;
+      await this.#persistHooks.get(info.name)?.(info);
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     }
@@ -348,7 +344,9 @@ export class Engine implements BdevHost, PoolHost, NvmfHost, NexusHost {
 
   /** @internal NexusHost */
   forgetNexus(nexus: Nexus): void {
-    if (this.#nexuses.get(nexus.name) === nexus) this.#nexuses.delete(nexus.name);
+    if (this.#nexuses.get(nexus.name) !== nexus) return;
+    this.#nexuses.delete(nexus.name);
+    this.#persistHooks.delete(nexus.name);
     this.forgetBdev(nexus.bdev);
   }
 

@@ -62,7 +62,6 @@ export class Nexus extends EventEmitter<NexusEvents> {
   readonly bdev: Bdev;
   #host: NexusHost;
   #board: NativeNexusBoard;
-  #persist: ((info: NexusPersistInfo) => Promise<void> | void) | undefined;
   #status: HandleStatus = 'open';
   #published: { nqn: string; uri: string } | undefined;
   #lastInfo: NativeNexusInfo;
@@ -72,12 +71,10 @@ export class Nexus extends EventEmitter<NexusEvents> {
     host: NexusHost,
     bdev: Bdev,
     board: NativeNexusBoard,
-    persist: ((info: NexusPersistInfo) => Promise<void> | void) | undefined,
   ) {
     super();
     this.#host = host;
     this.#board = board;
-    this.#persist = persist;
     this.bdev = bdev;
     this.#lastInfo = binding().nexusStatus(board);
     this.name = this.#lastInfo.name;
@@ -118,42 +115,35 @@ export class Nexus extends EventEmitter<NexusEvents> {
 
   /** Removes a child (EBUSY for the last healthy one); an owned child's bdev is destroyed. */
   removeChild(uri: string): Promise<void> {
-    const child = requireString(uri, 'uri');
-    return this.#op('removeChild', child, (engine) => binding().nexusRemoveChild(engine, this.name, child));
+    return this.#childOp('removeChild', uri, binding().nexusRemoveChild);
   }
 
   /** Faults a child by command (EBUSY for the last healthy one); it needs a full rebuild to return. */
   faultChild(uri: string): Promise<void> {
-    const child = requireString(uri, 'uri');
-    return this.#op('faultChild', child, (engine) => binding().nexusFaultChild(engine, this.name, child));
+    return this.#childOp('faultChild', uri, binding().nexusFaultChild);
   }
 
   /** Takes a child offline (Closed); the nexus logs what it misses, so onlineChild copies only that. */
   offlineChild(uri: string): Promise<void> {
-    const child = requireString(uri, 'uri');
-    return this.#op('offlineChild', child, (engine) => binding().nexusOfflineChild(engine, this.name, child));
+    return this.#childOp('offlineChild', uri, binding().nexusOfflineChild);
   }
 
   /** Brings a faulted, offline or out-of-sync child back: a partial rebuild when its log allows, else full. */
   onlineChild(uri: string): Promise<void> {
-    const child = requireString(uri, 'uri');
-    return this.#op('onlineChild', child, (engine) => binding().nexusOnlineChild(engine, this.name, child));
+    return this.#childOp('onlineChild', uri, binding().nexusOnlineChild);
   }
 
   pauseRebuild(uri: string): Promise<void> {
-    const child = requireString(uri, 'uri');
-    return this.#op('pauseRebuild', child, (engine) => binding().nexusPauseRebuild(engine, this.name, child));
+    return this.#childOp('pauseRebuild', uri, binding().nexusPauseRebuild);
   }
 
   resumeRebuild(uri: string): Promise<void> {
-    const child = requireString(uri, 'uri');
-    return this.#op('resumeRebuild', child, (engine) => binding().nexusResumeRebuild(engine, this.name, child));
+    return this.#childOp('resumeRebuild', uri, binding().nexusResumeRebuild);
   }
 
   /** Stops a rebuild; the child is left Faulted(OutOfSync). */
   stopRebuild(uri: string): Promise<void> {
-    const child = requireString(uri, 'uri');
-    return this.#op('stopRebuild', child, (engine) => binding().nexusStopRebuild(engine, this.name, child));
+    return this.#childOp('stopRebuild', uri, binding().nexusStopRebuild);
   }
 
   /** The running rebuild of that child, else its last one; undefined if it never had one. */
@@ -272,21 +262,15 @@ export class Nexus extends EventEmitter<NexusEvents> {
     }
   }
 
-  /** @internal Runs the persistence hook; resolves with an error message when it failed. */
-  async runPersist(info: NexusPersistInfo): Promise<string | null> {
-    if (!this.#persist) return null;
-    try {
-      await this.#persist(info);
-      return null;
-    } catch (error) {
-      return error instanceof Error ? error.message : String(error);
-    }
-  }
-
   #assertOpen(op: string): void {
     this.#host.assertRunning(op, this.name);
     if (this.#status !== 'open')
       throw new NodestorError('ENOENT', `nexus ${this.name} was destroyed`, { op, resource: this.name });
+  }
+
+  #childOp(op: string, uri: string, call: (engine: NativeEngine, name: string, uri: string) => Promise<void>): Promise<void> {
+    const child = requireString(uri, 'uri');
+    return this.#op(op, child, (engine) => call(engine, this.name, child));
   }
 
   #op<T>(op: string, resource: string, call: (engine: NativeEngine) => Promise<T>): Promise<T> {

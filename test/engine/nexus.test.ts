@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { NodestorError, type Nexus, type NexusPersistInfo } from '../../src/index.js';
-import { patternBytes, withEngine } from '../helpers/engine.js';
+import { codeOf, patternBytes, withEngine } from '../helpers/engine.js';
 
 const MiB = 1 << 20;
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (error) {
-    expect(error).toBeInstanceOf(NodestorError);
-    return (error as NodestorError).code;
-  }
-}
 
 /** Resolves when the child's rebuild ends (bounded). */
 function rebuildEnd(nexus: Nexus, uri: string): Promise<string> {

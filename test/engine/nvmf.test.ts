@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { NodestorError } from '../../src/index.js';
-import { patternBytes, withEngine } from '../helpers/engine.js';
+import { codeOf, patternBytes, withEngine } from '../helpers/engine.js';
 
 const NQN = 'nqn.2026-11.io.nodestor:ts';
 const HOST = 'nqn.2026-11.io.nodestor:ts-host';
 const OTHER = 'nqn.2026-11.io.nodestor:ts-other';
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (error) {
-    expect(error).toBeInstanceOf(NodestorError);
-    return (error as NodestorError).code;
-  }
-}
 
 describe('NVMe-oF target and host', () => {
   it('serves a bdev over NVMe/TCP: data written remotely reads back locally and the other way', async () => {

@@ -1,4 +1,16 @@
-import { Engine, type EngineOptions } from '../../src/index.js';
+import { expect } from 'vitest';
+import { Engine, NodestorError, type EngineOptions } from '../../src/index.js';
+
+/** The NodestorError code a promise rejects with, or 'resolved'. */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (error) {
+    expect(error).toBeInstanceOf(NodestorError);
+    return (error as NodestorError).code;
+  }
+}
 
 /** Starts an engine for one test and always stops it, even when the test fails. */
 export async function withEngine<T>(options: EngineOptions, body: (engine: Engine) => Promise<T>): Promise<T> {

@@ -301,27 +301,24 @@ void Nexus::unlock_range(RangeLock* lock, std::function<void()> done) {
                    });
 }
 
-void Nexus::wait_child_released(uint32_t child_id, std::function<void()> done) {
-  auto held = std::make_shared<bool>(false);
-  for_each_channel(this, [child_id, held](IoChannel* ch) { *held = *held || nexus_channel(ch)->holds_child(child_id); },
-                   [this, child_id, held, done = std::move(done)]() mutable {
-                     if (!*held) return done();
-                     // Its last I/O is still in flight somewhere: look again shortly.
-                     app_->run_after(1'000'000, "nexus-release:" + name(), [this, child_id, done = std::move(done)]() mutable {
-                       wait_child_released(child_id, std::move(done));
+void Nexus::wait_channels(std::function<bool(IoChannel*)> busy, std::function<void()> done) {
+  auto any = std::make_shared<bool>(false);
+  for_each_channel(this, [busy, any](IoChannel* ch) { *any = *any || busy(ch); },
+                   [this, busy, any, done = std::move(done)]() mutable {
+                     if (!*any) return done();
+                     // Something is still in flight somewhere: look again shortly.
+                     app_->run_after(1'000'000, "nexus-wait:" + name(), [this, busy, done = std::move(done)]() mutable {
+                       wait_channels(std::move(busy), std::move(done));
                      });
                    });
 }
 
+void Nexus::wait_child_released(uint32_t child_id, std::function<void()> done) {
+  wait_channels([child_id](IoChannel* ch) { return nexus_channel(ch)->holds_child(child_id); }, std::move(done));
+}
+
 void Nexus::wait_io_drained(std::function<void()> done) {
-  auto busy = std::make_shared<bool>(false);
-  for_each_channel(this, [busy](IoChannel* ch) { *busy = *busy || static_cast<BdevChannel*>(ch->ctx)->in_flight > 0; },
-                   [this, busy, done = std::move(done)]() mutable {
-                     if (!*busy) return done();
-                     app_->run_after(1'000'000, "nexus-drain:" + name(), [this, done = std::move(done)]() mutable {
-                       wait_io_drained(std::move(done));
-                     });
-                   });
+  wait_channels([](IoChannel* ch) { return static_cast<BdevChannel*>(ch->ctx)->in_flight > 0; }, std::move(done));
 }
 
 // ---------------------------------------------------------------- state

@@ -107,6 +107,8 @@ class Nexus final : public Bdev {
   void start_rebuild(NexusChild* child, bool partial_allowed);
   void on_rebuild_end(NexusChild* child);
   void when_rebuilds_idle(std::function<void()> done);
+  // Visits every channel until none is `busy`, then runs done (app thread).
+  void wait_channels(std::function<bool(IoChannel*)> busy, std::function<void()> done);
   void wait_child_released(uint32_t child_id, std::function<void()> done);
   void wait_io_drained(std::function<void()> done);
 

@@ -16,14 +16,7 @@ using nds::testing::run_on;
 
 namespace {
 
-std::unique_ptr<Engine> start() {
-  EngineOptions o;
-  o.memory_bytes = 128ull << 20;
-  o.hugepages = HugepageMode::Off;
-  std::unique_ptr<Engine> engine;
-  std::string warning;
-  return Engine::start(o, &engine, &warning).is_ok() ? std::move(engine) : nullptr;
-}
+std::unique_ptr<Engine> start() { return testing::start_test_engine(128ull << 20); }
 
 template <typename T>
 T on_app(Engine& e, std::function<void(std::function<void(T)>)> op) {

@@ -18,14 +18,7 @@ namespace {
 
 constexpr uint64_t kMiB = 1ull << 20;
 
-std::unique_ptr<Engine> start_engine() {
-  EngineOptions o;
-  o.memory_bytes = 256ull << 20;
-  o.hugepages = HugepageMode::Off;
-  std::unique_ptr<Engine> engine;
-  std::string warning;
-  return Engine::start(o, &engine, &warning).is_ok() ? std::move(engine) : nullptr;
-}
+std::unique_ptr<Engine> start_engine() { return testing::start_test_engine(256ull << 20); }
 
 Status create_bdev(Engine& e, const std::string& uri) {
   std::promise<Status> p;

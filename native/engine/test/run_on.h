@@ -7,6 +7,16 @@
 
 namespace nds::testing {
 
+// An engine for a test: one reactor on core 0, ordinary pages; nullptr if it cannot start.
+inline std::unique_ptr<Engine> start_test_engine(uint64_t memory_bytes) {
+  EngineOptions o;
+  o.memory_bytes = memory_bytes;
+  o.hugepages = HugepageMode::Off;
+  std::unique_ptr<Engine> engine;
+  std::string warning;
+  return Engine::start(o, &engine, &warning).is_ok() ? std::move(engine) : nullptr;
+}
+
 template <typename Fn>
 void run_on(Thread& thread, Fn fn) {
   std::promise<void> done;
