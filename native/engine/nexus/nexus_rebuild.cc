@@ -66,7 +66,6 @@ void Nexus::on_rebuild_end(NexusChild* child) {
   // The job is still on the stack: free it after this pass.
   RebuildJob* job = child->rebuild.release();
   app_->send([job] { delete job; });
-  emit(EventKind::Rebuild, child->uri, rebuild_state_name(stats.state));
   if (stats.state == RebuildState::Completed) {
     child->sync = SyncState::Synced;
     child->receiving_writes = false;
@@ -82,6 +81,8 @@ void Nexus::on_rebuild_end(NexusChild* child) {
   } else {
     publish_status();
   }
+  // After the states it reports are readable.
+  emit(EventKind::Rebuild, child->uri, rebuild_state_name(stats.state));
   bool any_running = false;
   for (const auto& c : children_) any_running = any_running || c->rebuild;
   if (!any_running) {
