@@ -235,3 +235,48 @@ NDS_TEST(bench_runs_every_workload_on_two_reactors_and_validates_options) {
   EXPECT_EQ(st.rc, -EINVAL);
   stop_engine(*engine);
 }
+
+#include "util/stream_copy.h"
+
+NDS_TEST(malloc_bigger_than_the_cache_streams_writes_that_other_reactors_read_back) {
+  const uint64_t size_mb = (streaming_threshold_bytes() >> 20) + 4;
+  EngineOptions eo;
+  eo.cores = {0, 1};
+  eo.memory_bytes = (size_mb + 16) << 20;
+  eo.hugepages = HugepageMode::Off;
+  std::unique_ptr<Engine> engine;
+  std::string warning;
+  ASSERT_TRUE(Engine::start(eo, &engine, &warning).is_ok());
+  ASSERT_TRUE(create(*engine, "malloc:///big?size_mb=" + std::to_string(size_mb) + "&blk_size=4096").is_ok());
+
+  // Written on reactor 0 with streaming stores, read on reactor 1.
+  const uint64_t len = 1 << 20;
+  std::vector<uint8_t> written(len), read(len);
+  for (uint64_t offset : {uint64_t{0}, (size_mb - 1) << 20}) {
+    for (uint64_t i = 0; i < len; ++i) written[i] = static_cast<uint8_t>((offset >> 20) + i * 13);
+    EXPECT_EQ(testing::run_io(*engine, "big", IoType::Write, offset, len, written.data(), 0), 0);
+    EXPECT_EQ(testing::run_io(*engine, "big", IoType::Read, offset, len, read.data(), 1), 0);
+    EXPECT_TRUE(read == written);
+    EXPECT_EQ(testing::run_io(*engine, "big", IoType::WriteZeroes, offset + 4096, 8192, nullptr, 0), 0);
+    EXPECT_EQ(testing::run_io(*engine, "big", IoType::Read, offset, len, read.data(), 1), 0);
+    std::fill(written.begin() + 4096, written.begin() + 4096 + 8192, 0);
+    EXPECT_TRUE(read == written);
+  }
+
+  // Many writes in flight on both reactors, each read back after it completes.
+  BenchOptions o;
+  o.bdev = "big";
+  o.workload = BenchWorkload::RandWrite;
+  o.verify = true;
+  o.block_size = 4096;
+  o.queue_depth = 32;
+  o.duration_ns = 50'000'000;
+  o.reactors = {0, 1};
+  Status st;
+  BenchResult r = bench(*engine, o, &st);
+  EXPECT_TRUE(st.is_ok());
+  EXPECT_TRUE(r.jobs[0].ios > 0 && r.jobs[1].ios > 0);
+  EXPECT_EQ(r.jobs[0].errors + r.jobs[1].errors, 0u);
+  EXPECT_EQ(r.jobs[0].mismatches + r.jobs[1].mismatches, 0u);
+  stop_engine(*engine);
+}

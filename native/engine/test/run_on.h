@@ -28,13 +28,14 @@ void run_on(Thread& thread, Fn fn) {
   done.get_future().wait();
 }
 
-// One I/O on bdev `name`, submitted from reactor 0's worker thread; waits for its status.
-inline int run_io(Engine& engine, const std::string& name, IoType type, uint64_t offset, uint64_t length, void* buf) {
+// One I/O on bdev `name`, submitted from a reactor's worker thread; waits for its status.
+inline int run_io(Engine& engine, const std::string& name, IoType type, uint64_t offset, uint64_t length, void* buf,
+                  size_t reactor = 0) {
   BdevDesc* desc = nullptr;
   run_on(engine.app_thread(), [&] { engine.bdevs().open(name, true, &desc); });
   if (!desc) return -ENOENT;
   std::promise<int> done;
-  run_on(engine.worker(0), [&] {
+  run_on(engine.worker(reactor), [&] {
     struct Ctx {
       std::promise<int>* done;
       IoChannel* ch;

@@ -1,3 +1,5 @@
+#include <cstring>
+
 #include "bdev/iostat.h"
 #include "test/testing.h"
 #include "util/uri.h"
@@ -105,4 +107,36 @@ NDS_TEST(crc32c_matches_known_vectors_and_continues) {
   EXPECT_EQ(crc32c(incrementing, 32), 0x46dd794eu);
   EXPECT_EQ(crc32c("123456789", 9), 0xe3069283u);
   EXPECT_EQ(crc32c(incrementing + 5, 27, crc32c(incrementing, 5)), crc32c(incrementing, 32));
+}
+
+#include <vector>
+
+#include "util/stream_copy.h"
+
+NDS_TEST(stream_copy_and_zero_write_exactly_the_range_from_any_source_alignment) {
+  // The destination is 64-byte aligned like a bdev block; the source is not always.
+  alignas(64) static uint8_t dst[8192 + 128];
+  std::vector<uint8_t> src(8192 + 64);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint8_t>(i * 7 + 3);
+  for (size_t len : {64u, 512u, 4096u, 8192u}) {
+    for (size_t src_offset : {0u, 1u, 8u, 15u, 33u}) {
+      std::memset(dst, 0xEE, sizeof(dst));
+      nds::stream_copy(dst + 64, src.data() + src_offset, len);
+      nds::store_fence();
+      EXPECT_TRUE(std::memcmp(dst + 64, src.data() + src_offset, len) == 0);
+      EXPECT_EQ(dst[63], 0xEE);        // nothing before the range
+      EXPECT_EQ(dst[64 + len], 0xEE);  // nothing after it
+    }
+    std::memset(dst, 0xEE, sizeof(dst));
+    nds::stream_zero(dst + 64, len);
+    nds::store_fence();
+    size_t nonzero = 0;
+    for (size_t i = 0; i < len; ++i) nonzero += dst[64 + i] != 0;
+    EXPECT_EQ(nonzero, 0u);
+    EXPECT_EQ(dst[63], 0xEE);
+    EXPECT_EQ(dst[64 + len], 0xEE);
+  }
+  EXPECT_TRUE(nds::streaming_threshold_bytes() >= (1u << 20));
+  EXPECT_TRUE(!nds::worth_streaming(nds::streaming_threshold_bytes()));
+  EXPECT_TRUE(nds::worth_streaming(nds::streaming_threshold_bytes() + 1));
 }

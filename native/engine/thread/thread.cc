@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "thread/reactor.h"
+#include "util/stream_copy.h"
 
 namespace nds {
 
@@ -69,6 +70,10 @@ int Thread::run_deferred() {
   int work = 0;
   // Deferred calls may defer more; bound the rounds so one pass cannot spin forever.
   for (int round = 0; round < 8 && !deferred_.empty(); ++round) {
+    if (fence_pending_) {
+      store_fence();
+      fence_pending_ = false;
+    }
     deferred_running_.swap(deferred_);
     for (const Message& m : deferred_running_) m.fn(m.arg);
     work += static_cast<int>(deferred_running_.size());

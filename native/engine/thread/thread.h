@@ -46,6 +46,9 @@ class Thread {
   // Runs fn(arg) on this thread after the current callback, within the same pass. Used to
   // complete I/O that finished inside its own submit call without recursing.
   void defer(MsgFn fn, void* arg);
+  // A module that wrote with streaming stores (util/stream_copy.h) and deferred its
+  // completion: the deferred calls then start with one store fence, shared by the batch.
+  void fence_before_deferred() { fence_pending_ = true; }
 
   // One scheduling pass, called by the reactor: messages, deferred work, active pollers,
   // due timed pollers. Returns the amount of work done.
@@ -89,6 +92,7 @@ class Thread {
   std::vector<Message> deferred_running_;
   std::vector<std::unique_ptr<Poller>> pollers_;
   bool pollers_changed_ = false;
+  bool fence_pending_ = false;
   std::unordered_map<const void*, IoChannel*> channels_;
   IoClock io_clock_;
 };

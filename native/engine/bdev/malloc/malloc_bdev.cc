@@ -3,6 +3,8 @@
 #include <cstring>
 
 #include "bdev/bdev_factory.h"
+#include "thread/thread.h"
+#include "util/stream_copy.h"
 
 namespace nds {
 namespace {
@@ -10,7 +12,10 @@ namespace {
 class MallocBdev final : public Bdev {
  public:
   MallocBdev(const SizedBdevParams& p, DmaRegion& dma, uint8_t* data)
-      : Bdev(p.name, p.uuid, p.block_size, p.num_blocks), dma_(dma), data_(data) {}
+      : Bdev(p.name, p.uuid, p.block_size, p.num_blocks),
+        dma_(dma),
+        data_(data),
+        stream_writes_(worth_streaming(p.num_blocks * p.block_size)) {}
   ~MallocBdev() override { dma_.free(data_); }
 
   const char* module_name() const override { return "malloc"; }
@@ -23,20 +28,30 @@ class MallocBdev final : public Bdev {
   void submit(ModuleChannel*, BdevIo* io) override {
     uint8_t* at = data_ + io->offset_blocks * block_size();
     size_t len = io->num_blocks * block_size();
+    // A bdev bigger than the cache takes its writes with streaming stores (see
+    // util/stream_copy.h). The completion is always deferred (it happens inside submit),
+    // and the thread fences once before running its deferred completions.
+    const bool stream = stream_writes_ && io->type != IoType::Read;
     switch (io->type) {
       case IoType::Read: std::memcpy(io->buf, at, len); break;
-      case IoType::Write: std::memcpy(at, io->buf, len); break;
+      case IoType::Write:
+        if (stream) stream_copy(at, io->buf, len); else std::memcpy(at, io->buf, len);
+        break;
       case IoType::Unmap:
-      case IoType::WriteZeroes: std::memset(at, 0, len); break;
+      case IoType::WriteZeroes:
+        if (stream) stream_zero(at, len); else std::memset(at, 0, len);
+        break;
       case IoType::Flush:
       case IoType::Reset: break;
     }
+    if (stream) io->channel->thread->fence_before_deferred();
     bdev_io_complete(io, 0);
   }
 
  private:
   DmaRegion& dma_;
   uint8_t* data_;
+  const bool stream_writes_;
 };
 
 }  // namespace
