@@ -381,17 +381,19 @@ struct Discovery {
     Discovery* self = this;
     app->send([self] { delete self; });  // never inside the queue's own callbacks
   }
+  // The spec's way to read a log that may change: the header (1024 bytes: the record
+  // count), then the whole log, then the generation counter again; start over if it moved.
+  static constexpr uint32_t kHeaderLength = 1024;
+  static constexpr int kMaxRestarts = 3;
+  std::array<uint8_t, 8> counter{};
+  int restarts = 0;
   void fetch(uint32_t length);
+  void confirm(uint64_t generation, std::vector<DiscoveryEntry> entries);
+  void read_log(uint8_t* into, uint32_t length, AdminCall* call);
 };
 
 void Discovery::fetch(uint32_t length) {
   log.assign(length, 0);
-  uint8_t sqe[64] = {};
-  sqe[0] = kOpGetLogPage;
-  sqe[40] = kLogDiscovery;
-  uint32_t numd = length / 4 - 1;
-  put16(sqe + 42, static_cast<uint16_t>(numd & 0xffff));
-  put16(sqe + 44, static_cast<uint16_t>(numd >> 16));
   auto* call = new AdminCall{[this, length](int rc, uint16_t st, uint64_t) {
     if (rc != 0 || (st & kStatusMask)) return finish(Status::error(rc ? rc : -EIO, "Get Log Page (discovery): " + status_text(rc, st)));
     uint64_t records = get64(log.data() + 8);
@@ -411,9 +413,31 @@ void Discovery::fetch(uint32_t length) {
       d.address = get_padded(e + 512, 256);
       out.push_back(std::move(d));
     }
-    finish(Status::ok(), std::move(out));
+    if (length == kHeaderLength) return finish(Status::ok(), std::move(out));
+    confirm(get64(log.data()), std::move(out));
   }};
-  int rc = queue->submit(sqe, nullptr, 0, log.data(), length, admin_trampoline, call);
+  read_log(log.data(), length, call);
+}
+
+void Discovery::confirm(uint64_t generation, std::vector<DiscoveryEntry> entries) {
+  auto* call = new AdminCall{[this, generation, entries = std::move(entries)](int rc, uint16_t st, uint64_t) mutable {
+    if (rc != 0 || (st & kStatusMask)) return finish(Status::error(rc ? rc : -EIO, "Get Log Page (discovery): " + status_text(rc, st)));
+    if (get64(counter.data()) == generation) return finish(Status::ok(), std::move(entries));
+    if (++restarts >= kMaxRestarts)
+      return finish(Status::error(-EAGAIN, "the discovery log changed " + std::to_string(restarts) + " times while being read"));
+    fetch(kHeaderLength);
+  }};
+  read_log(counter.data(), static_cast<uint32_t>(counter.size()), call);
+}
+
+void Discovery::read_log(uint8_t* into, uint32_t length, AdminCall* call) {
+  uint8_t sqe[64] = {};
+  sqe[0] = kOpGetLogPage;
+  sqe[40] = kLogDiscovery;
+  uint32_t numd = length / 4 - 1;
+  put16(sqe + 42, static_cast<uint16_t>(numd & 0xffff));
+  put16(sqe + 44, static_cast<uint16_t>(numd >> 16));
+  int rc = queue->submit(sqe, nullptr, 0, into, length, admin_trampoline, call);
   if (rc != 0) admin_trampoline(call, rc, 0, 0);
 }
 
@@ -434,7 +458,7 @@ void discover(Thread& app, const std::string& address, uint16_t port, const std:
   if (d->queue->state() == HostQueue::State::Failed)
     return d->finish(Status::error(-ECONNREFUSED, d->queue->error()));
   d->queue->set_state_hook([d](HostQueue::State s) {
-    if (s == HostQueue::State::Ready) return d->fetch(4096);
+    if (s == HostQueue::State::Ready) return d->fetch(Discovery::kHeaderLength);
     d->finish(Status::error(-ECONNREFUSED, "discovery at " + d->queue->options().address + ":" +
                                                std::to_string(d->queue->options().port) + ": " + d->queue->error()));
   });

@@ -35,6 +35,22 @@ class MemoryNamespace final : public nvmf::Namespace {
   uint32_t block_size_;
 };
 
+// Every PDU of one direction of a connection, digests as its IC exchange negotiated.
+// *ok: the stream parsed without error.
+inline std::vector<nvmf::Pdu> parse_pdus(const std::vector<uint8_t>& bytes, bool* ok) {
+  nvmf::PduReader reader;
+  std::vector<nvmf::Pdu> out;
+  nvmf::Pdu p;
+  reader.feed(bytes.data(), bytes.size());
+  while (reader.next(&p)) {
+    if (p.type == nvmf::PduType::ICResp || p.type == nvmf::PduType::ICReq)
+      reader.set_digests(p.bytes[11] & 1, p.bytes[11] & 2);
+    out.push_back(p);
+  }
+  *ok = reader.error() == nullptr;
+  return out;
+}
+
 inline const nvmf::ListenerAddress kCapturedListener{"127.0.0.1", 4420};
 
 // nqn.2016-06.io.spdk:cnode1 with the captured serial and model, any host, one namespace,

@@ -30,20 +30,6 @@ using namespace nds::nvmf;
 
 namespace {
 
-std::vector<Pdu> parse_all(const std::vector<uint8_t>& bytes, bool* ok) {
-  PduReader reader;
-  std::vector<Pdu> out;
-  Pdu p;
-  reader.feed(bytes.data(), bytes.size());
-  while (reader.next(&p)) {
-    if (p.type == PduType::ICResp) reader.set_digests(p.bytes[11] & 1, p.bytes[11] & 2);
-    if (p.type == PduType::ICReq) reader.set_digests(p.bytes[11] & 1, p.bytes[11] & 2);
-    out.push_back(p);
-  }
-  *ok = reader.error() == nullptr;
-  return out;
-}
-
 // What identifies an answer, whoever gave it.
 struct Answer {
   PduType type = PduType::CapsuleResp;
@@ -121,8 +107,8 @@ ReplayResult replay(const std::string& capture, Transport& transport) {
   uint16_t our_cntlid = 0xffff;  // what our admin Connect answered: a host uses it for I/O queues
   for (auto& c : connections) {
     bool host_ok = false, ctrl_ok = false;
-    std::vector<Pdu> host = parse_all(c.to_server.bytes, &host_ok);
-    std::vector<Pdu> theirs = parse_all(c.to_client.bytes, &ctrl_ok);
+    std::vector<Pdu> host = testing::parse_pdus(c.to_server.bytes, &host_ok);
+    std::vector<Pdu> theirs = testing::parse_pdus(c.to_client.bytes, &ctrl_ok);
     EXPECT_TRUE(host_ok && ctrl_ok);
     transport.open_connection();
     std::map<uint16_t, uint16_t> our_ttag;  // cid -> TTAG of our last R2T
@@ -164,7 +150,7 @@ ReplayResult replay(const std::string& capture, Transport& transport) {
         auto seen_r2t = [cid](const std::vector<Pdu>& pdus) {
           return std::any_of(pdus.begin(), pdus.end(), [cid](const Pdu& r) { return r.type == PduType::R2T && r.data_cccid() == cid; });
         };
-        for (const Pdu& r : parse_all(transport.answers(seen_r2t), &ok))
+        for (const Pdu& r : testing::parse_pdus(transport.answers(seen_r2t), &ok))
           if (r.type == PduType::R2T) our_ttag[r.data_cccid()] = r.data_ttag();
         uint16_t ttag = our_ttag[p.data_cccid()];
         std::memcpy(p.bytes.data() + 10, &ttag, 2);
@@ -178,13 +164,13 @@ ReplayResult replay(const std::string& capture, Transport& transport) {
         // The admin Connect's answer carries the controller ID the I/O queues need.
         auto answered = [](const std::vector<Pdu>& pdus) { return pdus.size() >= 2; };
         bool ok = false;
-        auto now = parse_all(transport.answers(answered), &ok);
+        auto now = testing::parse_pdus(transport.answers(answered), &ok);
         if (now.size() >= 2 && now[1].type == PduType::CapsuleResp) our_cntlid = static_cast<uint16_t>(now[1].u32(8));
       }
     }
     auto all_answered = [expected_answers](const std::vector<Pdu>& pdus) { return pdus.size() >= expected_answers; };
     bool ours_ok = false;
-    std::vector<Pdu> ours = parse_all(transport.answers(all_answered), &ours_ok);
+    std::vector<Pdu> ours = testing::parse_pdus(transport.answers(all_answered), &ours_ok);
     EXPECT_TRUE(!transport.closed());
     EXPECT_TRUE(ours_ok);
     if (ours.empty() || theirs.empty()) {
@@ -292,7 +278,7 @@ class OverSocket final : public Transport {
     // Read until the answers satisfy `ready`, or nothing more comes for a while.
     for (int idle = 0; idle < 40;) {
       bool ok = false;
-      if (ready(parse_all(in_, &ok))) break;
+      if (ready(testing::parse_pdus(in_, &ok))) break;
       pollfd p{fd_, POLLIN, 0};
       if (poll(&p, 1, 50) <= 0) {
         ++idle;
