@@ -14,7 +14,12 @@ const withNativeTests = process.argv.includes('--native-tests');
 // Benchmarks compare against fio (uring-vs-fio), a Debian package too.
 const withBenchTools = process.argv.includes('--bench');
 const isRoot = process.getuid?.() === 0;
-const DEBIAN_PACKAGES = ['cmake', 'g++', 'make', 'liburing-dev', 'libaio-dev', ...(withBenchTools ? ['fio'] : [])];
+// The fuzz targets need clang and its libFuzzer runtime (native tests only).
+const DEBIAN_PACKAGES = [
+  'cmake', 'g++', 'make', 'liburing-dev', 'libaio-dev',
+  ...(withNativeTests ? ['clang-14', 'libclang-rt-14-dev'] : []),
+  ...(withBenchTools ? ['fio'] : []),
+];
 const HUGEPAGES = 1024; // 2 GiB of 2 MiB pages: room for several test engines at once
 
 function log(message) {
@@ -125,6 +130,14 @@ function ensureNativeTests() {
   }
 }
 
+// The libFuzzer targets (clang, with ASan and UBSan): test/engine/fuzz.test.ts runs them.
+function ensureFuzzTargets() {
+  const dir = 'build-fuzz';
+  if (!isStale(`${dir}/nds_fuzz_nvmf_tcp`, NATIVE_INPUTS)) return;
+  run('cmake', ['-S', '.', '-B', dir, '-DCMAKE_CXX_COMPILER=clang++-14', '-DNDS_BUILD_ADDON=OFF', '-DNDS_FUZZ=ON', '-DCMAKE_BUILD_TYPE=RelWithDebInfo']);
+  run('cmake', ['--build', dir, '-j', '2']);
+}
+
 function ensurePrebuild() {
   const folder = 'prebuilds/linux-x64';
   const existing = existsSync(join(root, folder)) ? readdirSync(join(root, folder)).filter((f) => f.endsWith('.node')) : [];
@@ -140,4 +153,7 @@ ensureHugepages();
 if (withNativeTests) ensurePrebuild();
 ensureNativeAddon();
 ensureTypeScript();
-if (withNativeTests) ensureNativeTests();
+if (withNativeTests) {
+  ensureNativeTests();
+  ensureFuzzTargets();
+}

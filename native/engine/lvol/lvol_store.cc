@@ -492,7 +492,11 @@ void LvolStore::fill_clusters(std::vector<std::pair<uint32_t, uint32_t>> work, s
       if (fill->status != 0) return fill->done(fill->status);
       return io_.flush(fill->done);
     }
-    auto [target, source] = fill->work[fill->next++];
+    // Plain variables, not a structured binding: the lambdas below capture them (clang
+    // before 16, which builds the fuzz targets, cannot capture bindings).
+    const auto target = fill->work[fill->next].first;
+    const auto source = fill->work[fill->next].second;
+    ++fill->next;
     if (source == 0) {
       return io_.submit(IoType::WriteZeroes, data_offset(target), c, nullptr, [fill, step](int rc) {
         if (rc) fill->status = rc;

@@ -111,7 +111,8 @@ void NexusService::destroy(const std::string& name, std::function<void(Status)> 
 
 void NexusService::destroy_all(std::function<void()> done) {
   if (nexuses_.empty()) return done();
-  auto [name, nexus] = *nexuses_.begin();
+  const std::string name = nexuses_.begin()->first;  // captured below: not a binding
+  auto nexus = nexuses_.begin()->second;
   nexus->shutdown(false, [this, name, done = std::move(done)]() mutable {
     manager_.remove(name, [this, name, done = std::move(done)](Status) mutable {
       // Removed or not (still held), it is no longer served as a nexus.

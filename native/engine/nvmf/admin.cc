@@ -120,8 +120,11 @@ void Connection::identify(const uint8_t* sqe) {
     return send_data(cid, d.data(), static_cast<uint32_t>(d.size()));
   }
   if (cns == kCnsActiveNamespaces) {
+    // The NSIDs above the given one; FFFFFFFEh and FFFFFFFFh are not valid starting
+    // points (and nsid + 1 would wrap around).
+    if (nsid >= 0xfffffffeu) return respond(cid, kInvalidNamespace | kDoNotRetry);
     size_t n = 0;
-    for (uint32_t i = nsid + 1; i <= table.size() && n < 1024; ++i)
+    for (uint64_t i = uint64_t{nsid} + 1; i <= table.size() && n < 1024; ++i)
       if (table[i - 1]) put32(d.data() + 4 * n++, i);
     return send_data(cid, d.data(), static_cast<uint32_t>(d.size()));
   }
@@ -179,10 +182,11 @@ std::vector<uint8_t> Connection::ana_log(bool without_nsids) {
 void Connection::get_log_page(const uint8_t* sqe) {
   const uint16_t cid = get16(sqe + 2);
   const uint8_t lid = sqe[40];
-  const uint32_t numd = (static_cast<uint32_t>(get16(sqe + 44)) << 16 | get16(sqe + 42)) + 1;
+  // 64-bit: NUMD is 0's based, so FFFFFFFFh + 1 and anything times 4 must not wrap.
+  const uint64_t numd = (static_cast<uint64_t>(get16(sqe + 44)) << 16 | get16(sqe + 42)) + 1;
   const uint64_t offset = get64(sqe + 48);
-  const uint32_t length = numd * 4;
-  if (length > kMaxDataTransfer) return respond(cid, kInvalidField | kDoNotRetry);
+  if (numd * 4 > kMaxDataTransfer) return respond(cid, kInvalidField | kDoNotRetry);
+  const uint32_t length = static_cast<uint32_t>(numd * 4);
   const Subsystem* sub = ctrl_->subsystem.get();
   std::vector<uint8_t> log;
   {

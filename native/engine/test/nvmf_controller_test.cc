@@ -170,3 +170,26 @@ NDS_TEST(nvmf_controller_terminates_on_a_malformed_pdu) {
   EXPECT_EQ(p.u16(8), static_cast<uint16_t>(FatalError::InvalidHeaderField));
   EXPECT_TRUE(h.conn.closed());
 }
+
+// Both found by the fuzz target (native/fuzz): fields at their extremes must not wrap.
+NDS_TEST(nvmf_controller_refuses_admin_fields_that_would_wrap) {
+  Harness h;
+  h.connect("nqn.2026-11.io.nodestor:test", "nqn.2026-11.io.nodestor:allowed");
+  EXPECT_EQ(h.status(), 0x0000);
+  // Identify active namespace list (CNS 02h) above NSID FFFFFFFFh or FFFFFFFEh.
+  h.command(0x06, 7, 0xffffffffu, 0x02, 0, 0);
+  EXPECT_EQ(h.status(), 0x000b);  // Invalid Namespace or Format
+  h.command(0x06, 8, 0xfffffffeu, 0x02, 0, 0);
+  EXPECT_EQ(h.status(), 0x000b);
+  // Get Log Page (SMART) with NUMD FFFFFFFFh (0 dwords after +1 in 32 bits) and 4 GiB.
+  h.command(0x02, 9, 0xffffffffu, 0xffff0002u, 0xffff, 0);
+  EXPECT_EQ(h.status(), 0x0002);  // Invalid Field in Command
+  h.command(0x02, 10, 0xffffffffu, 0xffff0002u, 0x3fff, 0);
+  EXPECT_EQ(h.status(), 0x0002);
+  // The controller still answers a sound request afterwards.
+  h.command(0x06, 11, 0, 0x02, 0, 0);
+  Pdu p;
+  EXPECT_TRUE(h.next(&p) && p.type == PduType::C2HData);
+  EXPECT_EQ(p.u32(p.data_offset), 1u);  // the first active NSID is 1
+  EXPECT_TRUE(!h.conn.closed());
+}

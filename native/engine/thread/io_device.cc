@@ -144,7 +144,9 @@ void for_each_step(std::shared_ptr<ForEachState> state) {
     state->origin->send([state] { state->done(); });
     return;
   }
-  auto [thread, ch] = state->channels[state->next++];
+  Thread* thread = state->channels[state->next].first;  // plain variables: captured below
+  auto* ch = state->channels[state->next].second;
+  ++state->next;
   thread->send([state, thread, ch] {
     auto& table = thread->channels();
     auto found = table.find(state->device);
