@@ -31,6 +31,9 @@ struct HostControllerOptions {
   uint32_t keep_alive_ms = 10000;
   uint32_t ctrl_loss_timeout_ms = 10000;
   uint32_t reconnect_delay_ms = 200;
+  // An I/O command unanswered this long makes its queue reconnect and the command go
+  // again; after kIoAttempts such timeouts the I/O fails with ETIMEDOUT. 0: no limit.
+  uint32_t io_timeout_ms = 30000;
   uint16_t io_queue_size = 128;
   uint32_t nsid = 1;
 };

@@ -118,7 +118,7 @@ int HostQueue::send_command(const uint8_t* sqe_in, const void* write_data, uint3
   free_cids_.pop_back();
   Slot& s = slots_[cid];
   s = Slot{true, cb, arg, static_cast<const uint8_t*>(write_data), write_length, static_cast<uint8_t*>(read_buf),
-           read_length, 0};
+           read_length, 0, tick_};
   ++outstanding_;
   uint8_t header[kCapsuleCmdHeaderLength];
   std::memset(header, 0, 8);

@@ -61,6 +61,20 @@ class HostQueue {
   int submit(const uint8_t* sqe, const void* write_data, uint32_t write_length, void* read_buf, uint32_t read_length,
              HostCommandCb cb, void* arg);
   size_t outstanding() const { return outstanding_; }
+  // Command timeouts without a clock read per command: the owner calls tick()
+  // periodically, and a command's age is the number of ticks since it was sent.
+  void tick() { ++tick_; }
+  // Calls fn(arg) for every command outstanding for more than `ticks` ticks; returns how many.
+  template <typename Fn>
+  size_t for_each_overdue(uint64_t ticks, Fn fn) const {
+    size_t n = 0;
+    for (const Slot& s : slots_)
+      if (s.busy && tick_ - s.sent_tick > ticks) {
+        fn(s.arg);
+        ++n;
+      }
+    return n;
+  }
   size_t capacity() const { return slots_.size(); }
   // Ends the queue: outstanding commands complete with `error`, the state becomes Failed.
   void fail(int error, std::string reason);
@@ -75,6 +89,7 @@ class HostQueue {
     uint8_t* read_buf = nullptr;
     uint32_t read_length = 0;
     uint32_t read_received = 0;
+    uint64_t sent_tick = 0;
   };
   static int poll(void* arg);
   static void flush_deferred(void* arg);
@@ -113,6 +128,7 @@ class HostQueue {
   std::vector<Slot> slots_;
   std::vector<uint16_t> free_cids_;
   size_t outstanding_ = 0;
+  uint64_t tick_ = 0;
   std::vector<uint8_t> connect_data_;
   std::function<void(State)> on_state_;
   bool in_poll_ = false;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "bdev/bdev_factory.h"
+#include "bdev/error/error_bdev.h"
 #include "engine.h"
 #include "nvmf/host_controller.h"
 #include "nvmf/nvme_spec.h"
@@ -268,4 +269,41 @@ NDS_TEST(nvmf_target_ends_a_controller_whose_keep_alive_expires) {
   EXPECT_TRUE(got >= kICLength + kCapsuleRespHeaderLength);  // ICResp and the Connect answer came first
   EXPECT_TRUE(elapsed >= 190);
   close(fd);
+}
+
+NDS_TEST(nvmf_host_times_out_commands_the_target_does_not_answer) {
+  Fixture f;
+  ASSERT_TRUE(f.create("malloc:///m1?size_mb=4&blk_size=4096").is_ok());
+  ASSERT_TRUE(f.create("error:///slow?base=m1").is_ok());
+  Status st;
+  uint32_t nsid = 0;
+  run_on(f.engine->app_thread(), [&] {
+    NamespaceOptions ns;
+    ns.bdev_name = "slow";
+    st = f.engine->nvmf().add_namespace(kNqn, ns, &nsid);
+  });
+  ASSERT_TRUE(st.is_ok());
+  EXPECT_TRUE(f.create(f.remote("r", "&io_timeout_ms=bad")).rc == -EINVAL);
+  ASSERT_TRUE(f.create(f.remote("r", "&nsid=" + std::to_string(nsid) + "&io_timeout_ms=100")).is_ok());
+  round_trip(f, "r", "slow", 0, 4096, 7);
+
+  // The target holds every read for 1.5 s: each attempt times out after 100 ms, the queue
+  // reconnects, the read goes again, and after the third timeout it fails.
+  ErrorInjection hold;
+  hold.io_types = 1u << static_cast<int>(IoType::Read);
+  hold.mode = InjectMode::Delay;
+  hold.latency_us = 1'500'000;
+  EXPECT_TRUE(error_bdev_inject(f.find("slow"), hold).is_ok());
+  void* buf = f.buffer(4096);
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(run_io(*f.engine, "r", IoType::Read, 0, 4096, buf), -ETIMEDOUT);
+  auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_TRUE(waited >= std::chrono::milliseconds(300));
+  EXPECT_TRUE(waited < std::chrono::milliseconds(1500));
+
+  // The target answers again: the same bdev works, nothing was lost, it is not gone.
+  EXPECT_TRUE(error_bdev_clear(f.find("slow")).is_ok());
+  round_trip(f, "slow", "r", 8192, 4096, 8);
+  EXPECT_TRUE(!f.find("r")->gone());
+  f.engine->dma().free(buf);
 }

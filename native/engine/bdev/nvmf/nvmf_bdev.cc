@@ -20,6 +20,9 @@ namespace {
 
 constexpr uint64_t kWatchdogPeriodNs = 5'000'000;
 constexpr uint64_t kMaxBlocksPerCommand = 65536;  // NLB is 16 bits, 0's based
+// How many times a command may time out (each time its queue reconnects and it goes
+// again, as the target may have been stuck on that connection only) before its I/O fails.
+constexpr uint32_t kIoAttempts = 3;
 
 class NvmfBdev;
 
@@ -27,6 +30,7 @@ class NvmfBdev;
 struct IoProgress {
   uint64_t done_bytes;
   uint64_t piece_bytes;
+  uint32_t timeouts;  // of the piece in flight
 };
 static_assert(sizeof(IoProgress) <= sizeof(BdevIo::module_ctx));
 
@@ -43,6 +47,7 @@ class NvmfChannel final : public ModuleChannel {
   void fail_waiting(int status);
   static void piece_done(void* arg, int status, uint16_t nvme_status, uint64_t dw0);
   static int watchdog(void* arg);
+  void check_timeouts();
 
   NvmfBdev* bdev_;
   Thread* thread_;
@@ -140,6 +145,7 @@ void NvmfChannel::submit(BdevIo* io) {
   auto* p = reinterpret_cast<IoProgress*>(io->module_ctx);
   p->done_bytes = 0;
   p->piece_bytes = 0;
+  p->timeouts = 0;
   waiting_.push_back(io);
   drain();
 }
@@ -212,9 +218,11 @@ void NvmfChannel::piece_done(void* arg, int status, uint16_t nvme_status, uint64
     // Transport loss: the command may or may not have run. Reads, writes, zeroes and
     // deallocation are idempotent, so the piece goes again on the reconnected queue.
     if (self->ctrl_->state() == HostController::State::Failed) return bdev_io_complete(io, -ENODEV);
+    if (p->timeouts >= kIoAttempts) return bdev_io_complete(io, -ETIMEDOUT);
     self->waiting_.push_front(io);
     return;
   }
+  p->timeouts = 0;
   int rc = errno_from_status(nvme_status);
   if (rc != 0) return bdev_io_complete(io, rc);
   p->done_bytes += p->piece_bytes;
@@ -256,8 +264,24 @@ int NvmfChannel::watchdog(void* arg) {
     self->connect_queue();
     return 1;
   }
+  if (self->queue_ && self->queue_->state() == HostQueue::State::Ready) self->check_timeouts();
   if (!self->waiting_.empty()) self->drain();
   return 0;
+}
+
+void NvmfChannel::check_timeouts() {
+  queue_->tick();
+  const uint32_t timeout_ms = ctrl_->options().io_timeout_ms;
+  if (timeout_ms == 0) return;
+  const uint64_t ticks = std::max<uint64_t>(1, timeout_ms * 1'000'000ull / kWatchdogPeriodNs);
+  size_t overdue = queue_->for_each_overdue(ticks, [](void* arg) {
+    ++reinterpret_cast<IoProgress*>(static_cast<BdevIo*>(arg)->module_ctx)->timeouts;
+  });
+  if (overdue == 0) return;
+  // Like a controller reset: the queue goes, the controller reconnects, and every
+  // command on it is sent again (or fails, once it has timed out kIoAttempts times).
+  queue_->fail(-ECONNRESET, std::to_string(overdue) + " command(s) got no answer within " +
+                                std::to_string(timeout_ms) + " ms");
 }
 
 // ------------------------------------------------------------------ creation
@@ -310,6 +334,9 @@ Status parse_nvmf_uri(std::string_view text, Uri& uri, nvmf::HostControllerOptio
   v.reset();
   if (!(st = uri.query.take_u64("reconnect_delay_ms", 1, 3600000, &v)).is_ok()) return st;
   if (v) o->reconnect_delay_ms = static_cast<uint32_t>(*v);
+  v.reset();
+  if (!(st = uri.query.take_u64("io_timeout_ms", 0, 3600000, &v)).is_ok()) return st;
+  if (v) o->io_timeout_ms = static_cast<uint32_t>(*v);
   v.reset();
   if (!(st = uri.query.take_u64("io_queue_size", 2, 128, &v)).is_ok()) return st;
   if (v) o->io_queue_size = static_cast<uint16_t>(*v);
