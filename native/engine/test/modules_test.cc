@@ -29,13 +29,6 @@ std::unique_ptr<Engine> start_engine(IdleMode idle) {
   return Engine::start(options, &engine, &warning).is_ok() ? std::move(engine) : nullptr;
 }
 
-void stop_engine(Engine& engine) {
-  std::promise<void> stopped;
-  engine.shutdown([&] { stopped.set_value(); });
-  stopped.get_future().wait();
-  engine.stop_reactors();
-}
-
 Status create(Engine& engine, const std::string& uri) {
   Status result;
   run_on(engine.app_thread(), [&] { create_bdev_from_uri(engine.bdevs(), uri, [&](Status st, Bdev*) { result = st; }); });
@@ -99,7 +92,7 @@ NDS_TEST(file_modules_do_verified_io_and_keep_data_on_the_file) {
       EXPECT_EQ(io(*engine, "f", IoType::Unmap, 0, 4096, nullptr), 0);
       engine->dma().free(buf);
       EXPECT_TRUE(remove(*engine, "f").is_ok());
-      stop_engine(*engine);
+      testing::stop_test_engine(*engine);
 
       // The file itself holds what was written: zeroes, then the pattern.
       std::vector<uint8_t> content(8192);
@@ -125,7 +118,7 @@ NDS_TEST(file_modules_reject_missing_and_unsuitable_paths) {
   std::string path = temp_file(100);
   EXPECT_EQ(create(*engine, "aio://" + path).rc, -EINVAL);  // smaller than a block
   unlink(path.c_str());
-  stop_engine(*engine);
+  testing::stop_test_engine(*engine);
 }
 
 NDS_TEST(error_bdev_claims_its_base_and_injects_each_mode) {
@@ -191,7 +184,7 @@ NDS_TEST(error_bdev_claims_its_base_and_injects_each_mode) {
   engine->dma().free(buf);
   EXPECT_TRUE(remove(*engine, "err").is_ok());
   EXPECT_TRUE(remove(*engine, "base").is_ok());  // the claim went with the error bdev
-  stop_engine(*engine);
+  testing::stop_test_engine(*engine);
 }
 
 NDS_TEST(bench_runs_every_workload_on_two_reactors_and_validates_options) {
@@ -233,7 +226,7 @@ NDS_TEST(bench_runs_every_workload_on_two_reactors_and_validates_options) {
   bad.reactors = {5};
   bench(*engine, bad, &st);
   EXPECT_EQ(st.rc, -EINVAL);
-  stop_engine(*engine);
+  testing::stop_test_engine(*engine);
 }
 
 #include "util/stream_copy.h"
@@ -278,5 +271,5 @@ NDS_TEST(malloc_bigger_than_the_cache_streams_writes_that_other_reactors_read_ba
   EXPECT_TRUE(r.jobs[0].ios > 0 && r.jobs[1].ios > 0);
   EXPECT_EQ(r.jobs[0].errors + r.jobs[1].errors, 0u);
   EXPECT_EQ(r.jobs[0].mismatches + r.jobs[1].mismatches, 0u);
-  stop_engine(*engine);
+  testing::stop_test_engine(*engine);
 }

@@ -320,11 +320,7 @@ struct Engine1 {
     EXPECT_TRUE(engine != nullptr);
   }
   ~Engine1() {
-    if (!engine) return;
-    std::promise<void> stopped;
-    engine->shutdown([&] { stopped.set_value(); });
-    stopped.get_future().wait();
-    engine->stop_reactors();
+    if (engine) testing::stop_test_engine(*engine);
   }
 };
 

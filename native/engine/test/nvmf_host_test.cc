@@ -59,12 +59,7 @@ struct Fixture {
     });
     EXPECT_TRUE(st.is_ok());
   }
-  ~Fixture() {
-    std::promise<void> stopped;
-    engine->shutdown([&] { stopped.set_value(); });
-    stopped.get_future().wait();
-    engine->stop_reactors();
-  }
+  ~Fixture() { testing::stop_test_engine(*engine); }
   Status create(const std::string& uri) {
     std::promise<Status> done;
     run_on(engine->app_thread(), [&] { create_bdev_from_uri(engine->bdevs(), uri, [&](Status st, Bdev*) { done.set_value(st); }); });

@@ -17,6 +17,14 @@ inline std::unique_ptr<Engine> start_test_engine(uint64_t memory_bytes) {
   return Engine::start(o, &engine, &warning).is_ok() ? std::move(engine) : nullptr;
 }
 
+// Shuts the engine down (bdevs, pools, nexuses, NVMe-oF) and stops its reactors.
+inline void stop_test_engine(Engine& engine) {
+  std::promise<void> stopped;
+  engine.shutdown([&] { stopped.set_value(); });
+  stopped.get_future().wait();
+  engine.stop_reactors();
+}
+
 template <typename Fn>
 void run_on(Thread& thread, Fn fn) {
   std::promise<void> done;

@@ -31,7 +31,8 @@ class MallocBdev final : public Bdev {
     // A bdev bigger than the cache takes its writes with streaming stores (see
     // util/stream_copy.h). The completion is always deferred (it happens inside submit),
     // and the thread fences once before running its deferred completions.
-    const bool stream = stream_writes_ && io->type != IoType::Read;
+    const bool stream = stream_writes_ && (io->type == IoType::Write || io->type == IoType::WriteZeroes ||
+                                           io->type == IoType::Unmap);
     switch (io->type) {
       case IoType::Read: std::memcpy(io->buf, at, len); break;
       case IoType::Write:
