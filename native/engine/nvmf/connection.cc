@@ -88,7 +88,7 @@ void Connection::terminate(FatalError status, uint32_t field, std::string reason
   uint8_t header[kDataHeaderLength] = {};
   put16(header + 8, static_cast<uint16_t>(status));
   put32(header + 10, field);
-  append_pdu(&out_, PduType::C2HTermReq, 0, header, kDataHeaderLength, nullptr, 0);
+  append_pdu(&out_.bytes(), PduType::C2HTermReq, 0, header, kDataHeaderLength, nullptr, 0);
   close("protocol error: " + reason);
 }
 
@@ -126,7 +126,7 @@ void Connection::handle_ic(const PduView& pdu) {
   uint8_t resp[kICLength] = {};
   resp[11] = requested & 3;  // both digests supported: grant what was asked
   put32(resp + 12, kMaxDataTransfer);
-  append_pdu(&out_, PduType::ICResp, 0, resp, kICLength, nullptr, 0);
+  append_pdu(&out_.bytes(), PduType::ICResp, 0, resp, kICLength, nullptr, 0);
   reader_.set_digests(header_digest_, data_digest_);
   ic_done_ = true;
 }
@@ -140,7 +140,7 @@ void Connection::respond(uint16_t cid, uint16_t status, uint64_t dw0) {
   put16(cqe + 10, qid_);
   put16(cqe + 12, cid);
   put16(cqe + 14, static_cast<uint16_t>(status << 1));
-  append_pdu(&out_, PduType::CapsuleResp, digest_flags(false), header, kCapsuleRespHeaderLength, nullptr, 0);
+  append_pdu(&out_.bytes(), PduType::CapsuleResp, digest_flags(false), header, kCapsuleRespHeaderLength, nullptr, 0);
 }
 
 void Connection::send_data(uint16_t cid, const uint8_t* data, uint32_t length) {
@@ -149,8 +149,23 @@ void Connection::send_data(uint16_t cid, const uint8_t* data, uint32_t length) {
   uint8_t header[kDataHeaderLength] = {};
   put16(header + 8, cid);
   put32(header + 16, length);
-  append_pdu(&out_, PduType::C2HData, static_cast<uint8_t>(digest_flags(true) | kFlagLastPdu | kFlagSuccess), header,
+  append_pdu(&out_.bytes(), PduType::C2HData, static_cast<uint8_t>(digest_flags(true) | kFlagLastPdu | kFlagSuccess), header,
              kDataHeaderLength, data, length);
+}
+
+void Connection::send_read_data(Request* r) {
+  // As send_data, but the data stays in the request's buffer: the stream sends it from
+  // there and returns the buffer to the pool once the kernel has taken it.
+  sq_head_ = static_cast<uint16_t>((sq_head_ + 1) % sq_size_);
+  uint8_t header[kDataHeaderLength] = {};
+  put16(header + 8, r->cid);
+  put32(header + 16, r->length);
+  const uint8_t flags = static_cast<uint8_t>(digest_flags(true) | kFlagLastPdu | kFlagSuccess);
+  append_pdu_header(&out_.bytes(), PduType::C2HData, flags, header, kDataHeaderLength, r->length);
+  const auto* data = static_cast<const uint8_t*>(r->buf);
+  out_.splice(data, r->length, r->buf, r->buf_length);
+  r->buf = nullptr;
+  if (data_digest_) append_data_digest(&out_.bytes(), data, r->length);
 }
 
 void Connection::handle_command(const PduView& pdu) {
@@ -400,7 +415,7 @@ void Connection::io(const PduView& pdu) {
         put16(header + 8, cid);
         put16(header + 10, static_cast<uint16_t>(r->index + 1));
         put32(header + 16, r->length);
-        return append_pdu(&out_, PduType::R2T, digest_flags(false), header, kDataHeaderLength, nullptr, 0);
+        return append_pdu(&out_.bytes(), PduType::R2T, digest_flags(false), header, kDataHeaderLength, nullptr, 0);
       }
     }
   }
@@ -477,7 +492,7 @@ void Connection::finish(Request* r, int status) {
   const uint8_t opcode = r->opcode;
   if (!closed_) {
     if (status == 0 && opcode == kOpRead) {
-      send_data(cid, static_cast<const uint8_t*>(r->buf), r->length);
+      send_read_data(r);
     } else if (status == 0 && opcode == kOpCompare) {
       respond(cid, std::memcmp(r->buf, r->compare_with, r->length) == 0 ? kSuccess : kCompareFailure | kDoNotRetry);
     } else {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "nvmf/output_stream.h"
 #include "nvmf/target.h"
 #include "nvmf/tcp_pdu.h"
 
@@ -49,7 +50,7 @@ class Connection {
   void receive(const uint8_t* data, size_t length);
 
   // Bytes for the host. `on_output` runs when a completion adds bytes outside process().
-  std::vector<uint8_t>& output() { return out_; }
+  OutputStream& output() { return out_; }
   void set_output_hook(std::function<void()> hook) { on_output_ = std::move(hook); }
 
   // Ended: by a fatal protocol error (a C2HTermReq is in the output), by the host, or by
@@ -100,6 +101,7 @@ class Connection {
 
   void respond(uint16_t cid, uint16_t status, uint64_t dw0 = 0);
   void send_data(uint16_t cid, const uint8_t* data, uint32_t length);
+  void send_read_data(Request* r);
   void terminate(FatalError status, uint32_t field, std::string reason);
   uint8_t digest_flags(bool with_data) const;
   void output_added();
@@ -110,7 +112,7 @@ class Connection {
   BufferSource& buffers_;
   Thread* thread_;
   PduReader reader_;
-  std::vector<uint8_t> out_;
+  OutputStream out_{&buffers_};
   std::function<void()> on_output_;
   bool in_process_ = false;
   bool ic_done_ = false;

@@ -143,8 +143,8 @@ bool PduReader::next_view(PduView* out) {
   return true;
 }
 
-void append_pdu(std::vector<uint8_t>* out, PduType type, uint8_t flags, uint8_t* header, uint32_t hlen,
-                const uint8_t* data, uint32_t data_length) {
+void append_pdu_header(std::vector<uint8_t>* out, PduType type, uint8_t flags, uint8_t* header, uint32_t hlen,
+                       uint32_t data_length) {
   const bool hdgst = flags & kFlagHeaderDigest, ddgst = data_length > 0 && (flags & kFlagDataDigest);
   const uint32_t header_end = hlen + (hdgst ? kDigestLength : 0);
   const uint32_t data_at = data_length ? header_end : 0;
@@ -155,20 +155,27 @@ void append_pdu(std::vector<uint8_t>* out, PduType type, uint8_t flags, uint8_t*
   header[3] = static_cast<uint8_t>(data_at);
   std::memcpy(header + 4, &plen, 4);
   size_t at = out->size();
-  out->resize(at + plen);
+  out->resize(at + header_end);
   uint8_t* p = out->data() + at;
   std::memcpy(p, header, hlen);
   if (hdgst) {
     uint32_t crc = crc32c(p, hlen);
     std::memcpy(p + hlen, &crc, 4);
   }
-  if (data_length) {
-    std::memcpy(p + data_at, data, data_length);
-    if (ddgst) {
-      uint32_t crc = crc32c(data, data_length);
-      std::memcpy(p + data_at + data_length, &crc, 4);
-    }
-  }
+}
+
+void append_data_digest(std::vector<uint8_t>* out, const uint8_t* data, uint32_t data_length) {
+  uint32_t crc = crc32c(data, data_length);
+  auto* bytes = reinterpret_cast<const uint8_t*>(&crc);
+  out->insert(out->end(), bytes, bytes + kDigestLength);
+}
+
+void append_pdu(std::vector<uint8_t>* out, PduType type, uint8_t flags, uint8_t* header, uint32_t hlen,
+                const uint8_t* data, uint32_t data_length) {
+  append_pdu_header(out, type, flags, header, hlen, data_length);
+  if (!data_length) return;
+  out->insert(out->end(), data, data + data_length);
+  if (flags & kFlagDataDigest) append_data_digest(out, data, data_length);
 }
 
 std::vector<uint8_t> build_pdu(PduType type, uint8_t flags, std::vector<uint8_t> header, const uint8_t* data,

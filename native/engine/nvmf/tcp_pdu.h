@@ -141,6 +141,13 @@ class PduReader {
 void append_pdu(std::vector<uint8_t>* out, PduType type, uint8_t flags, uint8_t* header, uint32_t hlen,
                 const uint8_t* data, uint32_t data_length);
 
+// The first and last parts of append_pdu, for data the caller places between them itself
+// (spliced, not copied): the header and its digest for a PDU that will carry
+// `data_length` bytes, and the data digest.
+void append_pdu_header(std::vector<uint8_t>* out, PduType type, uint8_t flags, uint8_t* header, uint32_t hlen,
+                       uint32_t data_length);
+void append_data_digest(std::vector<uint8_t>* out, const uint8_t* data, uint32_t data_length);
+
 std::vector<uint8_t> build_pdu(PduType type, uint8_t flags, std::vector<uint8_t> header, const uint8_t* data,
                                uint32_t data_length, uint8_t pdo = 0);
 

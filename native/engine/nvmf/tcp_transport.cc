@@ -16,6 +16,7 @@ namespace nds::nvmf {
 
 namespace {
 constexpr size_t kReceiveChunk = 256 * 1024;
+constexpr int kSendIovecs = 256;  // per sendmsg: two per read reply (header, data); IOV_MAX is 1024
 constexpr uint64_t kTimerPeriodNs = 50'000'000;  // keep-alive checks and reaping
 }  // namespace
 
@@ -48,7 +49,6 @@ struct TcpTransport::Socket {
   int fd;
   Poller* poller = nullptr;
   std::unique_ptr<Connection> protocol;
-  size_t out_sent = 0;
   bool flush_scheduled = false;
   bool dead = false;
 };
@@ -173,21 +173,20 @@ void TcpTransport::adopt(Group* g, int fd, ListenerAddress via) {
 }
 
 bool TcpTransport::flush(Socket* s) {
-  auto& out = s->protocol->output();
-  while (s->out_sent < out.size()) {
-    ssize_t n = send(s->fd, out.data() + s->out_sent, out.size() - s->out_sent, MSG_NOSIGNAL);
+  OutputStream& out = s->protocol->output();
+  iovec iov[kSendIovecs];
+  while (!out.empty()) {
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(out.gather(iov, kSendIovecs));
+    ssize_t n = sendmsg(s->fd, &msg, MSG_NOSIGNAL);
     if (n <= 0) {
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) s->dead = true;
       break;
     }
-    s->out_sent += static_cast<size_t>(n);
+    out.consume(static_cast<size_t>(n));
   }
-  if (s->out_sent == out.size()) {
-    out.clear();
-    s->out_sent = 0;
-    return false;
-  }
-  return true;  // more to send
+  return !out.empty();  // more to send
 }
 
 void TcpTransport::flush_deferred(void* arg) {

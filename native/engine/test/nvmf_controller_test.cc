@@ -17,7 +17,7 @@ struct Harness {
   HeapBuffers buffers;
   std::unique_ptr<Connection> owned = std::make_unique<Connection>(target, kVia, buffers, nullptr);
   Connection& conn = *owned;
-  std::vector<uint8_t>& out = conn.output();
+  std::vector<uint8_t> out;  // answers not yet read, gathered from conn.output()
   PduReader reader;
 
   Harness() {
@@ -38,6 +38,8 @@ struct Harness {
   }
   void send(const std::vector<uint8_t>& pdu) { conn.receive(pdu.data(), pdu.size()); }
   bool next(Pdu* p) {
+    std::vector<uint8_t> fresh = conn.output().take();
+    out.insert(out.end(), fresh.begin(), fresh.end());
     if (!out.empty()) reader.feed(out.data(), out.size());
     out.clear();
     return reader.next(p);
@@ -104,8 +106,8 @@ NDS_TEST(nvmf_controller_io_range_checks_and_fatal_errors) {
   // A second connection: an I/O queue joining controller 1 (the first this target made).
   Connection queue(h.target, kVia, h.buffers, nullptr);
   auto answers = [&] {
-    h.out.insert(h.out.end(), queue.output().begin(), queue.output().end());
-    queue.output().clear();
+    std::vector<uint8_t> fresh = queue.output().take();
+    h.out.insert(h.out.end(), fresh.begin(), fresh.end());
   };
   std::vector<uint8_t> ic(kICLength, 0);
   auto icreq = build_pdu(PduType::ICReq, 0, ic, nullptr, 0);

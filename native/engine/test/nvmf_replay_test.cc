@@ -83,8 +83,8 @@ class InProcess final : public Transport {
   }
   void send(const std::vector<uint8_t>& bytes) override {
     conn_->receive(bytes.data(), bytes.size());
-    out_.insert(out_.end(), conn_->output().begin(), conn_->output().end());
-    conn_->output().clear();
+    std::vector<uint8_t> fresh = conn_->output().take();
+    out_.insert(out_.end(), fresh.begin(), fresh.end());
   }
   const std::vector<uint8_t>& answers(const std::function<bool(const std::vector<Pdu>&)>&) override { return out_; }
   bool closed() override { return conn_->closed(); }

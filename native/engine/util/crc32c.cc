@@ -2,8 +2,11 @@
 
 #include <array>
 
+#include "util/crc32c_impl.h"
+
 namespace nds {
 
+namespace detail {
 namespace {
 // Slicing-by-8 tables for the reflected polynomial 0x82F63B78, built once at start-up.
 struct Tables {
@@ -21,7 +24,7 @@ struct Tables {
 const Tables tables;
 }  // namespace
 
-uint32_t crc32c(const void* data, size_t length, uint32_t crc) {
+uint32_t crc32c_portable(const void* data, size_t length, uint32_t crc) {
   auto* p = static_cast<const uint8_t*>(data);
   uint32_t c = ~crc;
   const auto& t = tables.t;
@@ -36,5 +39,14 @@ uint32_t crc32c(const void* data, size_t length, uint32_t crc) {
   while (length--) c = (c >> 8) ^ t[0][(c ^ *p++) & 0xff];
   return ~c;
 }
+}  // namespace detail
+
+namespace {
+using Crc32cFn = uint32_t (*)(const void*, size_t, uint32_t);
+// Chosen once, before any reactor starts: the CPU does not change under us.
+const Crc32cFn chosen = detail::crc32c_sse42_available() ? detail::crc32c_sse42 : detail::crc32c_portable;
+}  // namespace
+
+uint32_t crc32c(const void* data, size_t length, uint32_t crc) { return chosen(data, length, crc); }
 
 }  // namespace nds
