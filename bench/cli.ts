@@ -17,7 +17,7 @@ const usage = `usage:
   npm run bench -- micro [--core 0]
   npm run bench -- lvol [--seconds 5] [--core 0]
   npm run bench -- uring-vs-fio [--file /var/tmp/nodestor-bench.img] [--size-mb 2048] [--seconds 10] [--qd 32] [--core 0]
-  npm run bench -- nvmf [--seconds 3] [--cores 0,1]   (target core, host core)
+  npm run bench -- nvmf [--seconds 3] [--trials 5] [--cores 0,1]   (target core, host core; a fresh target per trial)
   npm run bench -- nexus [--seconds 3] [--core 0]
   (results: JSON on stdout, and JSON/SVG under --out, default bench/results)`;
 
@@ -39,6 +39,7 @@ const { values } = parseArgs({
     file: { type: 'string', default: '/var/tmp/nodestor-bench.img' },
     'bs-batch': { type: 'string', default: '256' },
     'size-mb': { type: 'string', default: '2048' },
+    trials: { type: 'string', default: '5' },
   },
 });
 
@@ -55,7 +56,13 @@ const idle = values.idle === 'adaptive' ? 'adaptive' : 'poll';
 if (name === 'nvmf') {
   // --cores target,host (default 0,1: the --cores default '0' means "not given" here).
   const [targetCore = 0, hostCore = 1] = values.cores === '0' ? [] : values.cores.split(',').map(Number);
-  await nvmfBench({ seconds: positive(values.seconds ?? '3', '--seconds'), targetCore, hostCore, out: values.out });
+  await nvmfBench({
+    seconds: positive(values.seconds ?? '3', '--seconds'),
+    trials: positive(values.trials, '--trials'),
+    targetCore,
+    hostCore,
+    out: values.out,
+  });
 } else if (name === 'nexus') {
   await nexusBench({ seconds: positive(values.seconds ?? '3', '--seconds'), core: Number(values.core), out: values.out });
 } else if (name === 'bdevperf') {

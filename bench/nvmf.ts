@@ -2,6 +2,11 @@
 // host on the other, over loopback. engine.bench drives the nvmf:// bdev natively on the
 // host's reactor: 4 KiB random read and write at QD 32 and 128 (IOPS, p99) and 128 KiB
 // sequential read (MB/s), with digests off and on.
+//
+// Each trial starts a fresh target process and a fresh host engine. On this virtual
+// machine one pair runs consistently but two pairs can differ by up to 2x (where the
+// kernel and the hypervisor place their memory, socket buffers included), so a single
+// pair proves little: the report gives every trial and the median.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -11,69 +16,121 @@ import { machine, publish } from './report.js';
 
 export interface NvmfBenchOptions {
   seconds: number;
+  trials: number;
   targetCore: number;
   hostCore: number;
   out: string;
 }
 
 const NQN = 'nqn.2026-11.io.nodestor:bench';
+const CASES = [
+  { workload: 'randread', blockSize: 4096, queueDepth: 32 },
+  { workload: 'randread', blockSize: 4096, queueDepth: 128 },
+  { workload: 'randwrite', blockSize: 4096, queueDepth: 32 },
+  { workload: 'randwrite', blockSize: 4096, queueDepth: 128 },
+  { workload: 'read', blockSize: 131072, queueDepth: 16 },
+] as const;
 
-export async function nvmfBench(o: NvmfBenchOptions): Promise<void> {
+interface Sample {
+  iops: number;
+  p99Us: number;
+  errors: number;
+}
+
+async function startTarget(core: number): Promise<{ port: number; hugepages: unknown; stop: () => Promise<void> }> {
   const script = fileURLToPath(new URL('./nvmf-target.js', import.meta.url));  // compiled alongside this file
-  const target = spawn(process.execPath, [script, '--core', String(o.targetCore), '--nqn', NQN], {
+  const target = spawn(process.execPath, [script, '--core', String(core), '--nqn', NQN], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const [line] = (await once(createInterface({ input: target.stdout! }), 'line')) as [string];
-  const { port, hugepages: targetHugepages } = JSON.parse(line) as { port: number; hugepages: unknown };
-  const engine = await Engine.start({ cores: [o.hostCore], memoryMb: 1024, hugepages: 'auto', idle: 'poll' });
-  const hostHugepages = engine.info().memory.hugepages;
-  const runs = [];
-  try {
-    for (const digests of [false, true]) {
-      const query = digests ? '&hdgst=1&ddgst=1' : '';
-      const bdev = await engine.createBdev(`nvmf://127.0.0.1:${port}/${NQN}?name=remote${digests ? 'd' : ''}${query}`);
-      const cases = [
-        { workload: 'randread', blockSize: 4096, queueDepth: 32 },
-        { workload: 'randread', blockSize: 4096, queueDepth: 128 },
-        { workload: 'randwrite', blockSize: 4096, queueDepth: 32 },
-        { workload: 'randwrite', blockSize: 4096, queueDepth: 128 },
-        { workload: 'read', blockSize: 131072, queueDepth: 16 },
-      ] as const;
-      for (const c of cases) {
-        const r = await engine.bench({ bdev, ...c, seconds: o.seconds, cores: [o.hostCore] });
-        const run = {
-          digests,
-          ...c,
-          iops: r.iops,
-          mbps: Math.round((r.iops * c.blockSize) / 1e6),
-          p99Us: r.latencyUs.p99,
-          errors: r.errors,
-        };
-        runs.push(run);
-        process.stderr.write(
-          `${digests ? 'digests' : 'plain  '} ${c.workload.padEnd(9)} ${String(c.blockSize).padStart(6)} QD${String(c.queueDepth).padEnd(3)} ` +
-            `${r.iops.toLocaleString('en').padStart(9)} IOPS ${String(run.mbps).padStart(5)} MB/s p99 ${r.latencyUs.p99} us\n`,
+  const { port, hugepages } = JSON.parse(line) as { port: number; hugepages: unknown };
+  return {
+    port,
+    hugepages,
+    stop: async () => {
+      target.stdin!.end();
+      await once(target, 'exit');
+    },
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : Math.round((sorted[mid - 1]! + sorted[mid]!) / 2);
+}
+
+export async function nvmfBench(o: NvmfBenchOptions): Promise<void> {
+  let hostHugepages: unknown;
+  let targetHugepages: unknown;
+  // samples[digests][case] = one Sample per trial
+  const samples = [false, true].map(() => CASES.map((): Sample[] => []));
+  for (let trial = 0; trial < o.trials; ++trial) {
+    const target = await startTarget(o.targetCore);
+    targetHugepages = target.hugepages;
+    const engine = await Engine.start({ cores: [o.hostCore], memoryMb: 1024, hugepages: 'auto', idle: 'poll' });
+    hostHugepages = engine.info().memory.hugepages;
+    try {
+      for (const digests of [false, true]) {
+        const query = digests ? '&hdgst=1&ddgst=1' : '';
+        const bdev = await engine.createBdev(
+          `nvmf://127.0.0.1:${target.port}/${NQN}?name=remote${trial}${digests ? 'd' : ''}${query}`,
         );
+        for (const [i, c] of CASES.entries()) {
+          const r = await engine.bench({ bdev, ...c, seconds: o.seconds, cores: [o.hostCore] });
+          samples[Number(digests)]![i]!.push({ iops: r.iops, p99Us: r.latencyUs.p99, errors: r.errors });
+          process.stderr.write(
+            `trial ${trial + 1} ${digests ? 'digests' : 'plain  '} ${c.workload.padEnd(9)} ${String(c.blockSize).padStart(6)} ` +
+              `QD${String(c.queueDepth).padEnd(3)} ${r.iops.toLocaleString('en').padStart(9)} IOPS ` +
+              `${String(Math.round((r.iops * c.blockSize) / 1e6)).padStart(5)} MB/s p99 ${r.latencyUs.p99} us\n`,
+          );
+        }
+        await bdev.destroy();
       }
-      await bdev.destroy();
+    } finally {
+      await engine.stop();
+      await target.stop();
     }
-  } finally {
-    await engine.stop();
-    target.stdin!.end();
-    await once(target, 'exit');
   }
+  const runs = [false, true].flatMap((digests) =>
+    CASES.map((c, i) => {
+      const trials = samples[Number(digests)]![i]!;
+      const iops = median(trials.map((t) => t.iops));
+      return {
+        digests,
+        ...c,
+        iops,  // median over trials
+        mbps: Math.round((iops * c.blockSize) / 1e6),
+        p99Us: median(trials.map((t) => t.p99Us)),
+        iopsRange: [Math.min(...trials.map((t) => t.iops)), Math.max(...trials.map((t) => t.iops))],
+        trials: trials.map((t) => t.iops),
+        errors: trials.reduce((sum, t) => sum + t.errors, 0),
+      };
+    }),
+  );
   const output = {
     date: new Date().toISOString(),
     benchmark: 'nvmf',
     setup: {
       machine: machine(),
-      target: `separate process, engine on core ${o.targetCore}, poll mode, malloc 512 MiB namespace (4 KiB blocks)`,
+      target: `separate process per trial, engine on core ${o.targetCore}, poll mode, malloc 512 MiB namespace (4 KiB blocks)`,
       host: `engine on core ${o.hostCore}, poll mode, one I/O queue, engine.bench on the nvmf:// bdev`,
       transport: 'NVMe/TCP over loopback (127.0.0.1)',
       secondsPerRun: o.seconds,
+      trials: o.trials,
+      figures: 'iops and p99Us are the median over trials; iopsRange and trials show the spread',
       hugepages: { target: targetHugepages, host: hostHugepages },
     },
     runs,
   };
+  process.stderr.write(
+    runs
+      .map(
+        (r) =>
+          `median ${r.digests ? 'digests' : 'plain  '} ${r.workload.padEnd(9)} ${String(r.blockSize).padStart(6)} QD${String(r.queueDepth).padEnd(3)} ` +
+          `${r.iops.toLocaleString('en').padStart(9)} IOPS ${String(r.mbps).padStart(5)} MB/s (${r.iopsRange.join('..')})\n`,
+      )
+      .join(''),
+  );
   publish(o.out, 'nvmf', output);
 }
