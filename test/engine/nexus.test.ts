@@ -199,6 +199,79 @@ describe('nexus', () => {
     });
   });
 
+  it('carries a rebuild on from another source when its source fails mid-copy', async () => {
+    await withEngine({ memoryMb: 256 }, async (engine) => {
+      const size = 16 * MiB;
+      for (const n of ['s0', 's1', 's2']) await engine.createBdev(`malloc:///${n}?size_mb=16&blk_size=4096`);
+      const flaky = await engine.createBdev('error:///es0?base=s0');
+      // es0 comes first, so it is the source the rebuild picks.
+      const nexus = await engine.createNexus({
+        name: 'failover',
+        children: ['bdev:///es0', 'bdev:///s1'],
+        rebuild: { segmentBytes: MiB, parallel: 2 },
+      });
+      const data = patternBytes(size, 21);
+      await nexus.bdev.write(0, data);
+
+      const added = 'bdev:///s2';
+      const end = rebuildEnd(nexus, added);
+      // Slow reads on the source keep the copy in progress while it is paused and the
+      // source breaks; the segments copied before stay copied.
+      flaky.injectError({ ioType: 'read', latencyUs: 20_000 });
+      await nexus.addChild(added);
+      await nexus.pauseRebuild(added);
+      flaky.injectError({ ioType: 'read', errno: 'EIO' });
+      await nexus.resumeRebuild(added);
+      expect(await end).toBe('Completed');
+
+      expect(nexus.children.map((c) => [c.uri, c.state, c.reason ?? null, c.syncState])).toEqual([
+        ['bdev:///es0', 'Faulted', 'IoError', 'OutOfSync'],
+        ['bdev:///s1', 'Open', null, 'Synced'],
+        [added, 'Open', null, 'Synced'],
+      ]);
+      const history = (await nexus.rebuildHistory()).filter((h) => h.childUri === added);
+      expect(history.map((h) => [h.state, h.sourceUri])).toEqual([
+        ['Failed', 'bdev:///es0'],
+        ['Completed', 'bdev:///s1'],
+      ]);
+      expect(history[0]!.error).toMatch(/reading the source failed.*carried on from bdev:\/\/\/s1/);
+      // The second job copied exactly what the first did not.
+      expect(history[0]!.bytesRebuilt + history[1]!.bytesRebuilt).toBe(size);
+      expect(history[1]!.bytesTotal).toBe(history[1]!.bytesRebuilt);
+      expect((await engine.getBdev('s2')!.read(0, size)).equals(data)).toBe(true);
+      expect((await nexus.bdev.read(0, size)).equals(data)).toBe(true);
+      await nexus.destroy();
+    });
+  });
+
+  it('stopRebuild stops one child and leaves the rebuild of another alone', async () => {
+    await withEngine({ memoryMb: 256 }, async (engine) => {
+      const size = 8 * MiB;
+      for (const n of ['t0', 'ta', 'tb']) await engine.createBdev(`malloc:///${n}?size_mb=8&blk_size=4096`);
+      const slow = await engine.createBdev('error:///et0?base=t0');
+      const nexus = await engine.createNexus({ name: 'two', children: ['bdev:///et0'], rebuild: { segmentBytes: MiB, parallel: 1 } });
+      const data = patternBytes(size, 31);
+      await nexus.bdev.write(0, data);
+      slow.injectError({ ioType: 'read', latencyUs: 20_000 });  // rebuilds stay in progress while paused
+      const [a, b] = ['bdev:///ta', 'bdev:///tb'];
+      const endB = rebuildEnd(nexus, b);
+      await nexus.addChild(a);
+      await nexus.pauseRebuild(a);
+      await nexus.addChild(b);
+      await nexus.pauseRebuild(b);
+      // b stays paused: stopping a must not wait for it.
+      await nexus.stopRebuild(a);
+      expect(nexus.children.find((c) => c.uri === a)).toMatchObject({ state: 'Faulted', reason: 'OutOfSync' });
+      expect(nexus.rebuildStats(b)!.state).toBe('Paused');
+      await expect(nexus.stopRebuild(a)).rejects.toMatchObject({ code: 'ENOENT' });
+      await nexus.resumeRebuild(b);
+      expect(await endB).toBe('Completed');
+      expect((await engine.getBdev('tb')!.read(0, size)).equals(data)).toBe(true);
+      expect(nexus.state).toBe('Degraded');
+      await nexus.destroy();
+    });
+  });
+
   it('striped reads: every segment reads back from its child, and from another when that child fails', async () => {
     await withEngine({ memoryMb: 128 }, async (engine) => {
       await engine.createBdev('malloc:///s0?size_mb=4&blk_size=4096');

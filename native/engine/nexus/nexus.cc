@@ -153,7 +153,8 @@ void Nexus::add_child(const std::string& uri, bool rebuild, std::function<void(S
     emit_child(*child);
     persist(false, [this, uri, rebuild, done](Status) {
       NexusChild* c = find_child(uri);
-      if (c && rebuild && !c->rebuild) start_rebuild(c, false);
+      // Resolves once the rebuild job runs, so pause/stop right after addChild find it.
+      if (c && rebuild && !c->rebuild) return start_rebuild(c, false, [done] { done(Status::ok()); });
       done(Status::ok());
     });
   });
@@ -215,8 +216,7 @@ void Nexus::online_child(const std::string& uri, std::function<void(Status)> don
   if (child->gone())
     return done(Status::error(-ENODEV, "the bdev of child " + uri + " is gone (" + child->desc->bdev->health() +
                                            "); remove the child and add it again"));
-  start_rebuild(child, true);
-  done(Status::ok());
+  start_rebuild(child, true, [done = std::move(done)] { done(Status::ok()); });
 }
 
 // ---------------------------------------------------------------- faults
@@ -244,7 +244,12 @@ void Nexus::take_out(NexusChild* child, ChildState state, FaultReason reason, st
   child->sync = SyncState::OutOfSync;
   child->receiving_writes = false;
   if (!fault_reason_is_recoverable(reason)) child->needs_full_rebuild = true;
-  if (child->rebuild) child->rebuild->stop(true, std::string("the child was ") + (state == ChildState::Closed ? "taken offline" : "faulted"));
+  const char* what = state == ChildState::Closed ? "taken offline" : "faulted";
+  if (child->rebuild) child->rebuild->stop(true, std::string("the child was ") + what);
+  // Rebuilds copying from this child carry on from another source (continue_rebuild).
+  for (const auto& c : children_)
+    if (c.get() != child && c->rebuild && c->rebuild->source() == child->desc)
+      c->rebuild->source_lost("the source " + child->uri + " was " + what);
   update_state();
   emit_child(*child);
   uint32_t id = child->id;

@@ -104,8 +104,14 @@ class Nexus final : public Bdev {
   void on_child_error(uint32_t child_id, int status);
   // Marks the child faulted (or closed when offline), persists, then reconfigures channels.
   void take_out(NexusChild* child, ChildState state, FaultReason reason, std::function<void()> done);
-  void start_rebuild(NexusChild* child, bool partial_allowed);
+  NexusChild* choose_rebuild_source(const NexusChild* child) const;
+  // `started` runs once the job runs (or the rebuild failed to start).
+  void start_rebuild(NexusChild* child, bool partial_allowed, std::function<void()> started);
+  void launch_rebuild(NexusChild* child, NexusChild* source, std::vector<uint64_t> segments, bool partial);
   void on_rebuild_end(NexusChild* child);
+  // After a job failed on its source: carries on from another source; false if none.
+  bool continue_rebuild(NexusChild* child, RebuildStats stats, std::vector<uint64_t> uncopied);
+  void run_rebuild_waiters(NexusChild* child);
   void when_rebuilds_idle(std::function<void()> done);
   // Visits every channel until none is `busy`, then runs done (app thread).
   void wait_channels(std::function<bool(IoChannel*)> busy, std::function<void()> done);

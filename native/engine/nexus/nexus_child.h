@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bdev/bdev_manager.h"
 #include "nexus/nexus_types.h"
@@ -28,6 +29,7 @@ struct NexusChild {
   bool needs_full_rebuild = false;  // the log cannot say what the child missed
   std::unique_ptr<SegmentLog> log;
   std::unique_ptr<RebuildJob> rebuild;
+  std::vector<std::function<void()>> on_rebuild_ended;  // stopRebuild callers waiting for the job to end
 
   bool healthy() const { return state == ChildState::Open && sync == SyncState::Synced; }
   bool writable() const { return state == ChildState::Open && (sync == SyncState::Synced || receiving_writes); }

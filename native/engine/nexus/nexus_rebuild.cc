@@ -7,7 +7,7 @@
 
 namespace nds::nexus {
 
-void Nexus::start_rebuild(NexusChild* child, bool partial_allowed) {
+NexusChild* Nexus::choose_rebuild_source(const NexusChild* child) const {
   // A local healthy child is the cheapest source; a remote one does when none is local.
   NexusChild* source = nullptr;
   for (const auto& c : children_) {
@@ -16,6 +16,11 @@ void Nexus::start_rebuild(NexusChild* child, bool partial_allowed) {
                     std::strcmp(c->desc->bdev->module_name(), "nvmf") != 0))
       source = c.get();
   }
+  return source;
+}
+
+void Nexus::start_rebuild(NexusChild* child, bool partial_allowed, std::function<void()> started) {
+  NexusChild* source = choose_rebuild_source(child);
   bool partial = partial_allowed && !child->needs_full_rebuild && fault_reason_is_recoverable(child->reason);
   child->state = ChildState::Open;
   child->reason = FaultReason::None;
@@ -23,10 +28,10 @@ void Nexus::start_rebuild(NexusChild* child, bool partial_allowed) {
   child->receiving_writes = source != nullptr;
   uint32_t id = child->id;
   // Writes reach the child before the copy starts: what the copy has passed stays current.
-  reconfigure([this, id, source_id = source ? source->id : kMaxChildren, partial] {
+  reconfigure([this, id, source_id = source ? source->id : kMaxChildren, partial, started = std::move(started)] {
     NexusChild* c = child_by_id(id);
     NexusChild* src = child_by_id(source_id);
-    if (!c || c->rebuild || c->state != ChildState::Open || c->sync == SyncState::Synced) return;
+    if (!c || c->rebuild || c->state != ChildState::Open || c->sync == SyncState::Synced) return started();
     if (!src || !src->healthy()) {
       c->state = ChildState::Faulted;
       c->reason = FaultReason::RebuildFailed;
@@ -40,7 +45,8 @@ void Nexus::start_rebuild(NexusChild* child, bool partial_allowed) {
       emit_child(*c);
       emit(EventKind::Rebuild, c->uri, "Failed");
       reconfigure();
-      return;
+      run_rebuild_waiters(c);
+      return started();
     }
     // Everything the child missed up to now; later writes reach it directly.
     std::vector<uint64_t> segments = c->log->take();
@@ -48,24 +54,39 @@ void Nexus::start_rebuild(NexusChild* child, bool partial_allowed) {
       segments.resize(c->log->segments());
       for (uint64_t s = 0; s < segments.size(); ++s) segments[s] = s;
     }
-    c->needs_full_rebuild = true;  // until this job completes
-    RebuildParams params{this, src->desc, c->desc, src->uri, c->uri, std::move(segments), partial, num_blocks(),
-                         rebuild_options_.parallel, rebuild_options_.verify, &manager_.dma(),
-                         [this, id] { on_rebuild_end(child_by_id(id)); }};
-    c->rebuild = std::make_unique<RebuildJob>(std::move(params));
-    update_state();
-    emit_child(*c);
-    emit(EventKind::Rebuild, c->uri, "Running");
-    c->rebuild->start();
+    launch_rebuild(c, src, std::move(segments), partial);
+    started();
   });
+}
+
+void Nexus::launch_rebuild(NexusChild* child, NexusChild* source, std::vector<uint64_t> segments, bool partial) {
+  child->needs_full_rebuild = true;  // until a job completes
+  uint32_t id = child->id;
+  RebuildParams params{this, source->desc, child->desc, source->uri, child->uri, std::move(segments), partial, num_blocks(),
+                       rebuild_options_.parallel, rebuild_options_.verify, &manager_.dma(),
+                       [this, id] { on_rebuild_end(child_by_id(id)); }};
+  child->rebuild = std::make_unique<RebuildJob>(std::move(params));
+  update_state();
+  emit_child(*child);
+  emit(EventKind::Rebuild, child->uri, "Running");
+  child->rebuild->start();
+}
+
+void Nexus::run_rebuild_waiters(NexusChild* child) {
+  auto waiting = std::move(child->on_rebuild_ended);
+  child->on_rebuild_ended.clear();
+  for (auto& fn : waiting) fn();
 }
 
 void Nexus::on_rebuild_end(NexusChild* child) {
   RebuildStats stats = child->rebuild->stats();
-  history_.push_back(stats);
+  const bool source_failed = stats.state == RebuildState::Failed && child->rebuild->source_failed();
+  std::vector<uint64_t> uncopied = source_failed ? child->rebuild->uncopied_segments() : std::vector<uint64_t>{};
   // The job is still on the stack: free it after this pass.
   RebuildJob* job = child->rebuild.release();
   app_->send([job] { delete job; });
+  if (source_failed && child->state == ChildState::Open && continue_rebuild(child, stats, std::move(uncopied))) return;
+  history_.push_back(stats);
   if (stats.state == RebuildState::Completed) {
     child->sync = SyncState::Synced;
     child->receiving_writes = false;
@@ -83,6 +104,7 @@ void Nexus::on_rebuild_end(NexusChild* child) {
   }
   // After the states it reports are readable.
   emit(EventKind::Rebuild, child->uri, rebuild_state_name(stats.state));
+  run_rebuild_waiters(child);
   bool any_running = false;
   for (const auto& c : children_) any_running = any_running || c->rebuild;
   if (!any_running) {
@@ -90,6 +112,20 @@ void Nexus::on_rebuild_end(NexusChild* child) {
     on_rebuilds_idle_.clear();
     for (auto& fn : waiting) fn();
   }
+}
+
+bool Nexus::continue_rebuild(NexusChild* child, RebuildStats stats, std::vector<uint64_t> uncopied) {
+  // The source failed, not the child: fault the source as a failed read would (unless it
+  // is the last healthy child, which stays), then copy what is left from another source.
+  NexusChild* old_source = find_child(stats.source_uri);
+  if (old_source && old_source->healthy() && healthy_children() > 1)
+    take_out(old_source, ChildState::Faulted, old_source->gone() ? FaultReason::Gone : FaultReason::IoError, [] {});
+  NexusChild* source = choose_rebuild_source(child);
+  if (!source) return false;  // no other: the rebuild fails as it would have
+  stats.error += "; carried on from " + source->uri;
+  history_.push_back(stats);
+  launch_rebuild(child, source, std::move(uncopied), stats.partial);
+  return true;
 }
 
 void Nexus::when_rebuilds_idle(std::function<void()> done) {
@@ -130,8 +166,10 @@ void Nexus::stop_rebuild(const std::string& uri, std::function<void(Status)> don
   NexusChild* child = find_child(uri);
   if (!child) return done(Status::error(-ENOENT, "child " + uri + " is not in nexus " + name()));
   if (!child->rebuild) return done(Status::error(-ENOENT, "child " + uri + " is not being rebuilt"));
+  // Waits for this child's job only: other children's rebuilds carry on. Registered first:
+  // a job with nothing in flight ends inside stop().
+  child->on_rebuild_ended.push_back([done = std::move(done)] { done(Status::ok()); });
   child->rebuild->stop(false, "stopped by request");
-  when_rebuilds_idle([done = std::move(done)] { done(Status::ok()); });
 }
 
 Status Nexus::rebuild_stats(const std::string& uri, RebuildStats* out) const {

@@ -1,5 +1,6 @@
 #include "nexus/rebuild_job.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -89,6 +90,19 @@ void RebuildJob::stop(bool failed, std::string why) {
   maybe_end();
 }
 
+void RebuildJob::source_lost(const std::string& why) {
+  if (ended_ || stopping_) return;
+  source_failed_ = true;
+  stop(true, why);
+}
+
+std::vector<uint64_t> RebuildJob::uncopied_segments() const {
+  std::vector<uint64_t> left = failed_segments_;
+  left.insert(left.end(), p_.segments.begin() + static_cast<std::ptrdiff_t>(next_), p_.segments.end());
+  std::sort(left.begin(), left.end());
+  return left;
+}
+
 void RebuildJob::pump() {
   while (!stopping_ && stats_.state == RebuildState::Running && !free_.empty() && next_ < p_.segments.size()) {
     Segment* seg = free_.back();
@@ -117,11 +131,17 @@ void RebuildJob::on_locked(Segment* seg, RangeLock* lock) {
                          s->job->on_read(s, status);
                        },
                        seg);
-  if (rc != 0) finish_segment(seg, rc, "reading the source");
+  if (rc != 0) {
+    if (!stopping_) source_failed_ = true;  // the first failure decides whom to blame
+    finish_segment(seg, rc, "reading the source");
+  }
 }
 
 void RebuildJob::on_read(Segment* seg, int status) {
-  if (status != 0) return finish_segment(seg, status, "reading the source");
+  if (status != 0) {
+    if (!stopping_) source_failed_ = true;  // the first failure decides whom to blame
+    return finish_segment(seg, status, "reading the source");
+  }
   uint32_t bs = p_.nexus->block_size();
   int rc = bdev_submit(p_.dest, dest_channel_, IoType::Write, seg->offset_blocks * bs, seg->num_blocks * bs, seg->buf,
                        [](int st, void* arg) {
@@ -158,6 +178,7 @@ void RebuildJob::finish_segment(Segment* seg, int status, const char* what) {
     --in_flight_;
     free_.push_back(seg);
     if (status != 0) {
+      failed_segments_.push_back(seg->index);
       stop(true, "segment " + std::to_string(seg->index) + ": " + what + " failed: " + std::strerror(-status));
     } else {
       stats_.bytes_rebuilt += bytes;

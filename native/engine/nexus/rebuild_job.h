@@ -45,7 +45,15 @@ class RebuildJob {
   // Stops issuing segments; on_end runs once those in flight finish. `failed` ends in
   // Failed (the child failed meanwhile), otherwise Stopped.
   void stop(bool failed, std::string why = "");
+  // The source child left (faulted or went away): stop, failed, with the source to blame,
+  // so the nexus can carry on from another source.
+  void source_lost(const std::string& why);
   bool ended() const { return ended_; }
+  BdevDesc* source() const { return p_.source; }
+  // Ended Failed because the source could not be read (not because of the child).
+  bool source_failed() const { return source_failed_; }
+  // Segments this job was given and did not copy, in order: what a successor must copy.
+  std::vector<uint64_t> uncopied_segments() const;
   const RebuildStats& stats() const { return stats_; }
 
  private:
@@ -70,6 +78,8 @@ class RebuildJob {
   uint64_t started_ns_ = 0;
   bool stopping_ = false;
   bool ended_ = false;
+  bool source_failed_ = false;
+  std::vector<uint64_t> failed_segments_;  // issued but not copied
   RebuildState final_ = RebuildState::Completed;
 };
 
