@@ -244,6 +244,34 @@ describe('nexus', () => {
     });
   });
 
+  it('faults a child whose bdev is gone (reason Gone) and refuses to online it until it is back', async () => {
+    await withEngine({ memoryMb: 256 }, async (engine) => {
+      const size = 4 * MiB;
+      for (const n of ['g0', 'g1']) await engine.createBdev(`malloc:///${n}?size_mb=4&blk_size=4096`);
+      const vanishing = await engine.createBdev('error:///eg1?base=g1');
+      const nexus = await engine.createNexus({ name: 'gone', children: ['bdev:///g0', 'bdev:///eg1'] });
+      const data = patternBytes(size, 41);
+      await nexus.bdev.write(0, data);
+      vanishing.injectError({ mode: 'gone' });
+      const chunk = patternBytes(8192, 42);
+      await nexus.bdev.write(MiB, chunk);  // acknowledged: g0 took it
+      data.set(chunk, MiB);
+      expect(nexus.children[1]).toMatchObject({ state: 'Faulted', reason: 'Gone', syncState: 'OutOfSync' });
+      expect(nexus.state).toBe('Degraded');
+      await expect(nexus.onlineChild('bdev:///eg1')).rejects.toMatchObject({ code: 'ENODEV' });
+      expect(nexus.children[1]).toMatchObject({ state: 'Faulted', reason: 'Gone' });
+      // Back again: the nexus logged what it missed while gone, so only that segment is copied.
+      vanishing.clearInjectedErrors();
+      const end = rebuildEnd(nexus, 'bdev:///eg1');
+      await nexus.onlineChild('bdev:///eg1');
+      expect(await end).toBe('Completed');
+      expect(nexus.rebuildStats('bdev:///eg1')).toMatchObject({ partial: true, bytesRebuilt: MiB, segmentsDone: 1 });
+      expect(nexus.state).toBe('Online');
+      expect((await vanishing.read(0, size)).equals(data)).toBe(true);
+      await nexus.destroy();
+    });
+  });
+
   it('stopRebuild stops one child and leaves the rebuild of another alone', async () => {
     await withEngine({ memoryMb: 256 }, async (engine) => {
       const size = 8 * MiB;

@@ -74,6 +74,14 @@ class ErrorBdev final : public Bdev {
     done();
   }
   void submit(ModuleChannel* channel, BdevIo* io) override;
+  // A gone injection makes the device report itself gone, as a vanished disk or a lost
+  // NVMe/TCP controller does, until it is cleared.
+  bool gone() const override {
+    for (const auto& slot : slots_)
+      if (slot.mode.load(std::memory_order_acquire) == static_cast<uint8_t>(InjectMode::Gone)) return true;
+    return false;
+  }
+  std::string health() const override { return gone() ? "gone: injected" : "online"; }
 
   BdevDesc* base_desc() const { return base_; }
   void set(const ErrorInjection& injection) {
