@@ -209,13 +209,17 @@ Napi::Promise JsEngine::destroy_bdev(Napi::Env env, std::shared_ptr<JsBdev> hand
   // marked closed (on the JS thread) only once the destroy succeeded.
   bool sent = send_control(req, [this, handle](ControlRequest* r) {
     std::string name = handle->bdev->name();
-    Status st = engine_->bdevs().check_removable(name);
+    // Refused before our own descriptor is touched: the handle stays usable.
+    Status st = engine_->bdevs().check_removable(name, handle->desc ? 1 : 0);
     if (!st.is_ok()) {
       r->status = st;
       return complete(Completion{0, 0, r});
     }
     release_bdev_on_app_thread(handle, [this, r, name, handle] {
-      engine_->bdevs().remove(name, [this, r, handle](Status removed) {
+      engine_->bdevs().remove(name, [this, r, name, handle](Status removed) {
+        // Someone opened or claimed it while our channels were being dropped: refused, so
+        // the handle gets a descriptor again and stays usable (and destroyable later).
+        if (!removed.is_ok() && engine_->bdevs().open(name, true, &handle->desc).is_ok()) live_bdevs_.insert(handle);
         r->status = removed;
         r->result = [handle](Napi::Env e) {
           handle->closed = true;

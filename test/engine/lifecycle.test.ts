@@ -102,6 +102,29 @@ describe('engine lifecycle', () => {
     await expect(kept.destroy()).resolves.toBeUndefined(); // already closed by stop
   });
 
+  it('destroying a bdev someone else has open is refused with EBUSY and leaves the handle working', async () => {
+    const engine = await Engine.start({ memoryMb: 64, hugepages: 'off' });
+    try {
+      const bdev = await engine.createBdev('malloc:///busy?size_mb=4');
+      const data = patternBytes(4096, 5);
+      await bdev.write(0, data);
+      // A native benchmark holds its own descriptor on the bdev while it runs.
+      const running = engine.bench({ bdev, workload: 'randread', blockSize: 4096, queueDepth: 4, seconds: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      for (let attempt = 0; attempt < 2; attempt++) {
+        await expect(bdev.destroy()).rejects.toMatchObject({ code: 'EBUSY', resource: 'busy' });
+        expect(bdev.status).toBe('open');
+        expect((await bdev.read(0, 4096)).equals(data)).toBe(true);
+      }
+      expect((await running).errors).toBe(0);
+      await bdev.destroy();
+      expect(bdev.status).toBe('closed');
+      expect(engine.getBdev('busy')).toBeUndefined();
+    } finally {
+      await engine.stop();
+    }
+  });
+
   it('supports await using (Symbol.asyncDispose)', async () => {
     let captured: Engine | undefined;
     {

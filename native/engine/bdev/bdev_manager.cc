@@ -55,12 +55,15 @@ void BdevManager::release_claim(Bdev* bdev) {
   bdev->exclusive_writer_.store(nullptr, std::memory_order_relaxed);
 }
 
-Status BdevManager::check_removable(std::string_view name) const {
+Status BdevManager::check_removable(std::string_view name, uint32_t own_descs) const {
   auto it = bdevs_.find(name);
   if (it == bdevs_.end() || it->second->removing_)
     return Status::error(-ENOENT, "bdev " + std::string(name) + " does not exist");
-  if (!it->second->claimed_by_.empty())
-    return Status::error(-EBUSY, "bdev " + it->second->name() + " is claimed by " + it->second->claimed_by_);
+  const Bdev& bdev = *it->second;
+  if (!bdev.claimed_by_.empty()) return Status::error(-EBUSY, "bdev " + bdev.name() + " is claimed by " + bdev.claimed_by_);
+  if (bdev.open_descs_ > own_descs)
+    return Status::error(-EBUSY, "bdev " + bdev.name() + " is open (" + std::to_string(bdev.open_descs_ - own_descs) +
+                                     " descriptors besides the caller's)");
   return Status::ok();
 }
 
@@ -69,9 +72,6 @@ void BdevManager::remove(std::string_view name, std::function<void(Status)> done
   Status st = check_removable(name);
   if (!st.is_ok()) return done(st);
   Bdev* bdev = it->second.get();
-  if (bdev->open_descs_ > 0)
-    return done(Status::error(-EBUSY, "bdev " + bdev->name() + " is open (" + std::to_string(bdev->open_descs_) +
-                                          " descriptors)"));
   bdev->removing_ = true;
   io_device_unregister(bdev, [this, bdev, done = std::move(done)]() mutable {
     bdev->destruct([this, bdev, done = std::move(done)] {

@@ -33,9 +33,9 @@ class BdevManager {
   Status claim(Bdev* bdev, std::string owner, const BdevDesc* writer = nullptr);
   void release_claim(Bdev* bdev);
 
-  // Why remove() would refuse now (ENOENT, EBUSY claimed or being removed), or ok. Open
-  // descriptors are not counted: the caller may be about to close its own.
-  Status check_removable(std::string_view name) const;
+  // Why remove() would refuse now (ENOENT, EBUSY claimed, open or being removed), or ok.
+  // `own_descs` descriptors are the caller's, about to be closed, and do not count.
+  Status check_removable(std::string_view name, uint32_t own_descs = 0) const;
   // Removes a bdev: ENOENT unknown, EBUSY claimed, open or already being removed. The
   // bdev's channels are drained and its module destructed before done(ok) runs.
   void remove(std::string_view name, std::function<void(Status)> done);
