@@ -244,6 +244,40 @@ describe('nexus', () => {
     });
   });
 
+  it('removing the source of a paused rebuild: the removal does not wait, the rebuild moves to another source', async () => {
+    await withEngine({ memoryMb: 256 }, async (engine) => {
+      const size = 8 * MiB;
+      for (const n of ['u0', 'u1', 'u2']) await engine.createBdev(`malloc:///${n}?size_mb=8&blk_size=4096`);
+      const slow = await engine.createBdev('error:///eu0?base=u0');
+      const nexus = await engine.createNexus({
+        name: 'mover',
+        children: ['bdev:///eu0', 'bdev:///u1'],
+        rebuild: { segmentBytes: MiB, parallel: 1 },
+      });
+      const data = patternBytes(size, 51);
+      await nexus.bdev.write(0, data);
+      slow.injectError({ ioType: 'read', latencyUs: 20_000 });
+      const end = rebuildEnd(nexus, 'bdev:///u2');
+      await nexus.addChild('bdev:///u2');
+      await nexus.pauseRebuild('bdev:///u2');
+      await nexus.removeChild('bdev:///eu0');  // resolves although the rebuild is paused
+      expect(nexus.children.map((c) => c.uri)).toEqual(['bdev:///u1', 'bdev:///u2']);
+      const moved = nexus.rebuildStats('bdev:///u2')!;
+      expect([moved.state, moved.sourceUri]).toEqual(['Paused', 'bdev:///u1']);  // still paused, as the user left it
+      await nexus.resumeRebuild('bdev:///u2');
+      expect(await end).toBe('Completed');
+      const history = (await nexus.rebuildHistory()).filter((h) => h.childUri === 'bdev:///u2');
+      expect(history.map((h) => [h.state, h.sourceUri])).toEqual([
+        ['Failed', 'bdev:///eu0'],
+        ['Completed', 'bdev:///u1'],
+      ]);
+      expect(history[0]!.bytesRebuilt + history[1]!.bytesRebuilt).toBe(size);
+      expect(nexus.state).toBe('Online');
+      expect((await engine.getBdev('u2')!.read(0, size)).equals(data)).toBe(true);
+      await nexus.destroy();
+    });
+  });
+
   it('faults a child whose bdev is gone (reason Gone) and refuses to online it until it is back', async () => {
     await withEngine({ memoryMb: 256 }, async (engine) => {
       const size = 4 * MiB;

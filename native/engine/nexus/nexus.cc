@@ -165,13 +165,17 @@ void Nexus::remove_child(const std::string& uri, std::function<void(Status)> don
   if (!child) return done(Status::error(-ENOENT, "child " + uri + " is not in nexus " + name()));
   Status st = check_not_last_healthy(*child, "removed");
   if (!st.is_ok()) return done(st);
-  if (child->rebuild) child->rebuild->stop(false, "the child was removed");
   // Out of every channel first, then closed once no channel holds it.
   child->state = ChildState::Closed;
   child->reason = FaultReason::None;
   child->receiving_writes = false;
+  if (child->rebuild) child->rebuild->stop(false, "the child was removed");
+  // Rebuilds copying from it carry on from another source; other rebuilds are not waited for.
+  for (const auto& c : children_)
+    if (c.get() != child && c->rebuild && c->rebuild->source() == child->desc)
+      c->rebuild->source_lost("the source " + child->uri + " was removed");
   uint32_t id = child->id;
-  when_rebuilds_idle([this, id, done = std::move(done)]() mutable {
+  when_no_rebuild_uses(id, [this, id, done = std::move(done)]() mutable {
     if (!child_by_id(id)) return done(Status::ok());
     reconfigure([this, id, done = std::move(done)]() mutable {
       wait_child_released(id, [this, id, done = std::move(done)]() mutable {

@@ -107,11 +107,15 @@ class Nexus final : public Bdev {
   NexusChild* choose_rebuild_source(const NexusChild* child) const;
   // `started` runs once the job runs (or the rebuild failed to start).
   void start_rebuild(NexusChild* child, bool partial_allowed, std::function<void()> started);
-  void launch_rebuild(NexusChild* child, NexusChild* source, std::vector<uint64_t> segments, bool partial);
+  void launch_rebuild(NexusChild* child, NexusChild* source, std::vector<uint64_t> segments, bool partial,
+                      bool paused);
   void on_rebuild_end(NexusChild* child);
   // After a job failed on its source: carries on from another source; false if none.
-  bool continue_rebuild(NexusChild* child, RebuildStats stats, std::vector<uint64_t> uncopied);
+  bool continue_rebuild(NexusChild* child, RebuildStats stats, std::vector<uint64_t> uncopied, bool paused);
   void run_rebuild_waiters(NexusChild* child);
+  // Runs done once no rebuild copies to or from the child (re-checked as each job ends).
+  void when_no_rebuild_uses(uint32_t child_id, std::function<void()> done);
+  void run_rebuild_end_waiters();
   void when_rebuilds_idle(std::function<void()> done);
   // Visits every channel until none is `busy`, then runs done (app thread).
   void wait_channels(std::function<bool(IoChannel*)> busy, std::function<void()> done);
@@ -141,6 +145,7 @@ class Nexus final : public Bdev {
   bool accepting_ = true;
   std::vector<RebuildStats> history_;
   std::vector<std::function<void()>> on_rebuilds_idle_;
+  std::vector<std::function<void()>> on_rebuild_ends_;  // re-checked whenever a job ends
 
   // Persistence runs one call at a time; requests made meanwhile share the next call.
   bool persisting_ = false;

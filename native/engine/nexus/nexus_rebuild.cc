@@ -54,21 +54,22 @@ void Nexus::start_rebuild(NexusChild* child, bool partial_allowed, std::function
       segments.resize(c->log->segments());
       for (uint64_t s = 0; s < segments.size(); ++s) segments[s] = s;
     }
-    launch_rebuild(c, src, std::move(segments), partial);
+    launch_rebuild(c, src, std::move(segments), partial, false);
     started();
   });
 }
 
-void Nexus::launch_rebuild(NexusChild* child, NexusChild* source, std::vector<uint64_t> segments, bool partial) {
+void Nexus::launch_rebuild(NexusChild* child, NexusChild* source, std::vector<uint64_t> segments, bool partial,
+                           bool paused) {
   child->needs_full_rebuild = true;  // until a job completes
   uint32_t id = child->id;
   RebuildParams params{this, source->desc, child->desc, source->uri, child->uri, std::move(segments), partial, num_blocks(),
                        rebuild_options_.parallel, rebuild_options_.verify, &manager_.dma(),
-                       [this, id] { on_rebuild_end(child_by_id(id)); }};
+                       [this, id] { on_rebuild_end(child_by_id(id)); }, paused};
   child->rebuild = std::make_unique<RebuildJob>(std::move(params));
   update_state();
   emit_child(*child);
-  emit(EventKind::Rebuild, child->uri, "Running");
+  emit(EventKind::Rebuild, child->uri, paused ? "Paused" : "Running");
   child->rebuild->start();
 }
 
@@ -81,11 +82,14 @@ void Nexus::run_rebuild_waiters(NexusChild* child) {
 void Nexus::on_rebuild_end(NexusChild* child) {
   RebuildStats stats = child->rebuild->stats();
   const bool source_failed = stats.state == RebuildState::Failed && child->rebuild->source_failed();
+  const bool was_paused = child->rebuild->stopped_while_paused();
   std::vector<uint64_t> uncopied = source_failed ? child->rebuild->uncopied_segments() : std::vector<uint64_t>{};
   // The job is still on the stack: free it after this pass.
   RebuildJob* job = child->rebuild.release();
   app_->send([job] { delete job; });
-  if (source_failed && child->state == ChildState::Open && continue_rebuild(child, stats, std::move(uncopied))) return;
+  if (source_failed && child->state == ChildState::Open &&
+      continue_rebuild(child, stats, std::move(uncopied), was_paused))
+    return run_rebuild_end_waiters();
   history_.push_back(stats);
   if (stats.state == RebuildState::Completed) {
     child->sync = SyncState::Synced;
@@ -105,6 +109,7 @@ void Nexus::on_rebuild_end(NexusChild* child) {
   // After the states it reports are readable.
   emit(EventKind::Rebuild, child->uri, rebuild_state_name(stats.state));
   run_rebuild_waiters(child);
+  run_rebuild_end_waiters();
   bool any_running = false;
   for (const auto& c : children_) any_running = any_running || c->rebuild;
   if (!any_running) {
@@ -114,7 +119,7 @@ void Nexus::on_rebuild_end(NexusChild* child) {
   }
 }
 
-bool Nexus::continue_rebuild(NexusChild* child, RebuildStats stats, std::vector<uint64_t> uncopied) {
+bool Nexus::continue_rebuild(NexusChild* child, RebuildStats stats, std::vector<uint64_t> uncopied, bool paused) {
   // The source failed, not the child: fault the source as a failed read would (unless it
   // is the last healthy child, which stays), then copy what is left from another source.
   NexusChild* old_source = find_child(stats.source_uri);
@@ -124,8 +129,23 @@ bool Nexus::continue_rebuild(NexusChild* child, RebuildStats stats, std::vector<
   if (!source) return false;  // no other: the rebuild fails as it would have
   stats.error += "; carried on from " + source->uri;
   history_.push_back(stats);
-  launch_rebuild(child, source, std::move(uncopied), stats.partial);
+  launch_rebuild(child, source, std::move(uncopied), stats.partial, paused);
   return true;
+}
+
+void Nexus::run_rebuild_end_waiters() {
+  auto waiting = std::move(on_rebuild_ends_);
+  on_rebuild_ends_.clear();
+  for (auto& fn : waiting) fn();
+}
+
+void Nexus::when_no_rebuild_uses(uint32_t child_id, std::function<void()> done) {
+  NexusChild* child = child_by_id(child_id);
+  bool used = child && child->rebuild;
+  for (const auto& c : children_) used = used || (child && c->rebuild && c->rebuild->source() == child->desc);
+  if (!used) return done();
+  on_rebuild_ends_.push_back(
+      [this, child_id, done = std::move(done)]() mutable { when_no_rebuild_uses(child_id, std::move(done)); });
 }
 
 void Nexus::when_rebuilds_idle(std::function<void()> done) {

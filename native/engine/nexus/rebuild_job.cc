@@ -59,7 +59,7 @@ RebuildJob::~RebuildJob() {
 }
 
 void RebuildJob::start() {
-  stats_.state = RebuildState::Running;
+  stats_.state = p_.start_paused ? RebuildState::Paused : RebuildState::Running;
   stats_.started_at_ms = wall_ms();
   started_ns_ = now_ns();
   source_channel_ = bdev_get_io_channel(p_.source);
@@ -85,6 +85,7 @@ Status RebuildJob::resume() {
 void RebuildJob::stop(bool failed, std::string why) {
   if (ended_ || stopping_) return;
   stopping_ = true;
+  stopped_while_paused_ = stats_.state == RebuildState::Paused;
   final_ = failed ? RebuildState::Failed : RebuildState::Stopped;
   if (!why.empty()) stats_.error = std::move(why);
   maybe_end();

@@ -29,7 +29,8 @@ struct RebuildParams {
   uint32_t parallel;
   bool verify;
   DmaRegion* dma;
-  std::function<void()> on_end;  // after the state is final (Completed, Failed or Stopped)
+  std::function<void()> on_end;
+  bool start_paused = false;  // a successor of a paused job stays paused  // after the state is final (Completed, Failed or Stopped)
 };
 
 class RebuildJob {
@@ -52,6 +53,8 @@ class RebuildJob {
   BdevDesc* source() const { return p_.source; }
   // Ended Failed because the source could not be read (not because of the child).
   bool source_failed() const { return source_failed_; }
+  // It was paused when it was stopped.
+  bool stopped_while_paused() const { return stopped_while_paused_; }
   // Segments this job was given and did not copy, in order: what a successor must copy.
   std::vector<uint64_t> uncopied_segments() const;
   const RebuildStats& stats() const { return stats_; }
@@ -79,6 +82,7 @@ class RebuildJob {
   bool stopping_ = false;
   bool ended_ = false;
   bool source_failed_ = false;
+  bool stopped_while_paused_ = false;
   std::vector<uint64_t> failed_segments_;  // issued but not copied
   RebuildState final_ = RebuildState::Completed;
 };
