@@ -69,7 +69,7 @@ class Reactor {
   std::vector<Thread*> threads_;  // reactor thread only
   MpscRing<Thread*> incoming_;
   std::atomic<bool> exit_{false};
-  std::atomic<bool> sleeping_{false};
+  std::atomic<uint32_t> sleeping_{0};  // 0 or 1; an integer for fetch_or in notify()
   int event_fd_ = -1;
   int epoll_fd_ = -1;
   std::thread os_thread_;
