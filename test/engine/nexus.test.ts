@@ -306,6 +306,28 @@ describe('nexus', () => {
     });
   });
 
+  it('a rebuild whose only source fails ends Failed; the source, the last healthy child, stays', async () => {
+    await withEngine({ memoryMb: 256 }, async (engine) => {
+      for (const n of ['v0', 'v1']) await engine.createBdev(`malloc:///${n}?size_mb=4&blk_size=4096`);
+      const only = await engine.createBdev('error:///ev0?base=v0');
+      const nexus = await engine.createNexus({ name: 'lone', children: ['bdev:///ev0'], rebuild: { segmentBytes: MiB, parallel: 1 } });
+      const data = patternBytes(4 * MiB, 61);
+      await nexus.bdev.write(0, data);
+      only.injectError({ ioType: 'read', errno: 'EIO', count: 1 });  // one failed read, then fine
+      const end = rebuildEnd(nexus, 'bdev:///v1');
+      await nexus.addChild('bdev:///v1');
+      expect(await end).toBe('Failed');
+      expect(nexus.children.map((c) => [c.uri, c.state, c.reason ?? null])).toEqual([
+        ['bdev:///ev0', 'Open', null],
+        ['bdev:///v1', 'Faulted', 'RebuildFailed'],
+      ]);
+      // Not retried from the source that failed: one history entry.
+      expect((await nexus.rebuildHistory()).map((h) => [h.childUri, h.state])).toEqual([['bdev:///v1', 'Failed']]);
+      expect((await nexus.bdev.read(0, 4 * MiB)).equals(data)).toBe(true);
+      await nexus.destroy();
+    });
+  });
+
   it('stopRebuild stops one child and leaves the rebuild of another alone', async () => {
     await withEngine({ memoryMb: 256 }, async (engine) => {
       const size = 8 * MiB;

@@ -104,7 +104,8 @@ class Nexus final : public Bdev {
   void on_child_error(uint32_t child_id, int status);
   // Marks the child faulted (or closed when offline), persists, then reconfigures channels.
   void take_out(NexusChild* child, ChildState state, FaultReason reason, std::function<void()> done);
-  NexusChild* choose_rebuild_source(const NexusChild* child) const;
+  // A healthy child other than `child` (and `failed`) to copy from, local first.
+  NexusChild* choose_rebuild_source(const NexusChild* child, const NexusChild* failed = nullptr) const;
   // `started` runs once the job runs (or the rebuild failed to start).
   void start_rebuild(NexusChild* child, bool partial_allowed, std::function<void()> started);
   void launch_rebuild(NexusChild* child, NexusChild* source, std::vector<uint64_t> segments, bool partial,

@@ -7,11 +7,11 @@
 
 namespace nds::nexus {
 
-NexusChild* Nexus::choose_rebuild_source(const NexusChild* child) const {
+NexusChild* Nexus::choose_rebuild_source(const NexusChild* child, const NexusChild* failed) const {
   // A local healthy child is the cheapest source; a remote one does when none is local.
   NexusChild* source = nullptr;
   for (const auto& c : children_) {
-    if (!c->healthy() || c.get() == child) continue;
+    if (!c->healthy() || c.get() == child || c.get() == failed) continue;
     if (!source || (std::strcmp(source->desc->bdev->module_name(), "nvmf") == 0 &&
                     std::strcmp(c->desc->bdev->module_name(), "nvmf") != 0))
       source = c.get();
@@ -125,7 +125,8 @@ bool Nexus::continue_rebuild(NexusChild* child, RebuildStats stats, std::vector<
   NexusChild* old_source = find_child(stats.source_uri);
   if (old_source && old_source->healthy() && healthy_children() > 1)
     take_out(old_source, ChildState::Faulted, old_source->gone() ? FaultReason::Gone : FaultReason::IoError, [] {});
-  NexusChild* source = choose_rebuild_source(child);
+  // Never the source that just failed, even when it stays (the last healthy child).
+  NexusChild* source = choose_rebuild_source(child, old_source);
   if (!source) return false;  // no other: the rebuild fails as it would have
   stats.error += "; carried on from " + source->uri;
   history_.push_back(stats);
