@@ -30,6 +30,7 @@ struct NexusChild {
   std::unique_ptr<SegmentLog> log;
   std::unique_ptr<RebuildJob> rebuild;
   std::vector<std::function<void()>> on_rebuild_ended;  // stopRebuild callers waiting for the job to end
+  bool stop_requested = false;  // stopRebuild was called on the running job
 
   bool healthy() const { return state == ChildState::Open && sync == SyncState::Synced; }
   bool writable() const { return state == ChildState::Open && (sync == SyncState::Synced || receiving_writes); }

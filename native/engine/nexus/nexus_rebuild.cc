@@ -62,6 +62,7 @@ void Nexus::start_rebuild(NexusChild* child, bool partial_allowed, std::function
 void Nexus::launch_rebuild(NexusChild* child, NexusChild* source, std::vector<uint64_t> segments, bool partial,
                            bool paused) {
   child->needs_full_rebuild = true;  // until a job completes
+  child->stop_requested = false;
   uint32_t id = child->id;
   RebuildParams params{this, source->desc, child->desc, source->uri, child->uri, std::move(segments), partial, num_blocks(),
                        rebuild_options_.parallel, rebuild_options_.verify, &manager_.dma(),
@@ -87,7 +88,7 @@ void Nexus::on_rebuild_end(NexusChild* child) {
   // The job is still on the stack: free it after this pass.
   RebuildJob* job = child->rebuild.release();
   app_->send([job] { delete job; });
-  if (source_failed && child->state == ChildState::Open &&
+  if (source_failed && child->state == ChildState::Open && !child->stop_requested &&
       continue_rebuild(child, stats, std::move(uncopied), was_paused))
     return run_rebuild_end_waiters();
   history_.push_back(stats);
@@ -190,6 +191,7 @@ void Nexus::stop_rebuild(const std::string& uri, std::function<void(Status)> don
   // Waits for this child's job only: other children's rebuilds carry on. Registered first:
   // a job with nothing in flight ends inside stop().
   child->on_rebuild_ended.push_back([done = std::move(done)] { done(Status::ok()); });
+  child->stop_requested = true;  // even if the job already failed on its source: no successor
   child->rebuild->stop(false, "stopped by request");
 }
 
