@@ -161,11 +161,9 @@ void Connection::send_read_data(Request* r) {
   put16(header + 8, r->cid);
   put32(header + 16, r->length);
   const uint8_t flags = static_cast<uint8_t>(digest_flags(true) | kFlagLastPdu | kFlagSuccess);
-  append_pdu_header(&out_.bytes(), PduType::C2HData, flags, header, kDataHeaderLength, r->length);
-  const auto* data = static_cast<const uint8_t*>(r->buf);
-  out_.splice(data, r->length, r->buf, r->buf_length);
+  out_.append_pdu_spliced(PduType::C2HData, flags, header, kDataHeaderLength, static_cast<const uint8_t*>(r->buf),
+                          r->length, r->buf, r->buf_length);
   r->buf = nullptr;
-  if (data_digest_) append_data_digest(&out_.bytes(), data, r->length);
 }
 
 void Connection::handle_command(const PduView& pdu) {

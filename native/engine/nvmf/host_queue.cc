@@ -74,7 +74,7 @@ void HostQueue::on_connected() {
   tcp_connected_ = true;
   uint8_t ic[kICLength] = {};
   ic[11] = static_cast<uint8_t>((options_.header_digest ? 1 : 0) | (options_.data_digest ? 2 : 0));
-  append_pdu(&out_, PduType::ICReq, 0, ic, kICLength, nullptr, 0);
+  append_pdu(&out_.bytes(), PduType::ICReq, 0, ic, kICLength, nullptr, 0);
   state_ = State::Handshake;
 }
 
@@ -133,8 +133,10 @@ int HostQueue::send_command(const uint8_t* sqe_in, const void* write_data, uint3
     put32(sqe + 32, data_length);
     sqe[39] = in_capsule ? kSglDataBlockOffset : kSglTransportDataBlock;
   }
-  append_pdu(&out_, PduType::CapsuleCmd, digest_flags(in_capsule), header, kCapsuleCmdHeaderLength,
-             in_capsule ? s.write_data : nullptr, in_capsule ? write_length : 0);
+  // The write data stays in the caller's buffer, valid until the command completes, which
+  // cannot happen before the controller has received it.
+  out_.append_pdu_spliced(PduType::CapsuleCmd, digest_flags(in_capsule), header, kCapsuleCmdHeaderLength,
+                          in_capsule ? s.write_data : nullptr, in_capsule ? write_length : 0);
   schedule_flush();
   return 0;
 }
@@ -152,23 +154,12 @@ void HostQueue::flush_deferred(void* arg) {
 }
 
 bool HostQueue::flush() {
-  while (out_sent_ < out_.size()) {
-    ssize_t n = send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
-    if (n <= 0) {
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-        fail(-ECONNRESET, std::string("send: ") + std::strerror(errno));
-        return false;
-      }
-      break;
-    }
-    out_sent_ += static_cast<size_t>(n);
-  }
-  if (out_sent_ == out_.size()) {
-    out_.clear();
-    out_sent_ = 0;
+  int rc = out_.send_to(fd_);
+  if (rc < 0) {
+    fail(-ECONNRESET, std::string("send: ") + std::strerror(-rc));
     return false;
   }
-  return true;
+  return !out_.empty();
 }
 
 void HostQueue::complete(uint16_t cid, int status, uint16_t nvme_status, uint64_t dw0) {
@@ -190,6 +181,7 @@ void HostQueue::fail(int error, std::string reason) {
   poller_ = nullptr;
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+  out_.clear();  // before the commands complete: it points into their buffers
   bool destroyed = false;
   bool* outer = destroyed_flag_;
   destroyed_flag_ = &destroyed;
@@ -215,7 +207,7 @@ void HostQueue::send_h2c(uint16_t cid, uint16_t ttag, uint32_t offset, uint32_t 
     put32(header + 16, n);
     done += n;
     uint8_t flags = static_cast<uint8_t>(digest_flags(true) | (done == length ? kFlagLastPdu : 0));
-    append_pdu(&out_, PduType::H2CData, flags, header, kDataHeaderLength, s.write_data + offset + done - n, n);
+    out_.append_pdu_spliced(PduType::H2CData, flags, header, kDataHeaderLength, s.write_data + offset + done - n, n);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "nvmf/output_stream.h"
 #include "nvmf/socket_address.h"
 #include "nvmf/tcp_pdu.h"
 
@@ -123,8 +124,7 @@ class HostQueue {
   uint32_t max_h2c_data_ = 0;
   uint16_t cntlid_ = 0;
   PduReader reader_;
-  std::vector<uint8_t> out_;
-  size_t out_sent_ = 0;
+  OutputStream out_{nullptr};  // write data is spliced from the caller's buffers
   std::vector<Slot> slots_;
   std::vector<uint16_t> free_cids_;
   size_t outstanding_ = 0;

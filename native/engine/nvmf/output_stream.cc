@@ -1,6 +1,9 @@
 #include "nvmf/output_stream.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 
 #include "nvmf/connection.h"
 
@@ -10,6 +13,28 @@ void OutputStream::splice(const uint8_t* data, uint32_t length, void* buffer, ui
   Splice s{bytes_.size(), data, length, buffer, buffer_length};
   if (length == 0) return release(s);  // nothing to send: done at once
   splices_.push_back(s);
+}
+
+void OutputStream::append_pdu_spliced(PduType type, uint8_t flags, uint8_t* header, uint32_t hlen,
+                                      const uint8_t* data, uint32_t length, void* buffer, uint32_t buffer_length) {
+  append_pdu_header(&bytes_, type, flags, header, hlen, length);
+  splice(data, length, buffer, buffer_length);
+  if (length > 0 && (flags & kFlagDataDigest)) append_data_digest(&bytes_, data, length);
+}
+
+int OutputStream::send_to(int fd) {
+  constexpr int kIovecs = 256;  // per sendmsg: two per data PDU (header, data); IOV_MAX is 1024
+  iovec iov[kIovecs];
+  while (!empty()) {
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(gather(iov, kIovecs));
+    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+    if (n == 0) return 0;
+    consume(static_cast<size_t>(n));
+  }
+  return 0;
 }
 
 void OutputStream::release(Splice& s) {

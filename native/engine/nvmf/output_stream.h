@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "nvmf/tcp_pdu.h"
+
 namespace nds::nvmf {
 
 class BufferSource;
@@ -25,6 +27,14 @@ class OutputStream {
   // `data` (length bytes inside `buffer`, a buffer from the pool) follows the bytes
   // appended so far; the stream owns `buffer` from now on.
   void splice(const uint8_t* data, uint32_t length, void* buffer, uint32_t buffer_length);
+  // A whole PDU whose data is spliced, not copied: header (and header digest) as bytes,
+  // then `data`, then its digest if the flags ask for one. `buffer` as for splice()
+  // (nullptr: the data belongs to the caller, who keeps it until it is sent).
+  void append_pdu_spliced(PduType type, uint8_t flags, uint8_t* header, uint32_t hlen, const uint8_t* data,
+                          uint32_t length, void* buffer = nullptr, uint32_t buffer_length = 0);
+  // Sends what it can to a non-blocking socket: 0 when all is sent or the socket is full,
+  // -errno when the socket failed.
+  int send_to(int fd);
 
   bool empty() const { return bytes_pos_ == bytes_.size() && next_splice_ == splices_.size(); }
   // Up to `max` iovecs describing what is not yet sent, in stream order; returns the count.

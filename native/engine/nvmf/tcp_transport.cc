@@ -16,7 +16,6 @@ namespace nds::nvmf {
 
 namespace {
 constexpr size_t kReceiveChunk = 256 * 1024;
-constexpr int kSendIovecs = 256;  // per sendmsg: two per read reply (header, data); IOV_MAX is 1024
 constexpr uint64_t kTimerPeriodNs = 50'000'000;  // keep-alive checks and reaping
 }  // namespace
 
@@ -174,18 +173,7 @@ void TcpTransport::adopt(Group* g, int fd, ListenerAddress via) {
 
 bool TcpTransport::flush(Socket* s) {
   OutputStream& out = s->protocol->output();
-  iovec iov[kSendIovecs];
-  while (!out.empty()) {
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<size_t>(out.gather(iov, kSendIovecs));
-    ssize_t n = sendmsg(s->fd, &msg, MSG_NOSIGNAL);
-    if (n <= 0) {
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) s->dead = true;
-      break;
-    }
-    out.consume(static_cast<size_t>(n));
-  }
+  if (out.send_to(s->fd) < 0) s->dead = true;
   return !out.empty();  // more to send
 }
 
