@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,10 @@ namespace nds::nvmf {
 namespace {
 constexpr size_t kReceiveChunk = 256 * 1024;
 constexpr uint64_t kTimerPeriodNs = 50'000'000;  // keep-alive checks and reaping
+// New connections wait at most this long: accept4 on every reactor pass would cost a
+// syscall per pass on the core that serves I/O.
+constexpr uint64_t kAcceptPeriodNs = 1'000'000;
+constexpr int kEventsPerPass = 64;
 }  // namespace
 
 struct TcpTransport::Listener {
@@ -46,16 +51,21 @@ class GroupBuffers final : public BufferSource {
 struct TcpTransport::Socket {
   Group* group;
   int fd;
-  Poller* poller = nullptr;
   std::unique_ptr<Connection> protocol;
+  bool readable = true;         // epoll said so and recv has not yet found it empty
+  bool output_pending = false;  // the socket did not take all the output
   bool flush_scheduled = false;
   bool dead = false;
 };
 
+// One epoll set per group (edge-triggered) says which sockets have data, so a pass costs
+// one epoll_wait rather than a recv per socket, and an idle socket costs nothing.
 struct TcpTransport::Group {
   TcpTransport* transport;
   Thread* thread;
   GroupBuffers buffers;
+  int epoll_fd = -1;
+  Poller* poller = nullptr;
   Poller* timer = nullptr;
   std::vector<std::unique_ptr<Socket>> sockets;  // live
   std::vector<std::unique_ptr<Socket>> zombies;  // closed, waiting for I/O in flight
@@ -69,7 +79,12 @@ TcpTransport::TcpTransport(Target& target, Thread& control, std::vector<Thread*>
   for (Thread* t : groups) {
     auto g = std::make_unique<Group>(this, t, small, large);
     Group* raw = g.get();
-    t->send([raw] { raw->timer = raw->thread->register_poller("nvmf-group-timer", poll_group_timer, raw, kTimerPeriodNs); });
+    raw->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    t->send([raw] {
+      raw->timer = raw->thread->register_poller("nvmf-group-timer", poll_group_timer, raw, kTimerPeriodNs);
+      // The epoll fd is the poller's interrupt fd: an adaptive reactor sleeps until a socket has data.
+      if (raw->epoll_fd >= 0) raw->poller = raw->thread->register_poller("nvmf-group", poll_group, raw, 0, raw->epoll_fd);
+    });
     groups_.push_back(std::move(g));
   }
 }
@@ -82,6 +97,7 @@ TcpTransport::~TcpTransport() {
     for (auto& s : g->sockets) ::close(s->fd);
     g->sockets.clear();
     g->zombies.clear();
+    if (g->epoll_fd >= 0) ::close(g->epoll_fd);
   }
 }
 
@@ -108,7 +124,7 @@ Status TcpTransport::listen(ListenerAddress* address) {
   l->transport = this;
   l->address = *address;
   l->fd = fd;
-  l->poller = control_.register_poller("nvmf-listen", poll_listener, l.get(), 0, fd);
+  l->poller = control_.register_poller("nvmf-listen", poll_listener, l.get(), kAcceptPeriodNs, fd);
   listeners_.push_back(std::move(l));
   return Status::ok();
 }
@@ -161,13 +177,20 @@ void TcpTransport::adopt(Group* g, int fd, ListenerAddress via) {
   Socket* raw = s.get();
   raw->group = g;
   raw->fd = fd;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = raw;
+  if (g->epoll_fd < 0 || epoll_ctl(g->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    ::close(fd);
+    connections_.fetch_sub(1);
+    return;
+  }
   raw->protocol = std::make_unique<Connection>(target_, std::move(via), g->buffers, g->thread);
   raw->protocol->set_output_hook([raw] {
     if (raw->flush_scheduled || raw->dead) return;
     raw->flush_scheduled = true;
     raw->group->thread->defer(flush_deferred, raw);
   });
-  raw->poller = g->thread->register_poller("nvmf-conn", poll_socket, raw, 0, fd);
   g->sockets.push_back(std::move(s));
 }
 
@@ -180,38 +203,57 @@ bool TcpTransport::flush(Socket* s) {
 void TcpTransport::flush_deferred(void* arg) {
   auto* s = static_cast<Socket*>(arg);
   s->flush_scheduled = false;
-  if (!s->dead) flush(s);
+  // A socket the send broke is dropped by the group's next pass.
+  if (!s->dead) s->output_pending = flush(s) || s->dead;
 }
 
-int TcpTransport::poll_socket(void* arg) {
-  auto* s = static_cast<Socket*>(arg);
-  if (s->dead) return 0;
+int TcpTransport::poll_group(void* arg) {
+  auto* g = static_cast<Group*>(arg);
+  epoll_event events[kEventsPerPass];
+  int ready = epoll_wait(g->epoll_fd, events, kEventsPerPass, 0);
+  for (int i = 0; i < ready; ++i) static_cast<Socket*>(events[i].data.ptr)->readable = true;
+  int work = 0;
+  for (size_t i = 0; i < g->sockets.size();) {
+    Socket* s = g->sockets[i].get();
+    if (!s->readable && !s->output_pending && !s->dead) {
+      ++i;
+      continue;
+    }
+    work += service(s);
+    if (i < g->sockets.size() && g->sockets[i].get() == s) ++i;  // else dropped: the next one moved here
+  }
+  return ready == kEventsPerPass ? std::max(work, 1) : work;  // more events may be waiting
+}
+
+int TcpTransport::service(Socket* s) {
   int work = 0;
   Connection& c = *s->protocol;
-  for (;;) {  // edge-triggered: read until the socket is empty
+  while (s->readable) {  // edge-triggered: read until the socket is empty
     ssize_t n = recv(s->fd, c.prepare(kReceiveChunk), kReceiveChunk, 0);
     if (n > 0) {
       c.commit(static_cast<size_t>(n));
       c.process();
       ++work;
       if (c.closed()) break;
+      // A short read emptied the socket: data arriving later raises a new edge.
+      if (static_cast<size_t>(n) < kReceiveChunk) s->readable = false;
       continue;
     }
     if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) s->dead = true;
-    break;
+    s->readable = false;
   }
-  bool pending = flush(s);
+  s->output_pending = flush(s);
   if (s->dead || c.closed()) {
     drop(s);  // whatever a TermReq left in the output was attempted above
     return 1;
   }
-  return pending ? std::max(work, 1) : work;  // output still queued: poll until the socket takes it
+  return s->output_pending ? std::max(work, 1) : work;  // output still queued: poll until the socket takes it
 }
 
 void TcpTransport::drop(Socket* s) {
   Group* g = s->group;
-  if (s->poller) g->thread->unregister_poller(s->poller);
-  s->poller = nullptr;
+  // Out of the epoll set before the fd closes: no later pass sees an event for it.
+  epoll_ctl(g->epoll_fd, EPOLL_CTL_DEL, s->fd, nullptr);
   ::close(s->fd);
   s->dead = true;
   s->protocol->close("connection closed");
@@ -243,6 +285,8 @@ int TcpTransport::poll_group_timer(void* arg) {
   if (g->on_empty && g->sockets.empty() && g->zombies.empty()) {
     g->thread->unregister_poller(g->timer);
     g->timer = nullptr;
+    if (g->poller) g->thread->unregister_poller(g->poller);
+    g->poller = nullptr;
     g->buffers.drop();
     auto done = std::move(g->on_empty);
     done();

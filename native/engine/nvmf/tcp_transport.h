@@ -3,8 +3,8 @@
 // round-robin), which owns it from then on: its socket, its protocol Connection, its
 // namespace queues. Nothing on the I/O path crosses threads or takes a lock.
 //
-// Sockets are non-blocking and their pollers carry the fd (edge-triggered epoll), so an
-// adaptive reactor sleeps between PDUs.
+// Sockets are non-blocking, in one edge-triggered epoll set per group whose fd the group's
+// poller carries, so a pass costs one epoll_wait and an adaptive reactor sleeps between PDUs.
 #pragma once
 #include <atomic>
 #include <functional>
@@ -44,7 +44,8 @@ class TcpTransport {
   struct Group;
   struct Socket;
   static int poll_listener(void* arg);
-  static int poll_socket(void* arg);
+  static int poll_group(void* arg);
+  static int service(Socket* s);
   static int poll_group_timer(void* arg);
   static void flush_deferred(void* arg);
   void adopt(Group* group, int fd, ListenerAddress via);
