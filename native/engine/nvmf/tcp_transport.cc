@@ -209,6 +209,7 @@ void TcpTransport::flush_deferred(void* arg) {
 
 int TcpTransport::poll_group(void* arg) {
   auto* g = static_cast<Group*>(arg);
+  if (g->sockets.empty()) return 0;  // no syscall on reactors that serve no connection
   epoll_event events[kEventsPerPass];
   int ready = epoll_wait(g->epoll_fd, events, kEventsPerPass, 0);
   for (int i = 0; i < ready; ++i) static_cast<Socket*>(events[i].data.ptr)->readable = true;
