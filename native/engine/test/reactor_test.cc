@@ -1,3 +1,6 @@
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -122,6 +125,50 @@ NDS_TEST(timed_poller_runs_at_its_period_and_adaptive_reactor_wakes_for_it) {
   EXPECT_TRUE(static_cast<uint64_t>(runs) <= elapsed_ms / 10 + 1);
   EXPECT_TRUE(reactor.stats().sleeps > 0);
   reactor.stop();
+}
+
+// A timed poller watching an eventfd, as the NVMe/TCP listener is: reads what is there.
+struct FdWatch {
+  int fd = -1;
+  std::atomic<int> runs{0};
+  std::atomic<int> events{0};
+};
+
+static int drain_fd(void* arg) {
+  auto* w = static_cast<FdWatch*>(arg);
+  w->runs.fetch_add(1);
+  uint64_t count = 0;
+  if (read(w->fd, &count, sizeof(count)) != sizeof(count)) return 0;
+  w->events.fetch_add(static_cast<int>(count));
+  return 1;
+}
+
+NDS_TEST(timed_poller_with_an_fd_does_not_wake_an_idle_reactor_but_runs_when_its_fd_fires) {
+  Reactor reactor(0, 0, IdleMode::Adaptive, 1000);
+  Thread thread("t");
+  reactor.schedule(&thread);
+  ASSERT_TRUE(reactor.start().is_ok());
+  FdWatch watch;
+  watch.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  ASSERT_TRUE(watch.fd >= 0);
+  run_on(thread, [&] { thread.register_poller("listener", drain_fd, &watch, 1'000'000, watch.fd); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // A 1 ms period over 100 ms of nothing: a reactor woken by the period would run it ~100
+  // times; one that sleeps until the fd fires runs it a handful of times.
+  EXPECT_TRUE(watch.runs.load() < 20);
+  EXPECT_EQ(watch.events.load(), 0);
+  for (int round = 1; round <= 3; ++round) {
+    uint64_t one = 1;
+    uint64_t sent = now_ns();
+    ASSERT_TRUE(write(watch.fd, &one, sizeof(one)) == sizeof(one));
+    while (watch.events.load() < round && now_ns() - sent < 1'000'000'000ull) std::this_thread::yield();
+    EXPECT_EQ(watch.events.load(), round);
+    EXPECT_TRUE(now_ns() - sent < 100'000'000ull);  // at once, not at some later deadline
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // asleep again before the next
+  }
+  EXPECT_TRUE(reactor.stats().sleeps > 0);
+  reactor.stop();
+  close(watch.fd);
 }
 
 struct DeviceState {

@@ -147,6 +147,7 @@ void Reactor::run() {
     if (!anything_pending() && !exit_.load(std::memory_order_relaxed)) {
       sleeps_.fetch_add(1, std::memory_order_relaxed);
       sleep_until(deadline);
+      for (Thread* t : threads_) t->after_sleep();
     }
     sleeping_.store(0, std::memory_order_relaxed);
     now = now_ns();

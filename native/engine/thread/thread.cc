@@ -118,8 +118,13 @@ int Thread::poll(uint64_t now_ns) {
 uint64_t Thread::next_deadline_ns() const {
   uint64_t next = UINT64_MAX;
   for (auto& p : pollers_)
-    if (!p->removed && p->period_ns != 0) next = std::min(next, p->next_run_ns);
+    if (!p->removed && p->period_ns != 0 && p->interrupt_fd < 0) next = std::min(next, p->next_run_ns);
   return next;
+}
+
+void Thread::after_sleep() {
+  for (auto& p : pollers_)
+    if (!p->removed && p->period_ns != 0 && p->interrupt_fd >= 0) p->next_run_ns = 0;
 }
 
 bool Thread::has_pending_work() const { return !ring_.empty() || !deferred_.empty(); }

@@ -37,7 +37,9 @@ class Thread {
   // Management paths: allocates a closure. Same back-pressure rule.
   bool send(std::function<void()> fn);
 
-  // Owner thread only.
+  // Owner thread only. A timed poller with an interrupt fd runs at most every period_ns
+  // while the reactor is busy, and at once after the reactor slept (its fd may be what
+  // woke it); its period sets no wake-up deadline of its own.
   Poller* register_poller(std::string name, Poller::Fn fn, void* arg, uint64_t period_ns = 0, int interrupt_fd = -1);
   void unregister_poller(Poller* poller);
   // Owner thread only: runs fn once, on this thread, after at least delay_ns (management
@@ -53,7 +55,8 @@ class Thread {
   // One scheduling pass, called by the reactor: messages, deferred work, active pollers,
   // due timed pollers. Returns the amount of work done.
   int poll(uint64_t now_ns);
-  uint64_t next_deadline_ns() const;  // UINT64_MAX without timed pollers
+  uint64_t next_deadline_ns() const;  // UINT64_MAX without timed pollers (fd-woken ones aside)
+  void after_sleep();                 // the reactor slept: timed pollers with an fd are due
   bool has_pending_work() const;     // queued messages or deferred calls
   bool needs_busy_poll() const;      // an active poller without an interrupt fd
   void collect_interrupt_fds(std::vector<int>* fds) const;
