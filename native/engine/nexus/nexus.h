@@ -113,11 +113,11 @@ class Nexus final : public Bdev {
   void on_rebuild_end(NexusChild* child);
   // After a job failed on its source: carries on from another source; false if none.
   bool continue_rebuild(NexusChild* child, RebuildStats stats, std::vector<uint64_t> uncopied, bool paused);
-  void run_rebuild_waiters(NexusChild* child);
-  // Runs done once no rebuild copies to or from the child (re-checked as each job ends).
-  void when_no_rebuild_uses(uint32_t child_id, std::function<void()> done);
-  void run_rebuild_end_waiters();
+  // Runs done once `settled` holds, checked now and again each time a rebuild job ends.
+  void when_rebuilds(std::function<bool()> settled, std::function<void()> done);
+  void when_no_rebuild_uses(uint32_t child_id, std::function<void()> done);  // copying to or from it
   void when_rebuilds_idle(std::function<void()> done);
+  void run_rebuild_end_waiters();
   // Visits every channel until none is `busy`, then runs done (app thread).
   void wait_channels(std::function<bool(IoChannel*)> busy, std::function<void()> done);
   void wait_child_released(uint32_t child_id, std::function<void()> done);
@@ -145,8 +145,7 @@ class Nexus final : public Bdev {
   NexusState state_ = NexusState::Online;
   bool accepting_ = true;
   std::vector<RebuildStats> history_;
-  std::vector<std::function<void()>> on_rebuilds_idle_;
-  std::vector<std::function<void()>> on_rebuild_ends_;  // re-checked whenever a job ends
+  std::vector<std::function<void()>> on_rebuild_ends_;  // when_rebuilds() checks, run as each job ends
 
   // Persistence runs one call at a time; requests made meanwhile share the next call.
   bool persisting_ = false;

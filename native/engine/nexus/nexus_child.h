@@ -6,7 +6,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "bdev/bdev_manager.h"
 #include "nexus/nexus_types.h"
@@ -29,7 +28,6 @@ struct NexusChild {
   bool needs_full_rebuild = false;  // the log cannot say what the child missed
   std::unique_ptr<SegmentLog> log;
   std::unique_ptr<RebuildJob> rebuild;
-  std::vector<std::function<void()>> on_rebuild_ended;  // stopRebuild callers waiting for the job to end
   bool stop_requested = false;  // stopRebuild was called on the running job
 
   bool healthy() const { return state == ChildState::Open && sync == SyncState::Synced; }

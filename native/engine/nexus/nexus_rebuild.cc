@@ -45,7 +45,6 @@ void Nexus::start_rebuild(NexusChild* child, bool partial_allowed, std::function
       emit_child(*c);
       emit(EventKind::Rebuild, c->uri, "Failed");
       reconfigure();
-      run_rebuild_waiters(c);
       return started();
     }
     // Everything the child missed up to now; later writes reach it directly.
@@ -72,12 +71,6 @@ void Nexus::launch_rebuild(NexusChild* child, NexusChild* source, std::vector<ui
   emit_child(*child);
   emit(EventKind::Rebuild, child->uri, paused ? "Paused" : "Running");
   child->rebuild->start();
-}
-
-void Nexus::run_rebuild_waiters(NexusChild* child) {
-  auto waiting = std::move(child->on_rebuild_ended);
-  child->on_rebuild_ended.clear();
-  for (auto& fn : waiting) fn();
 }
 
 void Nexus::on_rebuild_end(NexusChild* child) {
@@ -109,15 +102,7 @@ void Nexus::on_rebuild_end(NexusChild* child) {
   }
   // After the states it reports are readable.
   emit(EventKind::Rebuild, child->uri, rebuild_state_name(stats.state));
-  run_rebuild_waiters(child);
   run_rebuild_end_waiters();
-  bool any_running = false;
-  for (const auto& c : children_) any_running = any_running || c->rebuild;
-  if (!any_running) {
-    auto waiting = std::move(on_rebuilds_idle_);
-    on_rebuilds_idle_.clear();
-    for (auto& fn : waiting) fn();
-  }
 }
 
 bool Nexus::continue_rebuild(NexusChild* child, RebuildStats stats, std::vector<uint64_t> uncopied, bool paused) {
@@ -141,23 +126,34 @@ void Nexus::run_rebuild_end_waiters() {
   for (auto& fn : waiting) fn();
 }
 
+void Nexus::when_rebuilds(std::function<bool()> settled, std::function<void()> done) {
+  if (settled()) return done();
+  on_rebuild_ends_.push_back([this, settled = std::move(settled), done = std::move(done)]() mutable {
+    when_rebuilds(std::move(settled), std::move(done));
+  });
+}
+
 void Nexus::when_no_rebuild_uses(uint32_t child_id, std::function<void()> done) {
-  NexusChild* child = child_by_id(child_id);
-  bool used = child && child->rebuild;
-  for (const auto& c : children_) used = used || (child && c->rebuild && c->rebuild->source() == child->desc);
-  if (!used) return done();
-  on_rebuild_ends_.push_back(
-      [this, child_id, done = std::move(done)]() mutable { when_no_rebuild_uses(child_id, std::move(done)); });
+  when_rebuilds(
+      [this, child_id] {
+        NexusChild* child = child_by_id(child_id);
+        if (!child) return true;
+        if (child->rebuild) return false;
+        for (const auto& c : children_)
+          if (c->rebuild && c->rebuild->source() == child->desc) return false;
+        return true;
+      },
+      std::move(done));
 }
 
 void Nexus::when_rebuilds_idle(std::function<void()> done) {
-  for (const auto& c : children_) {
-    if (c->rebuild) {
-      on_rebuilds_idle_.push_back(std::move(done));
-      return;
-    }
-  }
-  done();
+  when_rebuilds(
+      [this] {
+        for (const auto& c : children_)
+          if (c->rebuild) return false;
+        return true;
+      },
+      std::move(done));
 }
 
 Status Nexus::pause_rebuild(const std::string& uri) {
@@ -188,11 +184,17 @@ void Nexus::stop_rebuild(const std::string& uri, std::function<void(Status)> don
   NexusChild* child = find_child(uri);
   if (!child) return done(Status::error(-ENOENT, "child " + uri + " is not in nexus " + name()));
   if (!child->rebuild) return done(Status::error(-ENOENT, "child " + uri + " is not being rebuilt"));
-  // Waits for this child's job only: other children's rebuilds carry on. Registered first:
-  // a job with nothing in flight ends inside stop().
-  child->on_rebuild_ended.push_back([done = std::move(done)] { done(Status::ok()); });
   child->stop_requested = true;  // even if the job already failed on its source: no successor
   child->rebuild->stop(false, "stopped by request");
+  // Waits for this child's job only (it may have ended inside stop()): other children's
+  // rebuilds carry on.
+  uint32_t id = child->id;
+  when_rebuilds(
+      [this, id] {
+        NexusChild* c = child_by_id(id);
+        return !c || !c->rebuild;
+      },
+      [done = std::move(done)] { done(Status::ok()); });
 }
 
 Status Nexus::rebuild_stats(const std::string& uri, RebuildStats* out) const {

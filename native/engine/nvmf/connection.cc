@@ -143,27 +143,21 @@ void Connection::respond(uint16_t cid, uint16_t status, uint64_t dw0) {
   append_pdu(&out_.bytes(), PduType::CapsuleResp, digest_flags(false), header, kCapsuleRespHeaderLength, nullptr, 0);
 }
 
-void Connection::send_data(uint16_t cid, const uint8_t* data, uint32_t length) {
+void Connection::send_data(uint16_t cid, const uint8_t* data, uint32_t length, void* pool_buffer,
+                           uint32_t pool_buffer_length) {
   // One C2HData carrying everything, flagged LAST and SUCCESS: no response capsule follows.
   sq_head_ = static_cast<uint16_t>((sq_head_ + 1) % sq_size_);
   uint8_t header[kDataHeaderLength] = {};
   put16(header + 8, cid);
   put32(header + 16, length);
-  append_pdu(&out_.bytes(), PduType::C2HData, static_cast<uint8_t>(digest_flags(true) | kFlagLastPdu | kFlagSuccess), header,
-             kDataHeaderLength, data, length);
-}
-
-void Connection::send_read_data(Request* r) {
-  // As send_data, but the data stays in the request's buffer: the stream sends it from
-  // there and returns the buffer to the pool once the kernel has taken it.
-  sq_head_ = static_cast<uint16_t>((sq_head_ + 1) % sq_size_);
-  uint8_t header[kDataHeaderLength] = {};
-  put16(header + 8, r->cid);
-  put32(header + 16, r->length);
   const uint8_t flags = static_cast<uint8_t>(digest_flags(true) | kFlagLastPdu | kFlagSuccess);
-  out_.append_pdu_spliced(PduType::C2HData, flags, header, kDataHeaderLength, static_cast<const uint8_t*>(r->buf),
-                          r->length, r->buf, r->buf_length);
-  r->buf = nullptr;
+  // Read data stays in its pool buffer, which the stream returns once the kernel took it;
+  // admin answers are temporaries and are copied.
+  if (pool_buffer)
+    out_.append_pdu_spliced(PduType::C2HData, flags, header, kDataHeaderLength, data, length, pool_buffer,
+                            pool_buffer_length);
+  else
+    append_pdu(&out_.bytes(), PduType::C2HData, flags, header, kDataHeaderLength, data, length);
 }
 
 void Connection::handle_command(const PduView& pdu) {
@@ -490,7 +484,8 @@ void Connection::finish(Request* r, int status) {
   const uint8_t opcode = r->opcode;
   if (!closed_) {
     if (status == 0 && opcode == kOpRead) {
-      send_read_data(r);
+      send_data(cid, static_cast<const uint8_t*>(r->buf), r->length, r->buf, r->buf_length);
+      r->buf = nullptr;  // the output stream owns it now
     } else if (status == 0 && opcode == kOpCompare) {
       respond(cid, std::memcmp(r->buf, r->compare_with, r->length) == 0 ? kSuccess : kCompareFailure | kDoNotRetry);
     } else {

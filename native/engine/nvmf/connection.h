@@ -100,8 +100,9 @@ class Connection {
   void slot_idle(NamespaceSlot* slot);
 
   void respond(uint16_t cid, uint16_t status, uint64_t dw0 = 0);
-  void send_data(uint16_t cid, const uint8_t* data, uint32_t length);
-  void send_read_data(Request* r);
+  // `pool_buffer` (holding `data`) passes to the output stream: sent without a copy.
+  void send_data(uint16_t cid, const uint8_t* data, uint32_t length, void* pool_buffer = nullptr,
+                 uint32_t pool_buffer_length = 0);
   void terminate(FatalError status, uint32_t field, std::string reason);
   uint8_t digest_flags(bool with_data) const;
   void output_added();

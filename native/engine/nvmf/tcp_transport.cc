@@ -203,8 +203,7 @@ bool TcpTransport::flush(Socket* s) {
 void TcpTransport::flush_deferred(void* arg) {
   auto* s = static_cast<Socket*>(arg);
   s->flush_scheduled = false;
-  // A socket the send broke is dropped by the group's next pass.
-  if (!s->dead) s->output_pending = flush(s) || s->dead;
+  if (!s->dead) s->output_pending = flush(s);  // a send that broke the socket: dropped by the next pass
 }
 
 int TcpTransport::poll_group(void* arg) {

@@ -76,11 +76,7 @@ class ErrorBdev final : public Bdev {
   void submit(ModuleChannel* channel, BdevIo* io) override;
   // A gone injection makes the device report itself gone, as a vanished disk or a lost
   // NVMe/TCP controller does, until it is cleared.
-  bool gone() const override {
-    for (const auto& slot : slots_)
-      if (slot.mode.load(std::memory_order_acquire) == static_cast<uint8_t>(InjectMode::Gone)) return true;
-    return false;
-  }
+  bool gone() const override { return gone_slot() != nullptr; }
   std::string health() const override { return gone() ? "gone: injected" : "online"; }
 
   BdevDesc* base_desc() const { return base_; }
@@ -100,12 +96,17 @@ class ErrorBdev final : public Bdev {
   }
 
  private:
+  // The slot holding a gone injection, whatever I/O type it was set on; nullptr if none.
+  const InjectionSlot* gone_slot() const {
+    for (const auto& slot : slots_)
+      if (slot.mode.load(std::memory_order_acquire) == static_cast<uint8_t>(InjectMode::Gone)) return &slot;
+    return nullptr;
+  }
+
   Decision decide(IoType type) {
-    // A gone device fails everything, whatever type the gone injection was set on.
-    for (auto& slot : slots_) {
-      if (slot.mode.load(std::memory_order_acquire) == static_cast<uint8_t>(InjectMode::Gone))
-        return Decision{InjectMode::Gone, -ENODEV, slot.latency_ns.load(std::memory_order_relaxed)};
-    }
+    // A gone device fails everything.
+    if (const InjectionSlot* gone = gone_slot())
+      return Decision{InjectMode::Gone, -ENODEV, gone->latency_ns.load(std::memory_order_relaxed)};
     InjectionSlot& slot = slots_[static_cast<int>(type)];
     auto mode = static_cast<InjectMode>(slot.mode.load(std::memory_order_acquire));
     if (mode == InjectMode::None) return {};
