@@ -214,6 +214,7 @@ export interface NativeNexusOptions {
   parallel: number;
   verify: boolean;
   readPolicy: 'round-robin' | 'striped';
+  ioTimeoutMs: number;
 }
 
 export interface NativePersistInfo {

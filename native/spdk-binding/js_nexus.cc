@@ -165,7 +165,8 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   options.rebuild.segment_bytes = static_cast<uint64_t>(o.Get("segmentBytes").As<Napi::Number>().DoubleValue());
   options.rebuild.parallel = o.Get("parallel").As<Napi::Number>().Uint32Value();
   options.rebuild.verify = o.Get("verify").As<Napi::Boolean>();
-  options.reads = str(o.Get("readPolicy")) == "striped" ? nexus::ReadPolicy::Striped : nexus::ReadPolicy::RoundRobin;
+  options.io.reads = str(o.Get("readPolicy")) == "striped" ? nexus::ReadPolicy::Striped : nexus::ReadPolicy::RoundRobin;
+  options.io.timeout_ms = o.Get("ioTimeoutMs").As<Napi::Number>().Uint32Value();
   return js->control(info.Env(), [js, options](ControlRequest* r) {
     js->nexus_bridge();
     js->engine().nexuses().create(options, [js, r](Status st, Nexus* n) {

@@ -20,6 +20,14 @@ export interface CreateNexusOptions {
    * rebuild segment always go to the same healthy child, so each child caches a share.
    */
   readPolicy?: 'round-robin' | 'striped';
+  /**
+   * A child that holds an I/O this long (0-3,600,000 ms; default 30,000; 0 turns it off) is
+   * faulted `TimedOut`, seen within twice this. The nexus then asks the child to end its
+   * I/Os with ETIMEDOUT and sends them to the other children. A local child can end only
+   * what it still holds (an injected delay, say); an I/O the kernel is carrying out goes
+   * on until the device lets go of it, because it owns its buffer until then.
+   */
+  ioTimeoutMs?: number;
   rebuild?: {
     /** Copy and log granularity: a power of two from 64 KiB to 64 MiB; default 1 MiB. */
     segmentBytes?: number;
@@ -59,8 +67,9 @@ export function createNexusOptions(options: CreateNexusOptions): {
   const verify = rebuild.verify ?? false;
   if (typeof verify !== 'boolean') throw new TypeError('options.rebuild.verify must be a boolean');
   const readPolicy = requireOneOf(options.readPolicy ?? 'round-robin', 'options.readPolicy', ['round-robin', 'striped'] as const);
+  const ioTimeoutMs = requireInteger(options.ioTimeoutMs ?? 30_000, 'options.ioTimeoutMs', 0, 3_600_000);
   return {
-    native: { name, uuid: options.uuid ?? null, sizeBytes, children, persist: options.persist !== undefined, segmentBytes, parallel, verify, readPolicy },
+    native: { name, uuid: options.uuid ?? null, sizeBytes, children, persist: options.persist !== undefined, segmentBytes, parallel, verify, readPolicy, ioTimeoutMs },
     persist: options.persist,
   };
 }

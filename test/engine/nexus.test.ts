@@ -1,22 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { NodestorError, type Nexus, type NexusPersistInfo } from '../../src/index.js';
+import { NodestorError, type NexusPersistInfo } from '../../src/index.js';
 import { codeOf, patternBytes, withEngine } from '../helpers/engine.js';
+import { rebuildEnd } from '../helpers/nexus.js';
 
 const MiB = 1 << 20;
-
-/** Resolves when the child's rebuild ends (bounded). */
-function rebuildEnd(nexus: Nexus, uri: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`rebuild of ${uri} did not end`)), 20_000);
-    const onRebuild = (e: { uri: string; state: string }) => {
-      if (e.uri !== uri || !['Completed', 'Failed', 'Stopped'].includes(e.state)) return;
-      clearTimeout(timer);
-      nexus.off('rebuild', onRebuild);
-      resolve(e.state);
-    };
-    nexus.on('rebuild', onRebuild);
-  });
-}
 
 describe('nexus', () => {
   it('mirrors writes to every child, faults a failing child without failing I/O, and keeps the last child', async () => {

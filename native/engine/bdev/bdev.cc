@@ -141,6 +141,14 @@ int bdev_submit(BdevDesc* desc, IoChannel* channel, IoType type, uint64_t offset
   return 0;
 }
 
+void bdev_abort_all(IoChannel* channel, int status) {
+  auto* ch = static_cast<BdevChannel*>(channel->ctx);
+  // As inside submit(): what the module ends now completes through the deferred queue.
+  ++ch->submit_depth;
+  ch->bdev->abort_all(ch->module.get(), status);
+  --ch->submit_depth;
+}
+
 }  // namespace nds
 
 namespace nds {

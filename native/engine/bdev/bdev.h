@@ -65,6 +65,14 @@ class Bdev {
   // Starts the I/O; the module calls bdev_io_complete exactly once, from this thread,
   // possibly before submit returns.
   virtual void submit(ModuleChannel* channel, BdevIo* io) = 0;
+  // The channel's thread: ends every I/O this channel holds that the module can still take
+  // back (queued, delayed, cancellable) with `status`; the rest complete as they would. A
+  // caller that gave up on a device (a nexus child past its I/O timeout) uses it so those
+  // I/Os stop holding their buffers. Most modules hold nothing they can take back.
+  virtual void abort_all(ModuleChannel* channel, int status) {
+    (void)channel;
+    (void)status;
+  }
   // App thread, after removal, once no channel is left: release resources, then done().
   virtual void destruct(std::function<void()> done) { done(); }
   // App thread: re-reads the size of a device that can grow (files, block devices).
@@ -154,6 +162,10 @@ int bdev_submit(BdevDesc* desc, IoChannel* channel, IoType type, uint64_t offset
 // the per-I/O hot path.
 void bdev_submit_closure(BdevDesc* desc, IoChannel* channel, IoType type, uint64_t offset_bytes, uint64_t length_bytes,
                          void* buf, std::function<void(int)> done);
+
+// Asks the module to end the I/Os it holds on this thread's channel with `status` (see
+// Bdev::abort_all). Their callbacks run after the caller's current one, never inside.
+void bdev_abort_all(IoChannel* channel, int status);
 
 // Modules: finish an I/O with 0 or a negative errno.
 void bdev_io_complete(BdevIo* io, int status);

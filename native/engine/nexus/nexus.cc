@@ -16,12 +16,12 @@ NexusChannel* nexus_channel(IoChannel* ch) {
 }  // namespace
 
 Nexus::Nexus(std::string name, Uuid uuid, uint32_t block_size, uint64_t num_blocks, BdevManager& manager, Thread* app,
-             RebuildOptions rebuild, ReadPolicy reads, PersistHook persist, EventSink events)
+             RebuildOptions rebuild, IoOptions io, PersistHook persist, EventSink events)
     : Bdev(std::move(name), uuid, block_size, num_blocks),
       manager_(manager),
       app_(app),
       rebuild_options_(rebuild),
-      read_policy_(reads),
+      io_options_(io),
       segment_blocks_(std::max<uint64_t>(1, rebuild.segment_bytes / block_size)),
       persist_hook_(std::move(persist)),
       events_(std::move(events)) {
@@ -271,7 +271,7 @@ void Nexus::take_out(NexusChild* child, ChildState state, FaultReason reason, st
 void Nexus::reconfigure(std::function<void()> done) {
   auto config = std::make_shared<ChannelConfig>();
   config->accepting = accepting_;
-  config->striped_reads = read_policy_ == ReadPolicy::Striped;
+  config->striped_reads = io_options_.reads == ReadPolicy::Striped;
   config->stripe_shift = static_cast<uint32_t>(std::countr_zero(segment_blocks_));
   for (const auto& child : children_) {
     if (child->state == ChildState::Closed && child->reason != FaultReason::Offline) continue;  // being removed

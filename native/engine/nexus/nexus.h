@@ -31,6 +31,14 @@ struct RebuildOptions {
 
 enum class ReadPolicy : uint8_t { RoundRobin, Striped };
 
+// How the nexus sends I/O to its children.
+struct IoOptions {
+  ReadPolicy reads = ReadPolicy::RoundRobin;
+  // A child holding an I/O this long is faulted TimedOut and asked to give its I/Os back
+  // (seen within twice this); 0 turns the check off.
+  uint32_t timeout_ms = 30'000;
+};
+
 // The state JavaScript reads synchronously: a snapshot the app thread refreshes on every
 // change, under its own lock.
 class StatusBoard {
@@ -52,11 +60,12 @@ class StatusBoard {
 class Nexus final : public Bdev {
  public:
   Nexus(std::string name, Uuid uuid, uint32_t block_size, uint64_t num_blocks, BdevManager& manager, Thread* app,
-        RebuildOptions rebuild, ReadPolicy reads, PersistHook persist, EventSink events);
+        RebuildOptions rebuild, IoOptions io, PersistHook persist, EventSink events);
   ~Nexus() override;
 
   // ---- Bdev ----
   const char* module_name() const override { return "nexus"; }
+  uint32_t io_timeout_ms() const { return io_options_.timeout_ms; }
   bool io_type_supported(IoType type) const override;
   std::unique_ptr<ModuleChannel> create_channel() override;
   void submit(ModuleChannel* channel, BdevIo* io) override;
@@ -135,7 +144,7 @@ class Nexus final : public Bdev {
   BdevManager& manager_;
   Thread* app_;
   RebuildOptions rebuild_options_;
-  ReadPolicy read_policy_;
+  IoOptions io_options_;
   uint64_t segment_blocks_;
   PersistHook persist_hook_;
   EventSink events_;

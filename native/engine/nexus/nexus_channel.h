@@ -12,6 +12,11 @@
 #include "nexus/range_lock.h"
 #include "nexus/segment_log.h"
 
+namespace nds {
+struct Poller;
+class Thread;
+}  // namespace nds
+
 namespace nds::nexus {
 
 class Nexus;
@@ -74,6 +79,9 @@ class NexusChannel final : public ModuleChannel {
     BdevDesc* desc = nullptr;
     SegmentLog* log = nullptr;
     uint64_t in_flight = 0;
+    // I/Os in flight by the timeout epoch they were sent in (even, odd): what is still
+    // out from the previous epoch when the current one ends has waited a full period.
+    std::array<uint32_t, 2> by_epoch{};
     bool present = false;   // in the current configuration
     bool reported = false;  // an error was sent to the app thread; awaiting its answer
   };
@@ -86,6 +94,11 @@ class NexusChannel final : public ModuleChannel {
   void release_parked();
   void drop_slot_if_idle(uint32_t child_id);
   bool blocked_by_lock(const BdevIo* io) const;
+  // The I/O timeout (nexus_io.cc): counts each child I/O in its epoch; a timed poller ends
+  // the epoch every period and faults the children still holding an older I/O.
+  void count_sent(Slot& slot) { ++slot.by_epoch[epoch_ & 1]; }
+  void count_done(Slot& slot, uint32_t sent_epoch);
+  static int end_epoch(void* arg);
 
   Nexus* nexus_;
   std::shared_ptr<const ChannelConfig> config_;
@@ -94,6 +107,9 @@ class NexusChannel final : public ModuleChannel {
   uint32_t readable_mask_ = 0;
   uint32_t writable_mask_ = 0;
   uint32_t next_read_ = 0;  // round-robin cursor
+  uint32_t epoch_ = 0;
+  Thread* owner_;                   // channels may be torn down from outside any reactor
+  Poller* timeout_poller_ = nullptr;
   std::vector<RangeLock*> locks_;
   IoList writes_in_flight_;
   IoList waiting_for_lock_;

@@ -10,6 +10,7 @@
 #include "nexus/nexus.h"
 #include "nexus/nexus_channel.h"
 #include "thread/io_device.h"
+#include "thread/thread.h"
 
 namespace nds::nexus {
 namespace {
@@ -23,6 +24,7 @@ struct NexusIoState {
   uint32_t failed;   // children that failed it
   uint32_t tried;    // reads: children already tried
   int32_t error;     // the first child error
+  uint32_t epoch;    // the timeout epoch its child I/Os were sent in
 };
 static_assert(sizeof(NexusIoState) <= sizeof(BdevIo::module_ctx));
 
@@ -77,11 +79,14 @@ BdevIo* IoList::next(BdevIo* io) { return state_of(io).next; }
 
 NexusChannel::NexusChannel(Nexus* nexus, std::shared_ptr<const ChannelConfig> config,
                            const std::vector<RangeLock*>& locks)
-    : nexus_(nexus), locks_(locks) {
+    : nexus_(nexus), owner_(Thread::current()), locks_(locks) {
   apply(std::move(config));
+  if (uint64_t timeout_ms = nexus_->io_timeout_ms(); timeout_ms > 0 && owner_)
+    timeout_poller_ = owner_->register_poller("nexus-timeout:" + nexus_->name(), end_epoch, this, timeout_ms * 1'000'000);
 }
 
 NexusChannel::~NexusChannel() {
+  if (timeout_poller_) owner_->unregister_poller(timeout_poller_);
   for (auto& slot : slots_)
     if (slot.channel) bdev_put_io_channel(slot.channel);
 }
@@ -101,6 +106,7 @@ void NexusChannel::apply(std::shared_ptr<const ChannelConfig> config) {
       slot.channel = bdev_get_io_channel(route.desc);
       slot.desc = route.desc;
       slot.in_flight = 0;
+      slot.by_epoch = {};
     }
     slot.log = route.log;
     slot.present = true;
@@ -194,8 +200,12 @@ bool NexusChannel::blocked_by_lock(const BdevIo* io) const {
 
 void NexusChannel::report(uint32_t child_id, int status) {
   uint32_t bit = 1u << child_id;
-  readable_mask_ &= ~bit;
-  writable_mask_ &= ~bit;
+  // The last healthy child stays in use: the nexus never faults it, and leaving it out here
+  // would fail with ENODEV every I/O that arrives before the app thread says so.
+  if (readable_mask_ != bit) {
+    readable_mask_ &= ~bit;
+    writable_mask_ &= ~bit;
+  }
   Slot& slot = slots_[child_id];
   if (slot.reported) return;
   slot.reported = true;
@@ -206,7 +216,7 @@ void NexusChannel::report(uint32_t child_id, int status) {
 
 void NexusChannel::submit(BdevIo* io) {
   NexusIoState& s = state_of(io);
-  s = NexusIoState{nullptr, nullptr, 0, 0, 0, 0, 0};
+  s = NexusIoState{nullptr, nullptr, 0, 0, 0, 0, 0, 0};
   if (!config_->accepting) return bdev_io_complete(io, -ENODEV);
   switch (io->type) {
     case IoType::Read: return start_read(io);
@@ -238,12 +248,15 @@ void NexusChannel::start_read(BdevIo* io) {
   next_read_ = id + 1;
   s.tried |= 1u << id;
   s.pending = 1;
+  s.epoch = epoch_;
   Slot& slot = slots_[id];
   ++slot.in_flight;
+  count_sent(slot);
   int rc = bdev_submit(slot.desc, slot.channel, IoType::Read, io->offset_blocks << io->bdev->block_shift(),
                        io->num_blocks << io->bdev->block_shift(), io->buf, kChildDone[id], io);
   if (rc != 0) {
     --slot.in_flight;
+    count_done(slot, s.epoch);
     s.error = rc;
     start_read(io);  // not the child's fault (no memory for the I/O): try another
   }
@@ -265,15 +278,18 @@ void NexusChannel::fan_out(BdevIo* io, uint32_t targets) {
   }
   s.targets = targets;
   s.pending = static_cast<uint32_t>(std::popcount(targets)) + 1;  // +1 until every child has it
+  s.epoch = epoch_;
   const uint32_t shift = io->bdev->block_shift();
   for (uint32_t left = targets; left; left &= left - 1) {
     uint32_t id = static_cast<uint32_t>(std::countr_zero(left));
     Slot& slot = slots_[id];
     ++slot.in_flight;
+    count_sent(slot);
     int rc = bdev_submit(slot.desc, slot.channel, io->type, io->offset_blocks << shift, io->num_blocks << shift, io->buf,
                          kChildDone[id], io);
     if (rc != 0) {
       --slot.in_flight;
+      count_done(slot, s.epoch);
       s.failed |= 1u << id;
       if (!s.error) s.error = rc;
       --s.pending;
@@ -286,6 +302,7 @@ void NexusChannel::child_done(uint32_t id, BdevIo* io, int status) {
   NexusIoState& s = state_of(io);
   Slot& slot = slots_[id];
   --slot.in_flight;
+  count_done(slot, s.epoch);
   if (!slot.present) drop_slot_if_idle(id);
   if (io->type == IoType::Read) {
     if (status == 0) return bdev_io_complete(io, 0);
@@ -317,6 +334,37 @@ void NexusChannel::finish_fan_out(BdevIo* io) {
   // Succeeded on no healthy child: the application sees the error.
   if ((s.targets & ~s.failed & readable_mask_) == 0) return bdev_io_complete(io, s.error);
   parked_.push_back(io);
+}
+
+// ---------------------------------------------------------------- timeout
+
+void NexusChannel::count_done(Slot& slot, uint32_t sent_epoch) {
+  // Sent in an epoch before the previous one: already counted as timed out.
+  if (epoch_ - sent_epoch > 1) return;
+  uint32_t& count = slot.by_epoch[sent_epoch & 1];
+  if (count > 0) --count;  // a slot reset for a new child channel starts from zero
+}
+
+int NexusChannel::end_epoch(void* arg) {
+  auto* self = static_cast<NexusChannel*>(arg);
+  // I/Os still out from the previous epoch were sent at least one period ago.
+  const uint32_t previous = (self->epoch_ + 1) & 1;
+  uint32_t timed_out = 0;
+  for (uint32_t id = 0; id < kMaxChildren; ++id) {
+    Slot& slot = self->slots_[id];
+    if (slot.by_epoch[previous] > 0 && slot.present) timed_out |= 1u << id;
+    slot.by_epoch[previous] = 0;  // becomes the next epoch's count
+  }
+  ++self->epoch_;
+  for (uint32_t left = timed_out; left; left &= left - 1) {
+    uint32_t id = static_cast<uint32_t>(std::countr_zero(left));
+    // Fault it first, so nothing new goes there, then ask for its I/Os back: those the child
+    // can end fail here with ETIMEDOUT and go to the other children like any child error.
+    // What it cannot give back (a kernel read in progress) completes when the device lets go.
+    self->report(id, -ETIMEDOUT);
+    if (self->slots_[id].channel) bdev_abort_all(self->slots_[id].channel, -ETIMEDOUT);
+  }
+  return timed_out ? 1 : 0;
 }
 
 }  // namespace nds::nexus

@@ -69,7 +69,7 @@ void NexusService::open_children(std::shared_ptr<NexusOptions> o, size_t next, s
     std::string name = o->name;
     hook = [this, name](const PersistInfo& info, std::function<void(Status)> finished) { persist_(name, info, std::move(finished)); };
   }
-  auto nexus = std::make_unique<Nexus>(o->name, o->uuid, block_size, size / block_size, manager_, app_, o->rebuild, o->reads,
+  auto nexus = std::make_unique<Nexus>(o->name, o->uuid, block_size, size / block_size, manager_, app_, o->rebuild, o->io,
                                        std::move(hook), events_);
   for (size_t i = 0; i < opened->size(); ++i) nexus->adopt_initial_child(o->children[i], (*opened)[i].first, (*opened)[i].second);
   Nexus* raw = nexus.get();

@@ -18,7 +18,7 @@ struct NexusOptions {
   std::vector<std::string> children;
   bool persist = false;  // call the persistence handler on health changes
   RebuildOptions rebuild;
-  ReadPolicy reads = ReadPolicy::RoundRobin;
+  IoOptions io;
 };
 
 // Where persistence requests go: (nexus name, info, done).

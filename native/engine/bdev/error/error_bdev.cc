@@ -34,6 +34,7 @@ struct ErrorIoState {
   void* corrupt_copy;  // a write's corrupted copy of the data, freed on completion
   int status;
   uint64_t ready_ns;
+  uint64_t aborts_seen;  // the channel's abort count when the I/O arrived
 };
 static_assert(sizeof(ErrorIoState) <= sizeof(BdevIo::module_ctx));
 
@@ -45,6 +46,10 @@ class ErrorChannel final : public ModuleChannel {
   ~ErrorChannel() override;
   IoChannel* base() const { return base_; }
   void delay(BdevIo* io);
+  // Ends the delayed I/Os with `status` now; those in the base end as the base ends them,
+  // without their injected delay.
+  void abort_all(int status);
+  uint64_t aborts() const { return aborts_; }
 
  private:
   static int release_delayed(void* arg);
@@ -55,6 +60,7 @@ class ErrorChannel final : public ModuleChannel {
   IoChannel* base_;
   std::priority_queue<BdevIo*, std::vector<BdevIo*>, Later> delayed_;
   Poller* poller_ = nullptr;
+  uint64_t aborts_ = 0;
   Thread* owner_ = Thread::current();  // channels may be torn down from outside any reactor
 };
 
@@ -74,6 +80,7 @@ class ErrorBdev final : public Bdev {
     done();
   }
   void submit(ModuleChannel* channel, BdevIo* io) override;
+  void abort_all(ModuleChannel* channel, int status) override { static_cast<ErrorChannel*>(channel)->abort_all(status); }
   // A gone injection makes the device report itself gone, as a vanished disk or a lost
   // NVMe/TCP controller does, until it is cleared.
   bool gone() const override { return gone_slot() != nullptr; }
@@ -141,6 +148,16 @@ void ErrorChannel::delay(BdevIo* io) {
   if (!poller_) poller_ = Thread::current()->register_poller("error-delay:" + bdev_->name(), release_delayed, this, 10'000);
 }
 
+void ErrorChannel::abort_all(int status) {
+  ++aborts_;
+  while (!delayed_.empty()) {
+    BdevIo* io = delayed_.top();
+    delayed_.pop();
+    bdev_io_complete(io, status);
+  }
+  if (base_) bdev_abort_all(base_, status);
+}
+
 int ErrorChannel::release_delayed(void* arg) {
   auto* self = static_cast<ErrorChannel*>(arg);
   uint64_t now = now_ns();
@@ -173,10 +190,11 @@ void finish(BdevIo* io, int status) {
   }
   if (status == 0 && state->decision.mode == InjectMode::Corrupt && io->type == IoType::Read)
     flip_block_bytes(io->buf, io->num_blocks, io->bdev->block_size());
-  if (state->decision.latency_ns > 0) {
+  auto* channel = static_cast<ErrorChannel*>(io->channel->module.get());
+  if (state->decision.latency_ns > 0 && state->aborts_seen == channel->aborts()) {
     state->status = status;
     state->ready_ns = now_ns() + state->decision.latency_ns;
-    return static_cast<ErrorChannel*>(io->channel->module.get())->delay(io);
+    return channel->delay(io);
   }
   bdev_io_complete(io, status);
 }
@@ -186,7 +204,7 @@ void on_base_done(int status, void* arg) { finish(static_cast<BdevIo*>(arg), sta
 void ErrorBdev::submit(ModuleChannel* channel, BdevIo* io) {
   auto* ch = static_cast<ErrorChannel*>(channel);
   auto* state = reinterpret_cast<ErrorIoState*>(io->module_ctx);
-  *state = ErrorIoState{decide(io->type), nullptr, 0, 0};
+  *state = ErrorIoState{decide(io->type), nullptr, 0, 0, ch->aborts()};
   if (!ch->base()) return finish(io, -ENODEV);
   switch (state->decision.mode) {
     case InjectMode::Fail:
