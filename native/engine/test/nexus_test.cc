@@ -1,5 +1,6 @@
-// Nexus: mirroring, fault handling with partial rebuild, and a full rebuild racing
-// application writes (run under ASan/UBSan and TSan).
+// Nexus: mirroring, fault handling with partial rebuild, a full rebuild racing application
+// writes, and a child timed out under writes (run under ASan/UBSan and TSan).
+#include <chrono>
 #include <cstring>
 #include <future>
 #include <random>
@@ -33,12 +34,14 @@ Status on_app(Engine& e, Fn op) {
   return p.get_future().get();
 }
 
-Status create_nexus(Engine& e, const std::string& name, std::vector<std::string> children, uint64_t segment = kMiB) {
+Status create_nexus(Engine& e, const std::string& name, std::vector<std::string> children, uint64_t segment = kMiB,
+                    uint32_t timeout_ms = 30'000) {
   NexusOptions o;
   o.name = name;
   o.uuid = Uuid::random_v4();
   o.children = std::move(children);
   o.rebuild.segment_bytes = segment;
+  o.io.timeout_ms = timeout_ms;
   return on_app(e, [&](auto done) { e.nexuses().create(o, [done](Status st, Nexus*) { done(st); }); });
 }
 
@@ -247,5 +250,44 @@ NDS_TEST(nexus_full_rebuild_races_application_writes_without_losing_any) {
   EXPECT_EQ(info.state, NexusState::Online);
   for (const char* child : {"a", "b", "c"}) EXPECT_TRUE(buf.same_as_a(child, size));
   EXPECT_TRUE(buf.same_as_a("nx", size));
+  shutdown(*e);
+}
+
+NDS_TEST(nexus_times_out_a_child_holding_writes_and_loses_none) {
+  auto e = start_engine();
+  ASSERT_TRUE(e != nullptr);
+  const uint64_t size = 8 * kMiB;
+  for (const char* uri : {"malloc:///t0?size_mb=8&blk_size=4096", "malloc:///t1?size_mb=8&blk_size=4096"})
+    ASSERT_TRUE(create_bdev(*e, uri).is_ok());
+  ASSERT_TRUE(create_bdev(*e, "error:///et1?base=t1").is_ok());
+  ASSERT_TRUE(create_nexus(*e, "tn", {"bdev:///t0", "bdev:///et1"}, kMiB, 50).is_ok());
+  Buffers buf(*e, size);
+  std::memset(buf.a, 0, size);
+  random_writes(*e, "tn", buf.a, size, 100, 8, 3);
+
+  // et1 holds every write for 30 s: the nexus takes them back after 50-100 ms, faults et1
+  // TimedOut and acknowledges the writes t0 took. None fails (random_writes checks).
+  ErrorInjection hang;
+  hang.io_types = 1u << static_cast<int>(IoType::Write);
+  hang.mode = InjectMode::Delay;
+  hang.latency_us = 30'000'000;
+  run_on(e->app_thread(), [&] { error_bdev_inject(e->bdevs().find("et1"), hang); });
+  auto started = std::chrono::steady_clock::now();
+  random_writes(*e, "tn", buf.a, size, 400, 8, 4);
+  // Taken back, not waited for: well under the injected 30 s.
+  EXPECT_TRUE(std::chrono::steady_clock::now() - started < std::chrono::seconds(15));
+  NexusInfo info = nexus_info(*e, "tn");
+  EXPECT_EQ(info.state, NexusState::Degraded);
+  EXPECT_EQ(child_of(info, "bdev:///et1")->state, ChildState::Faulted);
+  EXPECT_EQ(child_of(info, "bdev:///et1")->reason, FaultReason::TimedOut);
+  EXPECT_TRUE(buf.same_as_a("t0", size));
+  EXPECT_TRUE(buf.same_as_a("tn", size));
+
+  // Back: the partial rebuild makes et1 whole again.
+  run_on(e->app_thread(), [&] { error_bdev_clear(e->bdevs().find("et1")); });
+  EXPECT_TRUE(on_app(*e, [&](auto done) { e->nexuses().find("tn")->online_child("bdev:///et1", done); }).is_ok());
+  info = wait_rebuilt(*e, "tn", "bdev:///et1");
+  EXPECT_EQ(info.state, NexusState::Online);
+  EXPECT_TRUE(buf.same_as_a("t1", size));
   shutdown(*e);
 }
