@@ -2,7 +2,7 @@
 // the same run (4 KiB random read and write, QD 128, one core, engine.bench), then the
 // full rebuild rate of a malloc child with no application I/O and with random writes
 // running on the nexus.
-import { Engine, type Nexus } from '../src/index.js';
+import { Engine, type Bdev, type BenchOptions, type Nexus } from '../src/index.js';
 import { machine, publish } from './report.js';
 
 export interface NexusBenchOptions {
@@ -25,6 +25,14 @@ function rebuildEnd(nexus: Nexus, uri: string): Promise<void> {
   });
 }
 
+/** The best IOPS of each bdev over three alternating runs, so drift hits them alike. */
+async function bestOfAlternating(engine: Engine, bdevs: Bdev[], common: Omit<BenchOptions, 'bdev'>): Promise<{ best: number[]; runs: number[][] }> {
+  const runs: number[][] = bdevs.map(() => []);
+  for (let round = 0; round < 3; round++)
+    for (const [i, bdev] of bdevs.entries()) runs[i]!.push((await engine.bench({ bdev, ...common })).iops);
+  return { best: runs.map((r) => Math.max(...r)), runs };
+}
+
 export async function nexusBench(o: NexusBenchOptions): Promise<void> {
   const sizeMb = 128;
   const engine = await Engine.start({ cores: [o.core], memoryMb: 1536, hugepages: 'auto', idle: 'poll' });
@@ -38,28 +46,34 @@ export async function nexusBench(o: NexusBenchOptions): Promise<void> {
     const comparisons = [];
     for (const workload of ['randread', 'randwrite'] as const) {
       const common = { workload, blockSize: 4096, queueDepth: 128, seconds: o.seconds, cores: [o.core] };
-      // Alternate single / nexus three times and keep the best of each, so drift hits both alike.
-      const singleRuns: number[] = [];
-      const nexusRuns: number[] = [];
-      const stripedRuns: number[] = [];
-      for (let round = 0; round < 3; round++) {
-        singleRuns.push((await engine.bench({ bdev: single, ...common })).iops);
-        nexusRuns.push((await engine.bench({ bdev: nexus.bdev, ...common })).iops);
-        if (workload === 'randread') stripedRuns.push((await engine.bench({ bdev: striped.bdev, ...common })).iops);
-      }
-      const singleBest = Math.max(...singleRuns);
-      const nexusBest = Math.max(...nexusRuns);
+      const bdevs = workload === 'randread' ? [single, nexus.bdev, striped.bdev] : [single, nexus.bdev];
+      const { best, runs } = await bestOfAlternating(engine, bdevs, common);
+      const [singleBest, nexusBest, stripedBest] = best as [number, number, number | undefined];
       const ratio = Number((nexusBest / singleBest).toFixed(3));
-      const entry: Record<string, unknown> = { workload, singleIops: singleBest, nexusIops: nexusBest, ratio, singleRuns, nexusRuns };
-      if (stripedRuns.length) {
-        const best = Math.max(...stripedRuns);
-        Object.assign(entry, { stripedIops: best, stripedRatio: Number((best / singleBest).toFixed(3)), stripedRuns });
-      }
+      const entry: Record<string, unknown> = { workload, singleIops: singleBest, nexusIops: nexusBest, ratio, singleRuns: runs[0], nexusRuns: runs[1] };
+      if (stripedBest !== undefined)
+        Object.assign(entry, { stripedIops: stripedBest, stripedRatio: Number((stripedBest / singleBest).toFixed(3)), stripedRuns: runs[2] });
       comparisons.push(entry);
-      process.stderr.write(`${workload}: single ${singleBest.toLocaleString('en')} nexus ${nexusBest.toLocaleString('en')} IOPS (${ratio})${stripedRuns.length ? ` striped ${Math.max(...stripedRuns).toLocaleString('en')}` : ''}\n`);
+      process.stderr.write(`${workload}: single ${singleBest.toLocaleString('en')} nexus ${nexusBest.toLocaleString('en')} IOPS (${ratio})${stripedBest !== undefined ? ` striped ${stripedBest.toLocaleString('en')}` : ''}\n`);
     }
     result.nexusVsSingle = comparisons;
     await striped.destroy();
+
+    // The nexus layer's own cost per I/O: the same comparison over null bdevs, which move
+    // no data, so the difference in time per I/O is the nexus and nothing else.
+    const nullSingle = await engine.createBdev('null:///nullsingle?num_blocks=32768&blk_size=4096');
+    const nullNexus = await engine.createNexus({ name: 'nulls', children: [0, 1, 2].map((i) => `null:///nullchild${i}?num_blocks=32768&blk_size=4096`) });
+    const layerCost: Record<string, unknown>[] = [];
+    for (const workload of ['randread', 'randwrite'] as const) {
+      const { best } = await bestOfAlternating(engine, [nullSingle, nullNexus.bdev], { workload, blockSize: 4096, queueDepth: 128, seconds: o.seconds, cores: [o.core] });
+      const [singleIops, nexusIops] = best as [number, number];
+      const nsPerIo = Number((1e9 / nexusIops - 1e9 / singleIops).toFixed(1));
+      layerCost.push({ workload, singleIops, nexusIops, nexusNsPerIo: nsPerIo });
+      process.stderr.write(`null children, ${workload}: the nexus adds ${nsPerIo} ns per I/O\n`);
+    }
+    result.nexusLayerCost = layerCost;
+    await nullNexus.destroy();
+    await nullSingle.destroy();
 
     // Full rebuild of a fresh malloc child, nothing else running.
     const added = `malloc:///child3?size_mb=${sizeMb}&blk_size=4096`;
@@ -96,6 +110,7 @@ export async function nexusBench(o: NexusBenchOptions): Promise<void> {
     setup: {
       nexus: `3 malloc children of ${sizeMb} MiB (4 KiB blocks), reads round-robin; 'striped': the same with readPolicy striped (1 MiB); single: one malloc bdev of ${sizeMb} MiB`,
       io: '4 KiB, QD 128, engine.bench on one reactor (poll); best of 3 alternating runs',
+      layerCost: 'the same over 3 null children against one null bdev: 1e9/nexusIops - 1e9/singleIops',
       rebuild: 'full rebuild of a 4th malloc child: 1 MiB segments, 4 in flight; then again under 4 KiB randwrite QD 32',
       secondsPerRun: o.seconds,
       core: o.core,
