@@ -94,10 +94,14 @@ class NexusChannel final : public ModuleChannel {
   void release_parked();
   void drop_slot_if_idle(uint32_t child_id);
   bool blocked_by_lock(const BdevIo* io) const;
-  // The I/O timeout (nexus_io.cc): counts each child I/O in its epoch; a timed poller ends
-  // the epoch every period and faults the children still holding an older I/O.
-  void count_sent(Slot& slot) { ++slot.by_epoch[epoch_ & 1]; }
-  void count_done(Slot& slot, uint32_t sent_epoch);
+  // A child I/O sent on, or back from, a slot: counted in flight (the slot is kept while any
+  // is) and in the timeout epoch it was sent in. A timed poller (nexus_io.cc) ends the epoch
+  // every period and faults the children still holding an older I/O.
+  void sent(Slot& slot) {
+    ++slot.in_flight;
+    ++slot.by_epoch[epoch_ & 1];
+  }
+  void finished(Slot& slot, uint32_t sent_epoch);
   static int end_epoch(void* arg);
 
   Nexus* nexus_;

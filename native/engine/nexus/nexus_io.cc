@@ -250,13 +250,11 @@ void NexusChannel::start_read(BdevIo* io) {
   s.pending = 1;
   s.epoch = epoch_;
   Slot& slot = slots_[id];
-  ++slot.in_flight;
-  count_sent(slot);
+  sent(slot);
   int rc = bdev_submit(slot.desc, slot.channel, IoType::Read, io->offset_blocks << io->bdev->block_shift(),
                        io->num_blocks << io->bdev->block_shift(), io->buf, kChildDone[id], io);
   if (rc != 0) {
-    --slot.in_flight;
-    count_done(slot, s.epoch);
+    finished(slot, s.epoch);
     s.error = rc;
     start_read(io);  // not the child's fault (no memory for the I/O): try another
   }
@@ -283,13 +281,11 @@ void NexusChannel::fan_out(BdevIo* io, uint32_t targets) {
   for (uint32_t left = targets; left; left &= left - 1) {
     uint32_t id = static_cast<uint32_t>(std::countr_zero(left));
     Slot& slot = slots_[id];
-    ++slot.in_flight;
-    count_sent(slot);
+    sent(slot);
     int rc = bdev_submit(slot.desc, slot.channel, io->type, io->offset_blocks << shift, io->num_blocks << shift, io->buf,
                          kChildDone[id], io);
     if (rc != 0) {
-      --slot.in_flight;
-      count_done(slot, s.epoch);
+      finished(slot, s.epoch);
       s.failed |= 1u << id;
       if (!s.error) s.error = rc;
       --s.pending;
@@ -301,8 +297,7 @@ void NexusChannel::fan_out(BdevIo* io, uint32_t targets) {
 void NexusChannel::child_done(uint32_t id, BdevIo* io, int status) {
   NexusIoState& s = state_of(io);
   Slot& slot = slots_[id];
-  --slot.in_flight;
-  count_done(slot, s.epoch);
+  finished(slot, s.epoch);
   if (!slot.present) drop_slot_if_idle(id);
   if (io->type == IoType::Read) {
     if (status == 0) return bdev_io_complete(io, 0);
@@ -338,7 +333,8 @@ void NexusChannel::finish_fan_out(BdevIo* io) {
 
 // ---------------------------------------------------------------- timeout
 
-void NexusChannel::count_done(Slot& slot, uint32_t sent_epoch) {
+void NexusChannel::finished(Slot& slot, uint32_t sent_epoch) {
+  --slot.in_flight;
   // Sent in an epoch before the previous one: already counted as timed out.
   if (epoch_ - sent_epoch > 1) return;
   uint32_t& count = slot.by_epoch[sent_epoch & 1];
