@@ -23,6 +23,16 @@ export const ErrorCodes = [
   'ECONNREFUSED', // nothing listens at that NVMe-oF address
   'ECONNRESET', // the NVMe-oF connection was lost
   'EPROTO', // the NVMe-oF peer broke the protocol
+  'ENOTCONN', // an NVMe-oF queue is not connected (yet)
+  'ECONNABORTED', // an NVMe-oF command ended because its queue was torn down
+  'ECANCELED', // the I/O was aborted (by request, or the target lost power)
+  'EILSEQ', // a compare found different data
+  'ERANGE', // a value out of the range the protocol allows
+  'EADDRINUSE', // a listener's address and port are already in use
+  'EADDRNOTAVAIL', // a listener's address is not on this machine
+  'ENETUNREACH', // no route to the NVMe-oF target's network
+  'EHOSTUNREACH', // no route to the NVMe-oF target's host
+  'EMFILE', // the process has too many open files or sockets
   'ENGINE_STOPPED', // the engine was stopped
   'BDEV_DESTROYED', // the bdev was destroyed
   'EUNKNOWN', // an errno this list does not name (the message says which)

@@ -69,8 +69,8 @@ Engine::~Engine() {
   large_buffers_.reset();
 }
 
-bool Engine::shutdown(std::function<void()> done) {
-  return app_thread_->send([this, done = std::move(done)]() mutable { shutdown_here(std::move(done)); });
+void Engine::shutdown(std::function<void()> done) {
+  app_thread_->send([this, done = std::move(done)]() mutable { shutdown_here(std::move(done)); });
 }
 
 void Engine::shutdown_here(std::function<void()> done) {

@@ -54,7 +54,7 @@ class Engine {
 
   // Sends to the app thread: stops the NVMe-oF target, destroys every nexus, exports every
   // pool (cleanly), removes every bdev, then runs done there.
-  bool shutdown(std::function<void()> done);
+  void shutdown(std::function<void()> done);
   // The same, from the app thread.
   void shutdown_here(std::function<void()> done);
   // Leaves the reactor loops and joins their OS threads. Not from a reactor.

@@ -39,10 +39,7 @@ std::shared_ptr<JsEngine> JsEngine::create(Napi::Env env, std::unique_ptr<Engine
 // ---------------------------------------------------------------- completions
 
 void JsEngine::complete(const Completion& completion) {
-  // The ring holds more than can ever be pending, so a push fails only transiently while
-  // the consumer catches up on a slot.
-  while (!completions_.try_push(completion)) {
-  }
+  completions_.push(completion);  // never fails, never waits on JavaScript
   // Coalesced wake-up: only the first completion after a drain signals JavaScript.
   if (!signaled_.exchange(true, std::memory_order_acq_rel)) tsfn_.NonBlockingCall();
 }
@@ -82,6 +79,7 @@ void JsEngine::drain(Napi::Env env) {
     } else {
       release_bounce(done);
     }
+    --io_pending_;
     io_results_[2 * batch] = static_cast<int32_t>(c.slot);
     io_results_[2 * batch + 1] = c.status;
     if (++batch == io_results_pairs_) flush_io();
@@ -102,11 +100,9 @@ void JsEngine::track_pending(int delta) {
   }
 }
 
-bool JsEngine::send_control(ControlRequest* req, std::function<void(ControlRequest*)> on_app_thread) {
+void JsEngine::send_control(ControlRequest* req, std::function<void(ControlRequest*)> on_app_thread) {
   track_pending(1);
-  if (engine_->app_thread().send([req, fn = std::move(on_app_thread)] { fn(req); })) return true;
-  track_pending(-1);
-  return false;
+  engine_->app_thread().send([req, fn = std::move(on_app_thread)] { fn(req); });
 }
 
 // ---------------------------------------------------------------- management
@@ -114,10 +110,7 @@ bool JsEngine::send_control(ControlRequest* req, std::function<void(ControlReque
 Napi::Promise JsEngine::control(Napi::Env env, std::function<void(ControlRequest*)> on_app_thread) {
   auto* req = new ControlRequest(env);
   Napi::Promise promise = req->deferred.Promise();
-  if (!send_control(req, std::move(on_app_thread))) {
-    req->deferred.Reject(make_error(env, Status::error(-EAGAIN, "the app thread's message ring is full")).Value());
-    delete req;
-  }
+  send_control(req, std::move(on_app_thread));
   return promise;
 }
 
@@ -125,10 +118,7 @@ Napi::Promise JsEngine::control_background(Napi::Env env, std::function<void(Con
   auto* req = new ControlRequest(env);
   req->background = true;
   Napi::Promise promise = req->deferred.Promise();
-  if (!engine_->app_thread().send([req, fn = std::move(on_app_thread)] { fn(req); })) {
-    req->deferred.Reject(make_error(env, Status::error(-EAGAIN, "the app thread's message ring is full")).Value());
-    delete req;
-  }
+  engine_->app_thread().send([req, fn = std::move(on_app_thread)] { fn(req); });
   return promise;
 }
 
@@ -207,7 +197,7 @@ Napi::Promise JsEngine::destroy_bdev(Napi::Env env, std::shared_ptr<JsBdev> hand
   Napi::Promise promise = req->deferred.Promise();
   // JavaScript stops submitting to a bdev while its destroy is pending; the handle is
   // marked closed (on the JS thread) only once the destroy succeeded.
-  bool sent = send_control(req, [this, handle](ControlRequest* r) {
+  send_control(req, [this, handle](ControlRequest* r) {
     std::string name = handle->bdev->name();
     // Refused before our own descriptor is touched: the handle stays usable.
     Status st = engine_->bdevs().check_removable(name, handle->desc ? 1 : 0);
@@ -229,10 +219,6 @@ Napi::Promise JsEngine::destroy_bdev(Napi::Env env, std::shared_ptr<JsBdev> hand
       });
     });
   });
-  if (!sent) {
-    req->deferred.Reject(make_error(env, Status::error(-EAGAIN, "the app thread's message ring is full")).Value());
-    delete req;
-  }
   return promise;
 }
 
@@ -248,7 +234,7 @@ Napi::Promise JsEngine::stop(Napi::Env env) {
   auto* req = new ControlRequest(env);
   Napi::Promise promise = req->deferred.Promise();
   stopping_ = true;
-  bool sent = send_control(req, [this](ControlRequest* r) {
+  send_control(req, [this](ControlRequest* r) {
     // Every handle JavaScript still holds is marked closed once the stop has settled, so
     // none can reach the freed bdevs afterwards.
     std::vector<std::shared_ptr<JsBdev>> handles(live_bdevs_.begin(), live_bdevs_.end());
@@ -259,11 +245,6 @@ Napi::Promise JsEngine::stop(Napi::Env env) {
     nexus_bridge().close();
     release_all_bdevs_on_app_thread([this, r] { engine_->shutdown_here([this, r] { complete(Completion{0, 0, r}); }); });
   });
-  if (!sent) {
-    stopping_ = false;
-    req->deferred.Reject(make_error(env, Status::error(-EAGAIN, "the app thread's message ring is full")).Value());
-    delete req;
-  }
   return promise;
 }
 
@@ -285,7 +266,7 @@ void JsEngine::stop_for_exit() {
   if (!stopping_) {
     stopping_ = true;
     std::atomic<bool> done{false};
-    bool sent = engine_->app_thread().send([this, &done] {
+    engine_->app_thread().send([this, &done] {
       nexus_bridge().close();
       release_all_bdevs_on_app_thread([this, &done] {
         engine_->shutdown_here([&done] {
@@ -294,7 +275,7 @@ void JsEngine::stop_for_exit() {
         });
       });
     });
-    if (sent) done.wait(false, std::memory_order_acquire);
+    done.wait(false, std::memory_order_acquire);
   }
   finalize();
 }
@@ -376,7 +357,10 @@ int JsEngine::prepare_buffer(IoRequest& req, uint8_t* bytes) {
   }
   if (!req.dma) {
     req.bounce = BounceKind::None;
-    return -ENOMEM;
+    // Buffers come back as the I/O in flight completes: JavaScript waits for them (the
+    // dispatcher's backlog retries on each completion batch). Only with nothing in flight
+    // to wait for is the memory really too small for this I/O.
+    return io_pending_ > 0 ? -EAGAIN : -ENOMEM;
   }
   if (req.type == IoType::Write) {
     std::memcpy(req.dma, bytes, req.length);  // the data is captured at call time
@@ -394,11 +378,9 @@ int JsEngine::submit_io(JsBdev* handle, IoType type, uint32_t slot, uint64_t off
   req = IoRequest{handle, type, offset, length, nullptr, nullptr, BounceKind::None, slot, nullptr};
   int rc = prepare_buffer(req, bytes);
   if (rc != 0) return rc;
-  if (!engine_->worker(handle->worker).send(run_single, &req)) {
-    release_bounce(req);
-    return -EAGAIN;
-  }
+  engine_->worker(handle->worker).send(run_single, &req);
   track_pending(1);
+  ++io_pending_;
   return 0;
 }
 
@@ -421,19 +403,16 @@ int JsEngine::submit_batch(JsBdev* handle, JsBatch* batch, uint32_t slot, const 
   batch->slot = slot;
   IoRequest& entry = request(slot);
   entry = IoRequest{handle, IoType::Read, 0, 0, nullptr, nullptr, BounceKind::None, slot, batch};
-  if (!engine_->worker(handle->worker).send(run_batch, batch)) {
-    for (uint32_t i = 0; i < batch->count; ++i) release_bounce(batch->requests[i]);
-    entry.batch = nullptr;
-    return -EAGAIN;
-  }
+  engine_->worker(handle->worker).send(run_batch, batch);
   track_pending(1);
+  ++io_pending_;
   return 0;
 }
 
 Napi::Promise JsEngine::bench(Napi::Env env, BenchOptions options) {
   auto* req = new ControlRequest(env);
   Napi::Promise promise = req->deferred.Promise();
-  bool sent = send_control(req, [this, options = std::move(options)](ControlRequest* r) {
+  send_control(req, [this, options = std::move(options)](ControlRequest* r) {
     run_bench(*engine_, options, [this, r](Status st, BenchResult result) {
       r->status = st;
       if (st.is_ok()) {
@@ -443,10 +422,6 @@ Napi::Promise JsEngine::bench(Napi::Env env, BenchOptions options) {
       complete(Completion{0, 0, r});
     });
   });
-  if (!sent) {
-    req->deferred.Reject(make_error(env, Status::error(-EAGAIN, "the app thread's message ring is full")).Value());
-    delete req;
-  }
   return promise;
 }
 

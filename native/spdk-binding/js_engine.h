@@ -14,7 +14,7 @@
 #include "bench/bdevperf.h"
 #include "engine.h"
 #include "env/buffer_pool.h"
-#include "thread/mpsc_ring.h"
+#include "thread/mpsc_queue.h"
 
 namespace nds::binding {
 
@@ -129,13 +129,14 @@ class JsEngine {
   JsEngine(Napi::Env env, std::unique_ptr<Engine> engine, Napi::Function on_io, Napi::Int32Array io_results);
   IoRequest& request(uint32_t slot);
   // Points req.dma at the caller's bytes (zero-copy DMA memory) or at a bounce buffer,
-  // copying a write's data now. -ENOMEM when no buffer is left.
+  // copying a write's data now. -EAGAIN when no buffer is left but I/O in flight will
+  // return some; -ENOMEM when nothing is in flight to wait for.
   int prepare_buffer(IoRequest& req, uint8_t* bytes);
   void release_bounce(IoRequest& req);
   bool can_submit() const;
   void drain(Napi::Env env);
   void track_pending(int delta);
-  bool send_control(ControlRequest* req, std::function<void(ControlRequest*)> on_app_thread);
+  void send_control(ControlRequest* req, std::function<void(ControlRequest*)> on_app_thread);
   // App thread: every worker drops its channel for the bdev, then the descriptor closes.
   void release_bdev_on_app_thread(std::shared_ptr<JsBdev> bdev, std::function<void()> done);
   void release_all_bdevs_on_app_thread(std::function<void()> done);
@@ -150,9 +151,10 @@ class JsEngine {
   int32_t* io_results_;
   size_t io_results_pairs_;
 
-  MpscRing<Completion> completions_;
+  MpscQueue<Completion> completions_;
   std::atomic<bool> signaled_{false};
   uint64_t pending_ = 0;   // JS thread: requests whose completion has not been drained
+  uint64_t io_pending_ = 0;  // JS thread: of those, I/Os (each may hold a bounce buffer)
   bool tsfn_referenced_ = false;
   bool stopping_ = false;  // JS thread
   bool finalized_ = false;

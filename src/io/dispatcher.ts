@@ -128,7 +128,13 @@ export class IoDispatcher {
 
   private drainBacklog(): void {
     while (this.backlog.length > 0) {
-      if (!this.trySubmit(this.backlog[0]!)) return;
+      if (!this.trySubmit(this.backlog[0]!)) {
+        // Refused for want of a slot or a bounce buffer: completions retry, and with none
+        // in flight the retry is scheduled here (the native side then says ENOMEM if the
+        // memory is too small for the I/O even when idle).
+        if (this.nextSlot === this.freeSlots.length) setImmediate(() => this.drainBacklog());
+        return;
+      }
       this.backlog.shift();
     }
   }

@@ -1,4 +1,7 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { codeForErrno, ErrorCodes, fromNative, ioError, NodestorError } from '../../src/errors.js';
 import { requireBytes, requireInteger, requireOneOf, requireString } from '../../src/validate.js';
@@ -15,6 +18,30 @@ describe('error codes', () => {
     expect(codeForErrno(-constants.errno.ENODEV)).toBe('ENODEV');
     expect(codeForErrno(-108)).toBe('ENGINE_STOPPED');
     expect(codeForErrno(-9999)).toBe('EUNKNOWN');
+  });
+
+  it('every errno the engine can return has its own code (none is EUNKNOWN)', () => {
+    // Every errno written in the native sources, plus what socket calls return through
+    // -errno (listen, connect) and file opens (aio, uring).
+    const root = join(dirname(fileURLToPath(import.meta.url)), '../../native');
+    const seen = new Set<string>(['EADDRINUSE', 'EADDRNOTAVAIL', 'ENETUNREACH', 'EHOSTUNREACH', 'EMFILE', 'EACCES']);
+    const visit = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) visit(path);
+        else if (/\.(cc|h)$/.test(entry.name))
+          for (const m of readFileSync(path, 'utf8').matchAll(/-(E[A-Z]{3,})\b/g)) seen.add(m[1]!);
+      }
+    };
+    visit(root);
+    expect(seen.size).toBeGreaterThan(20);
+    const unnamed = [...seen].filter((name) => {
+      const errno = (constants.errno as Record<string, number | undefined>)[name];
+      return errno === undefined || codeForErrno(-errno) === 'EUNKNOWN';
+    });
+    expect(unnamed).toEqual([]);
+    expect(codeForErrno(-constants.errno.EADDRINUSE)).toBe('EADDRINUSE');
+    expect(codeForErrno(-constants.errno.EADDRNOTAVAIL)).toBe('EADDRNOTAVAIL');
   });
 
   it('every listed code is unique', () => {

@@ -91,6 +91,11 @@ class Bdev {
   uint64_t num_blocks() const { return num_blocks_.load(std::memory_order_relaxed); }
   uint64_t size_bytes() const { return static_cast<uint64_t>(block_size_) * num_blocks(); }
 
+  // Who claimed the bdev ("" when unclaimed) and which module's object it belongs to (""
+  // when it stands alone, as createBdev makes it): app thread.
+  const std::string& claimed_by() const { return claimed_by_; }
+  const std::string& belongs_to() const { return belongs_to_; }
+
   // The only descriptor allowed to change the bdev while a claim names one (any thread).
   const BdevDesc* exclusive_writer() const { return exclusive_writer_.load(std::memory_order_relaxed); }
 
@@ -115,6 +120,10 @@ class Bdev {
 
   // App thread only.
   std::string claimed_by_;
+  // Set by a module whose objects are bdevs (an lvol store's lvols): only that module
+  // removes the bdev (BdevManager::remove_owned), yet any one consumer may still claim it.
+  std::string belongs_to_;
+  std::string destroy_hint_;  // how to destroy it instead ("lvol.destroy()")
   std::atomic<const BdevDesc*> exclusive_writer_{nullptr};  // set with the claim, read per write
   size_t open_descs_ = 0;
   bool removing_ = false;

@@ -55,11 +55,19 @@ void BdevManager::release_claim(Bdev* bdev) {
   bdev->exclusive_writer_.store(nullptr, std::memory_order_relaxed);
 }
 
+void BdevManager::set_belongs_to(Bdev* bdev, std::string owner, std::string hint) {
+  bdev->belongs_to_ = std::move(owner);
+  bdev->destroy_hint_ = std::move(hint);
+}
+
 Status BdevManager::check_removable(std::string_view name, uint32_t own_descs) const {
   auto it = bdevs_.find(name);
   if (it == bdevs_.end() || it->second->removing_)
     return Status::error(-ENOENT, "bdev " + std::string(name) + " does not exist");
   const Bdev& bdev = *it->second;
+  if (!bdev.belongs_to_.empty())
+    return Status::error(-EBUSY, "bdev " + bdev.name() + " belongs to " + bdev.belongs_to_ + ": destroy it with " +
+                                     bdev.destroy_hint_);
   if (!bdev.claimed_by_.empty()) return Status::error(-EBUSY, "bdev " + bdev.name() + " is claimed by " + bdev.claimed_by_);
   if (bdev.open_descs_ > own_descs)
     return Status::error(-EBUSY, "bdev " + bdev.name() + " is open (" + std::to_string(bdev.open_descs_ - own_descs) +
@@ -71,7 +79,26 @@ void BdevManager::remove(std::string_view name, std::function<void(Status)> done
   auto it = bdevs_.find(name);
   Status st = check_removable(name);
   if (!st.is_ok()) return done(st);
+  remove_now(it->second.get(), std::move(done));
+}
+
+void BdevManager::remove_owned(std::string_view name, std::function<void(Status)> done) {
+  auto it = bdevs_.find(name);
+  if (it == bdevs_.end() || it->second->removing_) return done(Status::error(-ENOENT, "bdev " + std::string(name) + " does not exist"));
   Bdev* bdev = it->second.get();
+  // The owner lets go first; a claim or an open descriptor still refuses.
+  std::string owner = std::move(bdev->belongs_to_), hint = std::move(bdev->destroy_hint_);
+  bdev->belongs_to_.clear();
+  bdev->destroy_hint_.clear();
+  Status st = check_removable(name);
+  if (!st.is_ok()) {
+    set_belongs_to(bdev, std::move(owner), std::move(hint));
+    return done(st);
+  }
+  remove_now(bdev, std::move(done));
+}
+
+void BdevManager::remove_now(Bdev* bdev, std::function<void(Status)> done) {
   bdev->removing_ = true;
   io_device_unregister(bdev, [this, bdev, done = std::move(done)]() mutable {
     bdev->destruct([this, bdev, done = std::move(done)] {
@@ -85,7 +112,7 @@ void BdevManager::remove(std::string_view name, std::function<void(Status)> done
 
 void BdevManager::remove_all(std::function<void()> done) {
   for (auto& [name, bdev] : bdevs_) {
-    if (bdev->removing_ || !bdev->claimed_by_.empty() || bdev->open_descs_ > 0) continue;
+    if (bdev->removing_ || !bdev->claimed_by_.empty() || !bdev->belongs_to_.empty() || bdev->open_descs_ > 0) continue;
     // Each removal completes asynchronously and may release a claim, so look again after it.
     remove(name, [this, done = std::move(done)](Status) mutable { remove_all(std::move(done)); });
     return;

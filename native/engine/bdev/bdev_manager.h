@@ -32,6 +32,10 @@ class BdevManager {
   // nobody changes a pool's disk behind the pool's back.
   Status claim(Bdev* bdev, std::string owner, const BdevDesc* writer = nullptr);
   void release_claim(Bdev* bdev);
+  // Marks the bdev as `owner`'s object (an lvol of a store): remove() then refuses it,
+  // naming `hint`, and remove_all() leaves it to its owner, which uses remove_owned().
+  void set_belongs_to(Bdev* bdev, std::string owner, std::string hint);
+  void remove_owned(std::string_view name, std::function<void(Status)> done);
 
   // Why remove() would refuse now (ENOENT, EBUSY claimed, open or being removed), or ok.
   // `own_descs` descriptors are the caller's, about to be closed, and do not count.
@@ -44,6 +48,7 @@ class BdevManager {
   void remove_all(std::function<void()> done);
 
  private:
+  void remove_now(Bdev* bdev, std::function<void(Status)> done);
   std::shared_ptr<DmaRegion> dma_;
   std::map<std::string, std::unique_ptr<Bdev>, std::less<>> bdevs_;
   std::vector<Bdev*> registration_order_;  // stacked bdevs come after what they sit on

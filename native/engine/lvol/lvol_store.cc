@@ -62,15 +62,22 @@ void LvolStoreRegistry::forget(LvolStore* store) {
   }
 }
 
+Status LvolStoreRegistry::disk_in_use(const std::string& disk, const std::string& bdev_name, Status why) const {
+  for (const auto& [name, store] : stores_)
+    if (store->disk() && store->disk()->bdev->name() == bdev_name)
+      return Status::error(-EEXIST, "disk " + disk + " already holds pool " + name);
+  return why;
+}
+
 void LvolStoreRegistry::open_disk(const std::string& disk, std::function<void(Status, BdevDesc*)> done) {
-  auto open_named = [this, done](const std::string& name) {
+  auto open_named = [this, disk, done](const std::string& name) {
     BdevDesc* desc = nullptr;
     Status st = bdevs_.open(name, true, &desc);
     if (!st.is_ok()) return done(st, nullptr);
     st = bdevs_.claim(desc->bdev, "lvol store", desc);
     if (!st.is_ok()) {
       bdevs_.close(desc);
-      return done(st, nullptr);
+      return done(disk_in_use(disk, name, st), nullptr);
     }
     if (desc->bdev->block_size() > kPageSize || kPageSize % desc->bdev->block_size() != 0) {
       bdevs_.release_claim(desc->bdev);
@@ -81,7 +88,13 @@ void LvolStoreRegistry::open_disk(const std::string& disk, std::function<void(St
   };
   const std::string prefix = "bdev:///";
   if (disk.rfind(prefix, 0) == 0) return open_named(disk.substr(prefix.size()));
-  create_bdev_from_uri(bdevs_, disk, [open_named, done](Status st, Bdev* bdev) {
+  create_bdev_from_uri(bdevs_, disk, [this, disk, open_named, done](Status st, Bdev* bdev) {
+    if (st.rc == -EEXIST) {
+      // The URI names a bdev that exists: most likely the disk of a pool already open.
+      const std::string lead = "bdev ", suffix = " already exists";
+      if (st.message.rfind(lead, 0) == 0 && st.message.size() > lead.size() + suffix.size())
+        st = disk_in_use(disk, st.message.substr(lead.size(), st.message.size() - lead.size() - suffix.size()), st);
+    }
     if (!st.is_ok()) return done(st, nullptr);
     open_named(bdev->name());
   });
@@ -332,8 +345,10 @@ Status LvolStore::register_bdev(Lvol* lvol) {
   LvolBdev* raw = bdev.get();
   Status st = bdevs().add(std::move(bdev));
   if (!st.is_ok()) return st;
-  // Claimed by the store: it is destroyed through lvol.destroy(), never as a plain bdev.
-  bdevs().claim(raw, "lvol store " + name());
+  // The store holds its disk, not its lvols: any one consumer (a nexus, a namespace, an
+  // error bdev) may claim an lvol's bdev. It is the store's object all the same, destroyed
+  // through lvol.destroy(), never as a plain bdev.
+  bdevs().set_belongs_to(raw, "lvol store " + name(), "lvol.destroy()");
   lvol->bdev = raw;
   return Status::ok();
 }
@@ -741,6 +756,12 @@ void LvolStore::resize(Lvol* lvol, uint64_t size_bytes, std::function<void(Statu
   if (72 + 4 * div_up(clusters, kExtentEntries) + 256 > kCrcOffset)
     return done(Status::error(-EINVAL, "lvol size " + std::to_string(size_bytes) + " is larger than one lvol can be"));
   uint64_t old_clusters = lvol->rec.size_clusters;
+  // Growing under a consumer is safe (it keeps using the blocks it knew); shrinking would
+  // take blocks from under it.
+  if (size_bytes < lvol->bdev->size_bytes()) {
+    Status claimed = check_unclaimed(lvol, "shrunk");
+    if (!claimed.is_ok()) return done(claimed);
+  }
   if (!lvol->rec.thin && clusters > old_clusters &&
       clusters - old_clusters > log_.superblock().total_clusters - used_clusters_)
     return done(Status::error(-ENOSPC, "pool " + name() + " has no room to grow thick lvol " + lvol->rec.name));
@@ -899,18 +920,27 @@ void LvolStore::copy_down(Lvol* lvol, uint64_t levels, std::function<void(Status
 }
 
 void LvolStore::destroy_lvol(Lvol* lvol, std::function<void(Status)> done) {
-  if (!lvol->children.empty())
-    return done(Status::error(-EBUSY, "lvol " + lvol->rec.name + " has " + std::to_string(lvol->children.size()) +
-                                          " clone(s); destroy them first"));
+  if (!lvol->children.empty()) {
+    // Name what depends on it: after a snapshot its origin reads through it too, so a
+    // count of "clones" would count the origin as one.
+    std::string names;
+    for (uint64_t child : lvol->children) {
+      auto it = lvols_.find(child);
+      if (it == lvols_.end()) continue;
+      names += (names.empty() ? "" : ", ") + it->second->rec.name;
+    }
+    return done(Status::error(-EBUSY, "snapshot " + lvol->rec.name + " is the parent of " + names +
+                                          ": destroy them or decouple them from it first"));
+  }
   if (lvol->busy) return done(Status::error(-EBUSY, "lvol " + lvol->rec.name + " is busy"));
+  Status claimed = check_unclaimed(lvol, "destroyed");
+  if (!claimed.is_ok()) return done(claimed);
   lvol->busy = true;
   const uint64_t id = lvol->rec.id;
   std::string bdev_name = lvol->bdev->name();
-  bdevs().release_claim(lvol->bdev);
-  bdevs().remove(bdev_name, [this, id, done](Status st) {
+  bdevs().remove_owned(bdev_name, [this, id, done](Status st) {
     Lvol* l = lvols_.at(id).get();
     if (!st.is_ok()) {
-      bdevs().claim(l->bdev, "lvol store " + name());
       l->busy = false;
       return done(st);
     }
@@ -979,13 +1009,22 @@ void LvolStore::write_bitmaps(std::function<void(int)> done) {
   io_.submit(IoType::Write, sb.bitmap_start * kPageSize, sb.bitmap_pages * kPageSize, buf.get(), [buf, done](int rc) { done(rc); });
 }
 
+Status LvolStore::check_unclaimed(const Lvol* lvol, const char* verb) const {
+  if (!lvol->bdev || lvol->bdev->claimed_by().empty()) return Status::ok();
+  return Status::error(-EBUSY, "lvol " + lvol->rec.name + " of pool " + name() + " is claimed by " +
+                                   lvol->bdev->claimed_by() + ": it cannot be " + verb + " until that lets go");
+}
+
 void LvolStore::close(std::function<void(Status)> done, bool wipe) {
+  for (auto& [id, lvol] : lvols_) {
+    Status claimed = check_unclaimed(lvol.get(), wipe ? "destroyed with its pool" : "exported with its pool");
+    if (!claimed.is_ok()) return done(claimed);
+  }
   closing_ = true;
   // Lvol bdevs go first (each drains its channels), children before parents.
   std::vector<std::string> names;
   for (auto& [id, lvol] : lvols_) {
     if (!lvol->bdev) continue;
-    bdevs().release_claim(lvol->bdev);
     names.push_back(lvol->bdev->name());
   }
   auto remaining = std::make_shared<size_t>(names.size());
@@ -1021,7 +1060,7 @@ void LvolStore::close(std::function<void(Status)> done, bool wipe) {
   };
   if (names.empty()) return after_bdevs();
   for (auto& n : names) {
-    bdevs().remove(n, [remaining, after_bdevs](Status) {
+    bdevs().remove_owned(n, [remaining, after_bdevs](Status) {
       if (--*remaining == 0) after_bdevs();
     });
   }

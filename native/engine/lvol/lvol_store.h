@@ -60,6 +60,8 @@ class LvolStoreRegistry {
   friend class LvolStore;
   void forget(LvolStore* store);
   void open_disk(const std::string& disk, std::function<void(Status, BdevDesc*)> done);
+  // `why`, or "disk ... already holds pool X" when a pool has that bdev as its disk.
+  Status disk_in_use(const std::string& disk, const std::string& bdev_name, Status why) const;
   BdevManager& bdevs_;
   DmaRegion& dma_;
   std::map<std::string, std::unique_ptr<LvolStore>> stores_;
@@ -128,6 +130,8 @@ class LvolStore {
   void copy_down(Lvol* lvol, uint64_t levels, std::function<void(Status)> done);
   void allocate_now(uint64_t blob, uint64_t index);
   Status check_name(const std::string& name) const;
+  // EBUSY naming the claimer when a consumer (nexus, namespace, error bdev) holds the lvol.
+  Status check_unclaimed(const Lvol* lvol, const char* verb) const;
   // Undoes a create_lvol that failed before its commit.
   void discard_new_lvol(Lvol* lvol, const std::vector<std::pair<uint32_t, uint32_t>>& fills);
   void freeze(Lvol* lvol, std::function<void()> then);

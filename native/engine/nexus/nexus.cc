@@ -136,13 +136,8 @@ void Nexus::add_child(const std::string& uri, bool rebuild, std::function<void(S
     return done(Status::error(-EINVAL, "nexus " + name() + " already has " + std::to_string(kMaxChildren) + " children"));
   open_child_bdev(manager_, uri, "nexus " + name(), [this, uri, rebuild, done = std::move(done)](Status st, BdevDesc* desc, bool owned) {
     if (!st.is_ok()) return done(st);
-    Bdev* bdev = desc->bdev;
-    Status bad;
-    if (bdev->block_size() != block_size())
-      bad = Status::error(-EINVAL, "child " + uri + " has " + std::to_string(bdev->block_size()) + "-byte blocks; nexus " + name() + " has " + std::to_string(block_size()));
-    else if (bdev->size_bytes() < size_bytes())
-      bad = Status::error(-EINVAL, "child " + uri + " (" + std::to_string(bdev->size_bytes()) + " bytes) is smaller than nexus " + name() + " (" + std::to_string(size_bytes()) + " bytes)");
-    else if (find_child(uri))
+    Status bad = check_fits(uri, *desc->bdev);
+    if (bad.is_ok() && find_child(uri))
       bad = Status::error(-EEXIST, "child " + uri + " is already in nexus " + name());
     if (!bad.is_ok()) return close_child_bdev(manager_, desc, owned, [done, bad] { done(bad); });
     adopt_initial_child(uri, desc, owned);
@@ -183,11 +178,13 @@ void Nexus::remove_child(const std::string& uri, std::function<void(Status)> don
         if (it == children_.end()) return done(Status::ok());
         std::unique_ptr<NexusChild> gone = std::move(*it);
         children_.erase(it);
-        close_child_bdev(manager_, gone->desc, gone->owned, [this, uri = gone->uri, done = std::move(done)]() mutable {
+        auto removed = [this, uri = gone->uri, done = std::move(done)]() mutable {
           update_state();
           emit(EventKind::Child, uri, "Removed");
           persist(false, [done = std::move(done)](Status) { done(Status::ok()); });
-        });
+        };
+        if (!gone->desc) return removed();  // between two bdevs of a reconnect
+        close_child_bdev(manager_, gone->desc, gone->owned, std::move(removed));
       });
     });
   });
@@ -217,18 +214,68 @@ void Nexus::online_child(const std::string& uri, std::function<void(Status)> don
   if (!accepting_) return done(Status::error(-EBUSY, "nexus " + name() + " is shutting down"));
   if (child->healthy()) return done(Status::error(-EINVAL, "child " + uri + " is already online and in sync"));
   if (child->rebuild) return done(Status::error(-EBUSY, "child " + uri + " is being rebuilt"));
-  if (child->gone())
-    return done(Status::error(-ENODEV, "the bdev of child " + uri + " is gone (" + child->desc->bdev->health() +
-                                           "); remove the child and add it again"));
+  if (child->reconnecting) return done(Status::error(-EBUSY, "child " + uri + " is being reconnected"));
+  if (!child->desc || child->gone()) return reconnect_child(child, std::move(done));
   start_rebuild(child, true, [done = std::move(done)] { done(Status::ok()); });
+}
+
+void Nexus::reconnect_child(NexusChild* child, std::function<void(Status)> done) {
+  if (!child->owned)
+    return done(Status::error(-ENODEV, "the bdev of child " + child->uri + " is gone (" + (child->desc ? child->desc->bdev->health() : "let go") +
+                                           "); it is not the nexus's own, so bring bdev " + child->bdev_name +
+                                           " back, then remove the child and add it again"));
+  child->reconnecting = true;
+  BdevDesc* old = child->desc;
+  child->desc = nullptr;  // channels let go of it; its log goes on noting missed writes
+  uint32_t id = child->id;
+  reconfigure([this, id, old, done = std::move(done)]() mutable {
+    wait_child_released(id, [this, id, old, done = std::move(done)]() mutable {
+      if (!old) return reopen_child(id, std::move(done));
+      close_child_bdev(manager_, old, true, [this, id, done = std::move(done)]() mutable { reopen_child(id, std::move(done)); });
+    });
+  });
+}
+
+void Nexus::reopen_child(uint32_t child_id, std::function<void(Status)> done) {
+  NexusChild* child = child_by_id(child_id);
+  if (!child) return done(Status::error(-ENOENT, "the child was removed while it was reconnected"));
+  open_child_bdev(manager_, child->uri, "nexus " + name(),
+                  [this, child_id, done = std::move(done)](Status st, BdevDesc* desc, bool owned) mutable {
+    NexusChild* c = child_by_id(child_id);
+    if (!c) {
+      if (st.is_ok()) close_child_bdev(manager_, desc, owned, [] {});
+      return done(Status::error(-ENOENT, "the child was removed while it was reconnected"));
+    }
+    c->reconnecting = false;
+    if (!st.is_ok()) return done(Status::error(st.rc, "cannot connect child " + c->uri + " again: " + st.message));
+    Status fits = check_fits(c->uri, *desc->bdev);
+    if (!fits.is_ok()) return close_child_bdev(manager_, desc, owned, [done, fits] { done(fits); });
+    c->desc = desc;
+    c->owned = owned;
+    c->bdev_name = desc->bdev->name();
+    emit(EventKind::Child, c->uri, "Reconnected");
+    reconfigure([this, child_id, done = std::move(done)]() mutable {
+      NexusChild* again = child_by_id(child_id);
+      if (!again || again->rebuild || again->healthy()) return done(Status::ok());
+      start_rebuild(again, true, [done = std::move(done)] { done(Status::ok()); });
+    });
+  });
+}
+
+Status Nexus::check_fits(const std::string& uri, const Bdev& bdev) const {
+  if (bdev.block_size() != block_size())
+    return Status::error(-EINVAL, "child " + uri + " has " + std::to_string(bdev.block_size()) + "-byte blocks; nexus " +
+                                      name() + " has " + std::to_string(block_size()));
+  if (bdev.size_bytes() < size_bytes())
+    return Status::error(-EINVAL, "child " + uri + " (" + std::to_string(bdev.size_bytes()) +
+                                      " bytes) is smaller than nexus " + name() + " (" + std::to_string(size_bytes()) + " bytes)");
+  return Status::ok();
 }
 
 // ---------------------------------------------------------------- faults
 
 void Nexus::report_child_error(uint32_t child_id, int status) {
-  while (!app_->send([this, child_id, status] { on_child_error(child_id, status); })) {
-    // The app thread's ring is full; it drains on its own thread.
-  }
+  app_->send([this, child_id, status] { on_child_error(child_id, status); });
 }
 
 void Nexus::on_child_error(uint32_t child_id, int status) {

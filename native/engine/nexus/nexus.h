@@ -111,6 +111,11 @@ class Nexus final : public Bdev {
   uint32_t free_child_id() const;
 
   void on_child_error(uint32_t child_id, int status);
+  // onlineChild of a child whose bdev is gone (or was let go): a new bdev from its URI (a
+  // new NVMe-oF controller), keeping its log, then a partial rebuild.
+  void reconnect_child(NexusChild* child, std::function<void(Status)> done);
+  void reopen_child(uint32_t child_id, std::function<void(Status)> done);
+  Status check_fits(const std::string& uri, const Bdev& bdev) const;
   // Marks the child faulted (or closed when offline), persists, then reconfigures channels.
   void take_out(NexusChild* child, ChildState state, FaultReason reason, std::function<void()> done);
   // A healthy child other than `child` (and `failed`) to copy from, local first.

@@ -25,7 +25,7 @@ constexpr uint32_t kMaxChildren = 16;
 // How channels should treat one child, as the app thread decided.
 struct ChildRoute {
   uint32_t id;      // the child's slot, stable while it is in the nexus
-  BdevDesc* desc;
+  BdevDesc* desc;   // nullptr while the child's bdev is replaced (reconnect): no I/O, log kept
   SegmentLog* log;  // owned by the child; marked for every write the child misses
   bool readable;
   bool writable;
@@ -83,6 +83,7 @@ class NexusChannel final : public ModuleChannel {
     // out from the previous epoch when the current one ends has waited a full period.
     std::array<uint32_t, 2> by_epoch{};
     bool present = false;   // in the current configuration
+    bool detached = false;  // present without a bdev (being reconnected): no channel
     bool reported = false;  // an error was sent to the app thread; awaiting its answer
   };
 

@@ -29,6 +29,7 @@ struct NexusChild {
   std::unique_ptr<SegmentLog> log;
   std::unique_ptr<RebuildJob> rebuild;
   bool stop_requested = false;  // stopRebuild was called on the running job
+  bool reconnecting = false;    // onlineChild is replacing its gone bdev (desc is nullptr meanwhile)
 
   bool healthy() const { return state == ChildState::Open && sync == SyncState::Synced; }
   bool writable() const { return state == ChildState::Open && (sync == SyncState::Synced || receiving_writes); }

@@ -101,6 +101,18 @@ void NexusChannel::apply(std::shared_ptr<const ChannelConfig> config) {
     present |= bit;
     if (route.readable) readable |= bit;
     if (route.writable) writable |= bit;
+    if (!route.desc) {
+      // Its bdev is being replaced: present (its log notes the writes it misses) but with
+      // no channel, dropped here or once its last I/O is back (child_done).
+      slot.present = true;
+      slot.detached = true;
+      slot.log = route.log;
+      readable &= ~bit;
+      writable &= ~bit;
+      drop_slot_if_idle(route.id);
+      continue;
+    }
+    slot.detached = false;
     if (!slot.channel || slot.desc != route.desc) {
       if (slot.channel) bdev_put_io_channel(slot.channel);
       slot.channel = bdev_get_io_channel(route.desc);
@@ -131,9 +143,14 @@ void NexusChannel::apply(std::shared_ptr<const ChannelConfig> config) {
 
 void NexusChannel::drop_slot_if_idle(uint32_t id) {
   Slot& slot = slots_[id];
-  if (slot.present || slot.in_flight > 0 || !slot.channel) return;
+  if ((slot.present && !slot.detached) || slot.in_flight > 0 || !slot.channel) return;
   bdev_put_io_channel(slot.channel);
-  slot = Slot{};
+  if (!slot.present) {
+    slot = Slot{};
+    return;
+  }
+  slot.channel = nullptr;  // detached: keeps its log and stays present
+  slot.desc = nullptr;
 }
 
 void NexusChannel::release_parked() {
@@ -298,7 +315,7 @@ void NexusChannel::child_done(uint32_t id, BdevIo* io, int status) {
   NexusIoState& s = state_of(io);
   Slot& slot = slots_[id];
   finished(slot, s.epoch);
-  if (!slot.present) drop_slot_if_idle(id);
+  if (!slot.present || slot.detached) drop_slot_if_idle(id);
   if (io->type == IoType::Read) {
     if (status == 0) return bdev_io_complete(io, 0);
     s.error = status;

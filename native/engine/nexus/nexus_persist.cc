@@ -28,12 +28,11 @@ void Nexus::run_persist() {
   persisting_ = true;
   persist_hook_(info, [this, waiters](Status st) {
     // The hook answers from another thread (JavaScript): continue on the app thread.
-    while (!app_->send([this, waiters, st] {
+    app_->send([this, waiters, st] {
       persisting_ = false;
       for (auto& fn : *waiters) fn(st);
       if (!persist_waiting_.empty()) run_persist();
-    })) {
-    }
+    });
   });
 }
 

@@ -26,9 +26,7 @@ struct RangeLock {
   void release_one() {
     if (outstanding.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     if (Thread::current() == owner) return owner->defer([](void* arg) { static_cast<RangeLock*>(arg)->on_acquired(); }, this);
-    while (!owner->send([this] { on_acquired(); })) {
-      // The owner's ring is full; it drains on its own thread, so this is a short wait.
-    }
+    owner->send([this] { on_acquired(); });
   }
 
   const uint64_t start;  // blocks

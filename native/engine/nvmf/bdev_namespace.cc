@@ -18,7 +18,8 @@ Status BdevNamespace::open(BdevManager& bdevs, Thread& app, const std::string& b
   Thread* app_thread = &app;
   // The last reference may go on a connection's thread; the descriptor belongs to the app thread.
   *out = std::shared_ptr<BdevNamespace>(new BdevNamespace(bdevs, desc), [app_thread](BdevNamespace* ns) {
-    if (Thread::current() == app_thread || !app_thread->send([ns] { delete ns; })) delete ns;
+    if (Thread::current() == app_thread) return delete ns;
+    app_thread->send([ns] { delete ns; });
   });
   return Status::ok();
 }

@@ -1,3 +1,4 @@
+#include <cstdio>
 #include "nvmf/host_queue.h"
 
 #include <fcntl.h>
@@ -97,10 +98,15 @@ void HostQueue::send_connect() {
 void HostQueue::connect_done(void* arg, int status, uint16_t nvme_status, uint64_t dw0) {
   auto* self = static_cast<HostQueue*>(arg);
   if (status != 0) return;  // the queue already failed
-  if ((nvme_status & kStatusMask) != kSuccess)
+  if ((nvme_status & kStatusMask) != kSuccess) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "%03x", nvme_status & kStatusMask);
+    std::string why = (nvme_status & kStatusMask) == kConnectInvalidHost
+                          ? ": host " + self->options_.hostnqn + " is not allowed to connect to it"
+                          : "";
     return self->fail(errno_from_connect_status(nvme_status),
-                      "Connect to " + self->options_.subnqn + " refused (status 0x" +
-                          std::to_string(nvme_status & kStatusMask) + ")");
+                      "Connect to " + self->options_.subnqn + " refused (status 0x" + hex + ")" + why);
+  }
   self->cntlid_ = static_cast<uint16_t>(dw0 & 0xffff);
   self->set_state(State::Ready);
 }

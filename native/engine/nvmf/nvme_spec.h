@@ -66,6 +66,7 @@ constexpr uint16_t kAbortedByRequest = 0x0007;
 constexpr uint16_t kInvalidNamespace = 0x000b;
 constexpr uint16_t kCommandSequenceError = 0x000c;
 constexpr uint16_t kDataSglLengthInvalid = 0x000f;
+constexpr uint16_t kNamespaceWriteProtected = 0x0020;
 constexpr uint16_t kLbaOutOfRange = 0x0080;
 constexpr uint16_t kCapacityExceeded = 0x0081;
 constexpr uint16_t kNamespaceNotReady = 0x0082;
@@ -108,8 +109,8 @@ inline uint16_t status_from_errno(int error, uint8_t opcode) {
   switch (-error) {
     case ENOSPC: return kCapacityExceeded | kDoNotRetry;
     case EIO: return (opcode == kOpRead || opcode == kOpCompare ? kUnrecoveredReadError : kWriteFault) | kDoNotRetry;
+    case EROFS: return kNamespaceWriteProtected | kDoNotRetry;  // a snapshot shared read-only
     case EPERM:
-    case EROFS:
     case EACCES: return kAccessDenied | kDoNotRetry;
     case EINVAL:
     case ERANGE: return kLbaOutOfRange | kDoNotRetry;
@@ -131,6 +132,7 @@ inline int errno_from_status(uint16_t status) {
     case kUnrecoveredReadError:
     case kDataTransferError: return -EIO;
     case kAccessDenied: return -EPERM;
+    case kNamespaceWriteProtected: return -EROFS;
     case kLbaOutOfRange:
     case kInvalidField:
     case kDataSglLengthInvalid: return -EINVAL;

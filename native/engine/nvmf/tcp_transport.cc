@@ -156,10 +156,7 @@ int TcpTransport::poll_listener(void* arg) {
     Group* g = self->groups_[self->next_group_++ % self->groups_.size()].get();
     ListenerAddress via = l->address;
     self->connections_.fetch_add(1);
-    if (!g->thread->send([self, g, fd, via] { self->adopt(g, fd, via); })) {
-      ::close(fd);
-      self->connections_.fetch_sub(1);
-    }
+    g->thread->send([self, g, fd, via] { self->adopt(g, fd, via); });
     ++work;
   }
   return work;

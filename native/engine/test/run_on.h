@@ -28,11 +28,10 @@ inline void stop_test_engine(Engine& engine) {
 template <typename Fn>
 void run_on(Thread& thread, Fn fn) {
   std::promise<void> done;
-  while (!thread.send([&] {
+  thread.send([&] {
     fn();
     done.set_value();
-  })) {
-  }
+  });
   done.get_future().wait();
 }
 

@@ -17,19 +17,18 @@ bool Thread::current_may_sleep() {
   return r && r->idle_mode() == IdleMode::Adaptive;
 }
 
-Thread::Thread(std::string name, size_t ring_capacity) : name_(std::move(name)), ring_(ring_capacity) {}
+Thread::Thread(std::string name, size_t ring_capacity) : name_(std::move(name)), queue_(ring_capacity) {}
 
 Thread::~Thread() {
   // Closures still queued at teardown are freed by running nothing: drain and drop them.
   Message msg;
-  while (ring_.try_pop(&msg)) {
+  while (queue_.try_pop(&msg)) {
   }
 }
 
-bool Thread::send(MsgFn fn, void* arg) {
-  if (!ring_.try_push(Message{fn, arg})) return false;
+void Thread::send(MsgFn fn, void* arg) {
+  queue_.push(Message{fn, arg});
   if (Reactor* r = reactor()) r->notify();
-  return true;
 }
 
 static void run_closure(void* arg) {
@@ -37,12 +36,7 @@ static void run_closure(void* arg) {
   (*fn)();
 }
 
-bool Thread::send(std::function<void()> fn) {
-  auto* boxed = new std::function<void()>(std::move(fn));
-  if (send(run_closure, boxed)) return true;
-  delete boxed;
-  return false;
-}
+void Thread::send(std::function<void()> fn) { send(run_closure, new std::function<void()>(std::move(fn))); }
 
 Poller* Thread::register_poller(std::string name, Poller::Fn fn, void* arg, uint64_t period_ns, int interrupt_fd) {
   auto poller = std::make_unique<Poller>();
@@ -87,7 +81,7 @@ int Thread::poll(uint64_t now_ns) {
   tls_current_thread = this;
   int work = 0;
   Message msg;
-  for (int i = 0; i < 1024 && ring_.try_pop(&msg); ++i) {
+  for (int i = 0; i < 1024 && queue_.try_pop(&msg); ++i) {
     msg.fn(msg.arg);
     ++work;
   }
@@ -127,7 +121,9 @@ void Thread::after_sleep() {
     if (!p->removed && p->period_ns != 0 && p->interrupt_fd >= 0) p->next_run_ns = 0;
 }
 
-bool Thread::has_pending_work() const { return !ring_.empty() || !deferred_.empty(); }
+bool Thread::has_pending_work() const {
+  return !queue_.empty() || !deferred_.empty();
+}
 
 bool Thread::needs_busy_poll() const {
   for (auto& p : pollers_)

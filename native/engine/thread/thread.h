@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "thread/mpsc_ring.h"
+#include "thread/mpsc_queue.h"
 #include "thread/poller.h"
 
 namespace nds {
@@ -32,10 +32,14 @@ class Thread {
   const std::string& name() const { return name_; }
   Reactor* reactor() const { return reactor_.load(std::memory_order_acquire); }
 
-  // Any OS thread. Returns false, having queued nothing, when the ring is full.
-  bool send(MsgFn fn, void* arg);
-  // Management paths: allocates a closure. Same back-pressure rule.
-  bool send(std::function<void()> fn);
+  // Any OS thread. Every message sent arrives, in the order one sender sent them; a full
+  // ring spills into an overflow list (thread/mpsc_queue.h), so a sender never spins and
+  // nothing is dropped.
+  void send(MsgFn fn, void* arg);
+  // Management paths: allocates a closure.
+  void send(std::function<void()> fn);
+  // Messages that found the ring full since the thread was made (tests, statistics).
+  uint64_t overflowed() const { return queue_.overflowed(); }
 
   // Owner thread only. A timed poller with an interrupt fd runs at most every period_ns
   // while the reactor is busy, and at once after the reactor slept (its fd may be what
@@ -90,7 +94,7 @@ class Thread {
   std::string name_;
   // Set when scheduled, cleared when the reactor stops; read by senders on any thread.
   std::atomic<Reactor*> reactor_{nullptr};
-  MpscRing<Message> ring_;
+  MpscQueue<Message> queue_;
   std::vector<Message> deferred_;
   std::vector<Message> deferred_running_;
   std::vector<std::unique_ptr<Poller>> pollers_;
