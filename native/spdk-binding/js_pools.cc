@@ -182,6 +182,8 @@ Napi::Value PoolClose(const Napi::CallbackInfo& info, bool wipe) {
   if (!js) return info.Env().Undefined();
   return with_pool(info, js, [js, wipe](LvolStore* store, ControlRequest* r) {
     std::string name = store->name();
+    Status refused = store->check_closable(wipe);
+    if (!refused.is_ok()) return js->finish(r, refused);  // before the handles go: they stay usable
     js->release_handles_of(lvol_bdevs(store), [js, name, wipe, r] {
       LvolStore* again = js->engine().pools().find(name);
       if (!again) return js->finish(r, Status::error(-ENOENT, "pool " + name + " does not exist"));
@@ -298,8 +300,8 @@ Napi::Value LvolDestroy(const Napi::CallbackInfo& info) {
   JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   return with_lvol(info, js, [js](LvolStore* store, Lvol* lvol, ControlRequest* r) {
-    if (!lvol->children.empty() || lvol->busy)
-      return store->destroy_lvol(lvol, [js, r](Status st) { js->finish(r, st); });  // reports EBUSY
+    Status refused = store->check_destroyable(lvol);
+    if (!refused.is_ok()) return js->finish(r, refused);  // before the handle goes: it stays usable
     std::string pool = store->name(), name = lvol->rec.name;
     js->release_handles_of({lvol->bdev}, [js, r, pool, name] {
       LvolStore* s = js->engine().pools().find(pool);

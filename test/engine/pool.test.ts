@@ -49,7 +49,10 @@ describe('pools', () => {
       const pool = await engine.createPool({ name: 'p', disk: 'bdev:///base', clusterSizeBytes: MiB });
       await expect(engine.createPool({ name: 'p', disk: 'malloc:///x?size_mb=64' })).rejects.toMatchObject({ code: 'EEXIST' });
       expect(engine.getBdev('x')).toBeUndefined(); // the disk made for the failed pool is gone again
-      await expect(engine.createPool({ name: 'q', disk: 'bdev:///base' })).rejects.toMatchObject({ code: 'EBUSY' });
+      await expect(engine.createPool({ name: 'q', disk: 'bdev:///base' })).rejects.toMatchObject({
+        code: 'EEXIST',
+        message: expect.stringMatching(/^disk bdev:\/\/\/base already holds pool /),
+      });
       await expect(base.destroy()).rejects.toMatchObject({ code: 'EBUSY' });
       // The pool's disk is the pool's: writes from another handle are refused, reads are not.
       await expect(base.write(0, Buffer.alloc(4096))).rejects.toMatchObject({ code: 'EPERM' });

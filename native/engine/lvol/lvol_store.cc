@@ -919,7 +919,9 @@ void LvolStore::copy_down(Lvol* lvol, uint64_t levels, std::function<void(Status
   (*step_holder)();
 }
 
-void LvolStore::destroy_lvol(Lvol* lvol, std::function<void(Status)> done) {
+Status LvolStore::check_destroyable(const Lvol* lvol) const {
+  Status claimed = check_unclaimed(lvol, "destroyed");
+  if (!claimed.is_ok()) return claimed;
   if (!lvol->children.empty()) {
     // Name what depends on it: after a snapshot its origin reads through it too, so a
     // count of "clones" would count the origin as one.
@@ -929,12 +931,16 @@ void LvolStore::destroy_lvol(Lvol* lvol, std::function<void(Status)> done) {
       if (it == lvols_.end()) continue;
       names += (names.empty() ? "" : ", ") + it->second->rec.name;
     }
-    return done(Status::error(-EBUSY, "snapshot " + lvol->rec.name + " is the parent of " + names +
-                                          ": destroy them or decouple them from it first"));
+    return Status::error(-EBUSY, "snapshot " + lvol->rec.name + " is the parent of " + names +
+                                     ": destroy them or decouple them from it first");
   }
-  if (lvol->busy) return done(Status::error(-EBUSY, "lvol " + lvol->rec.name + " is busy"));
-  Status claimed = check_unclaimed(lvol, "destroyed");
-  if (!claimed.is_ok()) return done(claimed);
+  if (lvol->busy) return Status::error(-EBUSY, "lvol " + lvol->rec.name + " is busy");
+  return Status::ok();
+}
+
+void LvolStore::destroy_lvol(Lvol* lvol, std::function<void(Status)> done) {
+  Status refused = check_destroyable(lvol);
+  if (!refused.is_ok()) return done(refused);
   lvol->busy = true;
   const uint64_t id = lvol->rec.id;
   std::string bdev_name = lvol->bdev->name();
@@ -1015,11 +1021,17 @@ Status LvolStore::check_unclaimed(const Lvol* lvol, const char* verb) const {
                                    lvol->bdev->claimed_by() + ": it cannot be " + verb + " until that lets go");
 }
 
-void LvolStore::close(std::function<void(Status)> done, bool wipe) {
+Status LvolStore::check_closable(bool wipe) const {
   for (auto& [id, lvol] : lvols_) {
     Status claimed = check_unclaimed(lvol.get(), wipe ? "destroyed with its pool" : "exported with its pool");
-    if (!claimed.is_ok()) return done(claimed);
+    if (!claimed.is_ok()) return claimed;
   }
+  return Status::ok();
+}
+
+void LvolStore::close(std::function<void(Status)> done, bool wipe) {
+  Status refused = check_closable(wipe);
+  if (!refused.is_ok()) return done(refused);
   closing_ = true;
   // Lvol bdevs go first (each drains its channels), children before parents.
   std::vector<std::string> names;

@@ -89,6 +89,10 @@ class LvolStore {
   void inflate(Lvol* lvol, std::function<void(Status)> done);
   void decouple_parent(Lvol* lvol, std::function<void(Status)> done);
   void destroy_lvol(Lvol* lvol, std::function<void(Status)> done);
+  // Why destroy_lvol / export_pool / destroy_pool would refuse now (EBUSY: claimed, a
+  // snapshot with dependents, busy), checked before callers let go of their own handles.
+  Status check_destroyable(const Lvol* lvol) const;
+  Status check_closable(bool wipe) const;
   void export_pool(std::function<void(Status)> done);
   void destroy_pool(std::function<void(Status)> done);
   void grow(std::function<void(Status)> done);
