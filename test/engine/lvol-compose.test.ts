@@ -27,7 +27,7 @@ describe('lvols compose', () => {
         const r2 = await pool.createLvol({ name: 'r2', sizeBytes: 32 << 20 });
         const nexus = await engine.createNexus({ name: 'v', children: ['bdev:///p0/r1', 'bdev:///p0/r2'] });
         expect(nexus.state).toBe('Online');
-        const uri = await nexus.publish({ hostNqns: [HOST] });
+        const uri = await nexus.publish({ hosts: [HOST], port: 0 });
         const host = await engine.createBdev(`${uri}${uri.includes('?') ? '&' : '?'}hostnqn=${HOST}&name=hostv`);
         const data = patternBytes(1 << 20, 7);
         await host.write(4 << 20, data);
