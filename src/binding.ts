@@ -226,7 +226,8 @@ export interface NativePersistInfo {
 
 export type NativeNexusEvent =
   | { kind: 'child' | 'state' | 'rebuild'; nexus: string; child?: string; detail: string }
-  | { kind: 'persist'; nexus: string; id: number; info: NativePersistInfo };
+  | { kind: 'persist'; nexus: string; id: number; info: NativePersistInfo }
+  | { kind: 'release'; nexus: string; id: number; bdev: string };
 
 export interface NativeBinding {
   /** EngineStart: reserves DMA memory and starts reactors (off the JS thread). */
@@ -347,6 +348,10 @@ export interface NativeBinding {
   /** NexusEvents: a background wait; null once the engine stops. */
   nexusEvents(engine: NativeEngine): Promise<NativeNexusEvent[] | null>;
   nexusPersistDone(engine: NativeEngine, id: number, error: string | null): Promise<void>;
+  /** TakeAdopted: handles on the bdevs nexuses created from child URIs since the last call. */
+  bdevTakeAdopted(engine: NativeEngine): NativeBdevCreated[];
+  /** ReleaseHeld: JavaScript stopped using the bdev of a 'release' event; its creator goes on. */
+  bdevReleaseHeld(engine: NativeEngine, id: number): Promise<void>;
   /** LvolDestroy */
   lvolDestroy(engine: NativeEngine, pool: string, lvol: string): Promise<void>;
 }

@@ -145,6 +145,7 @@ export class Engine implements BdevHost, PoolHost, NvmfHost, NexusHost {
         const created = await binding().nexusCreate(this.#native, native);
         const nexus = new Nexus(this, this.adoptBdev(created.bdev), created.board);
         this.#nexuses.set(nexus.name, nexus);
+        this.adoptConsumerBdevs();
         return nexus;
       } catch (error) {
         this.#persistHooks.delete(native.name);
@@ -176,10 +177,27 @@ export class Engine implements BdevHost, PoolHost, NvmfHost, NexusHost {
         if (events === null) return;
         for (const event of events) {
           if (event.kind === 'persist') void this.#persist(event.id, event.info);
+          else if (event.kind === 'release') void this.#releaseHeld(event.id, event.bdev);
           else this.#nexuses.get(event.nexus)?.dispatch(event.kind, event.child, event.detail);
         }
       }
     })();
+  }
+
+  // A nexus is removing a child bdev it created: stop using it, then let it go on.
+  async #releaseHeld(id: number, name: string): Promise<void> {
+    const bdev = this.#bdevs.get(name);
+    if (bdev) await bdev.closeForOwner();
+    await binding().bdevReleaseHeld(this.#native, id).catch(() => undefined);
+    if (bdev) {
+      bdev.markClosed();
+      this.forgetBdev(bdev);
+    }
+  }
+
+  /** @internal NexusHost: shows the bdevs nexuses created from child URIs (claimed by them). */
+  adoptConsumerBdevs(): void {
+    for (const created of binding().bdevTakeAdopted(this.#native)) this.adoptBdev(created);
   }
 
   async #persist(id: number, info: NexusPersistInfo): Promise<void> {

@@ -74,9 +74,14 @@ void Engine::shutdown(std::function<void()> done) {
 }
 
 void Engine::shutdown_here(std::function<void()> done) {
-  nvmf_->shutdown([this, done = std::move(done)]() mutable {
-    nexuses_->destroy_all([this, done = std::move(done)]() mutable {
-      pools_->export_all([this, done = std::move(done)]() mutable { bdevs_->remove_all(std::move(done)); });
+  // Consumers before what they consume: nexuses (their I/O settles, their own children
+  // go), then NVMe-oF host bdevs while the targets they may reach (this engine's own among
+  // them) still answer, then the target, then pools, then every other bdev.
+  nexuses_->destroy_all([this, done = std::move(done)]() mutable {
+    bdevs_->remove_all_of_module("nvmf", [this, done = std::move(done)]() mutable {
+      nvmf_->shutdown([this, done = std::move(done)]() mutable {
+        pools_->export_all([this, done = std::move(done)]() mutable { bdevs_->remove_all(std::move(done)); });
+      });
     });
   });
 }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "bdev/bdev_factory.h"
 #include "js_values.h"
@@ -154,6 +155,61 @@ void JsEngine::release_handles_of(std::vector<const Bdev*> bdevs, std::function<
   done();
 }
 
+void JsEngine::watch_consumer_bdevs() {
+  if (watching_consumer_bdevs_) return;
+  watching_consumer_bdevs_ = true;
+  BdevManager::HolderHooks hooks;
+  hooks.adopted = [this](Bdev* bdev) {
+    std::shared_ptr<JsBdev> handle;
+    if (!open_handle(bdev, &handle).is_ok()) return;
+    handle->held = true;
+    std::lock_guard<std::mutex> lock(adopted_mutex_);
+    adopted_.emplace_back(handle, bdev_properties(*bdev));
+  };
+  hooks.release = [this](Bdev* bdev, std::function<void()> then) {
+    std::shared_ptr<JsBdev> handle;
+    for (auto& h : live_bdevs_)
+      if (h->bdev == bdev && h->held) handle = h;
+    if (!handle) return then();
+    bool unseen = false;
+    {
+      std::lock_guard<std::mutex> lock(adopted_mutex_);
+      auto it = std::find_if(adopted_.begin(), adopted_.end(), [&](auto& a) { return a.first == handle; });
+      if (it != adopted_.end()) {
+        adopted_.erase(it);  // JavaScript never saw it: nothing to wait for
+        unseen = true;
+      }
+    }
+    if (unseen || nexus_bridge().closed()) return release_bdev_on_app_thread(handle, std::move(then));
+    // JavaScript stops its I/O on the bdev first, then answers with bdevReleaseHeld(id).
+    uint64_t id = next_release_id_++;
+    releasing_[id] = {handle, std::move(then)};
+    nexus_bridge().request_release(id, bdev->name());
+  };
+  engine_->bdevs().set_holder_hooks(std::move(hooks));
+}
+
+std::vector<std::pair<std::shared_ptr<JsBdev>, BdevProperties>> JsEngine::take_adopted() {
+  std::lock_guard<std::mutex> lock(adopted_mutex_);
+  return std::exchange(adopted_, {});
+}
+
+void JsEngine::release_held(uint64_t id, std::function<void()> done) {
+  auto it = releasing_.find(id);
+  if (it == releasing_.end()) return done();
+  auto [handle, then] = std::move(it->second);
+  releasing_.erase(it);
+  release_bdev_on_app_thread(handle, [then = std::move(then), done = std::move(done)] {
+    then();
+    done();
+  });
+}
+
+void JsEngine::release_pending_held(std::function<void()> done) {
+  if (releasing_.empty()) return done();
+  release_held(releasing_.begin()->first, [this, done = std::move(done)]() mutable { release_pending_held(std::move(done)); });
+}
+
 Napi::Value JsEngine::info(Napi::Env env) { return engine_info_value(env, *engine_); }  // caller checks running()
 
 Napi::Promise JsEngine::create_bdev(Napi::Env env, std::string uri) {
@@ -243,7 +299,9 @@ Napi::Promise JsEngine::stop(Napi::Env env) {
       return e.Undefined();
     };
     nexus_bridge().close();
-    release_all_bdevs_on_app_thread([this, r] { engine_->shutdown_here([this, r] { complete(Completion{0, 0, r}); }); });
+    release_pending_held([this, r] {
+      release_all_bdevs_on_app_thread([this, r] { engine_->shutdown_here([this, r] { complete(Completion{0, 0, r}); }); });
+    });
   });
   return promise;
 }
@@ -268,10 +326,12 @@ void JsEngine::stop_for_exit() {
     std::atomic<bool> done{false};
     engine_->app_thread().send([this, &done] {
       nexus_bridge().close();
-      release_all_bdevs_on_app_thread([this, &done] {
-        engine_->shutdown_here([&done] {
-          done.store(true, std::memory_order_release);
-          done.notify_one();
+      release_pending_held([this, &done] {
+        release_all_bdevs_on_app_thread([this, &done] {
+          engine_->shutdown_here([&done] {
+            done.store(true, std::memory_order_release);
+            done.notify_one();
+          });
         });
       });
     });

@@ -7,13 +7,16 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <unordered_set>
 #include <vector>
 
 #include "bench/bdevperf.h"
 #include "engine.h"
 #include "env/buffer_pool.h"
+#include "js_values.h"
 #include "thread/mpsc_queue.h"
 
 namespace nds::binding {
@@ -30,6 +33,9 @@ struct JsBdev {
   size_t worker;  // reactor whose worker thread runs this bdev's JavaScript I/O
   std::vector<IoChannel*> channels;
   bool closed = false;  // JS thread
+  // Opened for JavaScript on a bdev a consumer created for itself (a nexus's child from a
+  // URI): released when that consumer removes the bdev (JsEngine::release_held).
+  bool held = false;
 };
 
 // A management call in flight: the promise and how to build its result once settled.
@@ -125,6 +131,16 @@ class JsEngine {
   // App thread: releases the JavaScript handles on these bdevs (channels, descriptors).
   void release_handles_of(std::vector<const Bdev*> bdevs, std::function<void()> done);
 
+  // ---- bdevs consumers create for themselves (nexus children from URIs) ----
+  // App thread: installs the BdevManager holder hooks (once).
+  void watch_consumer_bdevs();
+  // JS thread: the handles opened since the last call, for JavaScript to adopt.
+  std::vector<std::pair<std::shared_ptr<JsBdev>, BdevProperties>> take_adopted();
+  // App thread: JavaScript stopped using release `id`'s handle: release it, continue.
+  void release_held(uint64_t id, std::function<void()> done);
+  // App thread, engine stop: every release JavaScript has not answered, done now.
+  void release_pending_held(std::function<void()> done);
+
  private:
   JsEngine(Napi::Env env, std::unique_ptr<Engine> engine, Napi::Function on_io, Napi::Int32Array io_results);
   IoRequest& request(uint32_t slot);
@@ -166,6 +182,12 @@ class JsEngine {
   // a stop has settled (the completion queue orders the two).
   std::unordered_set<std::shared_ptr<JsBdev>> live_bdevs_;
   std::unique_ptr<NexusBridge> nexus_bridge_;
+  bool watching_consumer_bdevs_ = false;  // app thread
+  std::mutex adopted_mutex_;
+  std::vector<std::pair<std::shared_ptr<JsBdev>, BdevProperties>> adopted_;
+  // App thread: releases asked of JavaScript, by id: the handle and what continues after.
+  std::map<uint64_t, std::pair<std::shared_ptr<JsBdev>, std::function<void()>>> releasing_;
+  uint64_t next_release_id_ = 1;
 };
 
 }  // namespace nds::binding

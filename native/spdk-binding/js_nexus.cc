@@ -169,6 +169,7 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   options.io.timeout_ms = o.Get("ioTimeoutMs").As<Napi::Number>().Uint32Value();
   return js->control(info.Env(), [js, options](ControlRequest* r) {
     js->nexus_bridge();
+    js->watch_consumer_bdevs();
     js->engine().nexuses().create(options, [js, r](Status st, Nexus* n) {
       if (!st.is_ok()) return js->finish(r, st);
       std::shared_ptr<JsBdev> handle;
@@ -242,6 +243,27 @@ Napi::Value Events(const Napi::CallbackInfo& info) {
   return js->control_background(info.Env(), [js](ControlRequest* r) { js->nexus_bridge().wait(r); });
 }
 
+// bdevTakeAdopted(engine) -> created[]: bdevs nexuses made from child URIs since the last
+// call (synchronous; JavaScript calls it after every nexus operation).
+Napi::Value TakeAdopted(const Napi::CallbackInfo& info) {
+  JsEngine* js = running_engine(info);
+  if (!js) return info.Env().Undefined();
+  auto adopted = js->take_adopted();
+  Napi::Array out = Napi::Array::New(info.Env(), adopted.size());
+  for (size_t i = 0; i < adopted.size(); ++i) out.Set(i, bdev_created_value(info.Env(), adopted[i].first, adopted[i].second));
+  return out;
+}
+
+// bdevReleaseHeld(engine, id): JavaScript stopped using the bdev of release request id.
+Napi::Value ReleaseHeld(const Napi::CallbackInfo& info) {
+  JsEngine* js = running_engine(info);
+  if (!js) return info.Env().Undefined();
+  auto id = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  return js->control(info.Env(), [js, id](ControlRequest* r) {
+    js->release_held(id, [js, r] { js->finish(r, Status::ok()); });
+  });
+}
+
 // nexusPersistDone(engine, id, errorMessage|null)
 Napi::Value PersistDone(const Napi::CallbackInfo& info) {
   JsEngine* js = running_engine(info);
@@ -274,6 +296,15 @@ void NexusBridge::request_persist(const std::string& nexus, const nexus::Persist
   item.persist = true;
   item.id = id;
   item.info = info;
+  queue_.push_back(std::move(item));
+  deliver();
+}
+
+void NexusBridge::request_release(uint64_t id, const std::string& bdev) {
+  Item item;
+  item.release = true;
+  item.id = id;
+  item.bdev = bdev;
   queue_.push_back(std::move(item));
   deliver();
 }
@@ -318,7 +349,11 @@ void NexusBridge::deliver() {
       const Item& item = (*items)[i];
       Napi::Object o = Napi::Object::New(env);
       o.Set("nexus", item.event.nexus);
-      if (item.persist) {
+      if (item.release) {
+        o.Set("kind", "release");
+        o.Set("id", Napi::Number::New(env, static_cast<double>(item.id)));
+        o.Set("bdev", item.bdev);
+      } else if (item.persist) {
         o.Set("kind", "persist");
         o.Set("id", Napi::Number::New(env, static_cast<double>(item.id)));
         o.Set("info", persist_info_value(env, item.info));
@@ -348,6 +383,8 @@ void register_nexus_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("nexusDestroy", Napi::Function::New(env, Destroy));
   exports.Set("nexusEvents", Napi::Function::New(env, Events));
   exports.Set("nexusPersistDone", Napi::Function::New(env, PersistDone));
+  exports.Set("bdevTakeAdopted", Napi::Function::New(env, TakeAdopted));
+  exports.Set("bdevReleaseHeld", Napi::Function::New(env, ReleaseHeld));
 }
 
 }  // namespace nds::binding

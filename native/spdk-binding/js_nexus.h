@@ -24,6 +24,9 @@ class NexusBridge {
   void post(const nexus::NexusEvent& event);
   void request_persist(const std::string& nexus, const nexus::PersistInfo& info, std::function<void(Status)> done);
   void persist_done(uint64_t id, Status status);
+  // Asks JavaScript to stop using bdev `bdev` and answer bdevReleaseHeld(id).
+  void request_release(uint64_t id, const std::string& bdev);
+  bool closed() const { return closed_; }
   void wait(ControlRequest* request);
   // Engine stop: the open wait settles with null, pending persistence requests fail.
   void close();
@@ -32,6 +35,8 @@ class NexusBridge {
   struct Item {
     nexus::NexusEvent event;
     bool persist = false;
+    bool release = false;
+    std::string bdev;  // release: the bdev JavaScript lets go of
     uint64_t id = 0;
     nexus::PersistInfo info;
   };

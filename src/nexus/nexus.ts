@@ -44,6 +44,7 @@ export interface NexusHost {
   readonly nvmf: NvmfTarget;
   assertRunning(op: string, resource?: string): void;
   adoptBdev(created: NativeBdevCreated): Bdev;
+  adoptConsumerBdevs(): void;
   forgetNexus(nexus: Nexus): void;
 }
 
@@ -276,7 +277,12 @@ export class Nexus extends EventEmitter<NexusEvents> {
   #op<T>(op: string, resource: string, call: (engine: NativeEngine) => Promise<T>): Promise<T> {
     return withCallerStack(op, resource, async () => {
       this.#assertOpen(op);
-      return call(this.#host.native);
+      try {
+        return await call(this.#host.native);
+      } finally {
+        // addChild and onlineChild may have created a child's bdev (a new NVMe-oF connection).
+        this.#host.adoptConsumerBdevs();
+      }
     });
   }
 }

@@ -110,11 +110,14 @@ void BdevManager::remove_now(Bdev* bdev, std::function<void(Status)> done) {
   });
 }
 
-void BdevManager::remove_all(std::function<void()> done) {
+void BdevManager::remove_all(std::function<void()> done) { remove_all_of_module({}, std::move(done)); }
+
+void BdevManager::remove_all_of_module(std::string_view module, std::function<void()> done) {
   for (auto& [name, bdev] : bdevs_) {
     if (bdev->removing_ || !bdev->claimed_by_.empty() || !bdev->belongs_to_.empty() || bdev->open_descs_ > 0) continue;
+    if (!module.empty() && module != bdev->module_name()) continue;
     // Each removal completes asynchronously and may release a claim, so look again after it.
-    remove(name, [this, done = std::move(done)](Status) mutable { remove_all(std::move(done)); });
+    remove(name, [this, module, done = std::move(done)](Status) mutable { remove_all_of_module(module, std::move(done)); });
     return;
   }
   done();

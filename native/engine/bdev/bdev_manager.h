@@ -37,6 +37,22 @@ class BdevManager {
   void set_belongs_to(Bdev* bdev, std::string owner, std::string hint);
   void remove_owned(std::string_view name, std::function<void(Status)> done);
 
+  // Who else holds handles on bdevs that consumers create for themselves (a nexus's child
+  // from a URI): the embedding layer (JavaScript) shows such bdevs, and lets go of them
+  // before their creator removes them. Both hooks run on the app thread.
+  struct HolderHooks {
+    std::function<void(Bdev*)> adopted;                          // created by a consumer
+    std::function<void(Bdev*, std::function<void()>)> release;  // let go, then continue
+  };
+  void set_holder_hooks(HolderHooks hooks) { holder_hooks_ = std::move(hooks); }
+  void adopted(Bdev* bdev) {
+    if (holder_hooks_.adopted) holder_hooks_.adopted(bdev);
+  }
+  void release_holders(Bdev* bdev, std::function<void()> then) {
+    if (!holder_hooks_.release) return then();
+    holder_hooks_.release(bdev, std::move(then));
+  }
+
   // Why remove() would refuse now (ENOENT, EBUSY claimed, open or being removed), or ok.
   // `own_descs` descriptors are the caller's, about to be closed, and do not count.
   Status check_removable(std::string_view name, uint32_t own_descs = 0) const;
@@ -46,10 +62,13 @@ class BdevManager {
   // Removes every bdev that is neither claimed nor open, claimers before what they claim
   // (a claim is released when its claimer goes), until nothing removable is left.
   void remove_all(std::function<void()> done);
+  // The same, for the bdevs of one module only (engine shutdown: NVMe-oF hosts first).
+  void remove_all_of_module(std::string_view module, std::function<void()> done);
 
  private:
   void remove_now(Bdev* bdev, std::function<void(Status)> done);
   std::shared_ptr<DmaRegion> dma_;
+  HolderHooks holder_hooks_;
   std::map<std::string, std::unique_ptr<Bdev>, std::less<>> bdevs_;
   std::vector<Bdev*> registration_order_;  // stacked bdevs come after what they sit on
 };

@@ -35,17 +35,24 @@ void open_child_bdev(BdevManager& manager, const std::string& uri, const std::st
   }
   create_bdev_from_uri(manager, uri, [&manager, claimer, done = std::move(done)](Status created, Bdev* bdev) {
     if (!created.is_ok()) return done(created, nullptr, true);
-    claim_opened(manager, bdev, claimer, true, done);
+    claim_opened(manager, bdev, claimer, true, [&manager, done](Status claimed, BdevDesc* desc, bool owned) {
+      if (claimed.is_ok()) manager.adopted(desc->bdev);  // shown by the embedding layer (listBdevs)
+      done(claimed, desc, owned);
+    });
   });
 }
 
 void close_child_bdev(BdevManager& manager, BdevDesc* desc, bool owned, std::function<void()> done) {
   Bdev* bdev = desc->bdev;
   std::string name = bdev->name();
-  manager.release_claim(bdev);
-  manager.close(desc);
-  if (!owned) return done();
-  manager.remove(name, [done = std::move(done)](Status) { done(); });
+  auto close = [&manager, bdev, desc, name, owned, done = std::move(done)]() mutable {
+    manager.release_claim(bdev);
+    manager.close(desc);
+    if (!owned) return done();
+    manager.remove(name, [done = std::move(done)](Status) { done(); });
+  };
+  if (!owned) return close();
+  manager.release_holders(bdev, std::move(close));  // others' handles go first
 }
 
 }  // namespace nds::nexus
