@@ -76,7 +76,8 @@ describe('nexus', () => {
       const err = await engine.createBdev('error:///only?base=base');
       const nexus = await engine.createNexus({ name: 'solo', children: ['bdev:///only', 'malloc:///owned?size_mb=8&blk_size=4096'] });
       expect(nexus.sizeBytes).toBe(4 * MiB); // the smallest child
-      expect(engine.getBdev('owned')).toBeUndefined(); // owned by the nexus, not a JavaScript handle
+      const owned = engine.getBdev('owned')!; // shown, claimed by the nexus that made it
+      expect(owned.module).toBe('malloc');
       await nexus.faultChild('malloc:///owned?size_mb=8&blk_size=4096');
       err.injectError({ ioType: 'write', errno: 'ENOSPC' });
       expect(await codeOf(nexus.bdev.write(0, Buffer.alloc(4096)))).toBe('ENOSPC');
@@ -84,6 +85,8 @@ describe('nexus', () => {
       err.clearInjectedErrors();
       await nexus.bdev.write(0, Buffer.alloc(4096, 1));
       await nexus.destroy();
+      expect(owned.status).toBe('closed');
+      expect(engine.getBdev('owned')).toBeUndefined();
       // The owned child was destroyed with it; its name is free.
       const again = await engine.createBdev('malloc:///owned?size_mb=1');
       await again.destroy();
