@@ -5,8 +5,8 @@
 // while the ring is full or the overflow list is not empty, never on the usual path.
 //
 // Order: once a push has overflowed, later pushes follow it into the list until the
-// consumer takes the list, and the consumer takes it only when the ring is empty. So one
-// producer's values come out in the order pushed.
+// consumer takes the list, and the consumer takes it only when every slot claimed in the
+// ring has been popped. So one producer's values come out in the order pushed.
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -40,6 +40,9 @@ class MpscQueue {
     }
     if (ring_.try_pop(out)) return true;
     if (!overflow_pending_.load(std::memory_order_acquire)) return false;
+    // A push may hold a slot it has not published yet, ahead of a slot that one sender
+    // filled before its first overflowed value: the list waits until the ring is drained.
+    if (!ring_.drained()) return false;
     taken_.clear();
     taken_next_ = 0;
     {

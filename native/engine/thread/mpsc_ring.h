@@ -59,6 +59,10 @@ class MpscRing {
     return true;
   }
 
+  // The single consumer only: no slot is claimed beyond what was popped, not even by a
+  // push still in progress (which empty() may miss).
+  bool drained() const { return tail_.load(std::memory_order_acquire) == head_; }
+
   // The single consumer only; may miss a push that is in progress.
   bool empty() const {
     const Cell& cell = cells_[head_ & mask_];
