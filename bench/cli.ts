@@ -7,6 +7,7 @@ import { lvolBench } from './lvol.js';
 import { micro } from './micro.js';
 import { nexusBench } from './nexus.js';
 import { nvmfBench } from './nvmf.js';
+import { replicatedBench } from './replicated.js';
 import { uringVsFio } from './uring-vs-fio.js';
 
 const usage = `usage:
@@ -19,6 +20,8 @@ const usage = `usage:
   npm run bench -- uring-vs-fio [--file /var/tmp/nodestor-bench.img] [--size-mb 2048] [--seconds 10] [--qd 32] [--core 0]
   npm run bench -- nvmf [--seconds 3] [--trials 5] [--cores 0,1]   (target core, host core; a fresh target per trial)
   npm run bench -- nexus [--seconds 3] [--core 0]
+  npm run bench -- replicated [--seconds 3] [--trials 3] [--cores 0,1] [--read-policy least-loaded|round-robin] [--replica-processes 1|2]
+                            (replica core, volume core; 3-replica nexus vs one remote replica)
   (results: JSON on stdout, and JSON/SVG under --out, default bench/results)`;
 
 const [name, ...rest] = process.argv.slice(2);
@@ -39,7 +42,9 @@ const { values } = parseArgs({
     file: { type: 'string', default: '/var/tmp/nodestor-bench.img' },
     'bs-batch': { type: 'string', default: '256' },
     'size-mb': { type: 'string', default: '2048' },
-    trials: { type: 'string', default: '5' },
+    trials: { type: 'string' },
+    'read-policy': { type: 'string', default: 'least-loaded' },
+    'replica-processes': { type: 'string', default: '1' },
   },
 });
 
@@ -58,9 +63,25 @@ if (name === 'nvmf') {
   const [targetCore = 0, hostCore = 1] = values.cores === '0' ? [] : values.cores.split(',').map(Number);
   await nvmfBench({
     seconds: positive(values.seconds ?? '3', '--seconds'),
-    trials: positive(values.trials, '--trials'),
+    trials: positive(values.trials ?? '5', '--trials'),
     targetCore,
     hostCore,
+    out: values.out,
+  });
+} else if (name === 'replicated') {
+  const [replicaCore = 0, hostCore = 1] = values.cores === '0' ? [] : values.cores.split(',').map(Number);
+  const policy = values['read-policy'];
+  if (policy !== 'least-loaded' && policy !== 'round-robin') {
+    console.error(`--read-policy must be least-loaded or round-robin\n${usage}`);
+    process.exit(2);
+  }
+  await replicatedBench({
+    seconds: positive(values.seconds ?? '3', '--seconds'),
+    trials: positive(values.trials ?? '3', '--trials'),
+    replicaCore,
+    hostCore,
+    readPolicy: policy,
+    replicaProcesses: values['replica-processes'] === '2' ? 2 : 1,
     out: values.out,
   });
 } else if (name === 'nexus') {

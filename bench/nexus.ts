@@ -41,7 +41,7 @@ export async function nexusBench(o: NexusBenchOptions): Promise<void> {
     result.hugepages = engine.info().memory.hugepages;
     const single = await engine.createBdev(`malloc:///single?size_mb=${sizeMb}&blk_size=4096`);
     const children = [0, 1, 2].map((i) => `malloc:///child${i}?size_mb=${sizeMb}&blk_size=4096`);
-    const nexus = await engine.createNexus({ name: 'bench', children });
+    const nexus = await engine.createNexus({ name: 'bench', children, readPolicy: 'round-robin' });
     const striped = await engine.createNexus({ name: 'striped', children: [0, 1, 2].map((i) => `malloc:///schild${i}?size_mb=${sizeMb}&blk_size=4096`), readPolicy: 'striped' });
     const comparisons = [];
     for (const workload of ['randread', 'randwrite'] as const) {

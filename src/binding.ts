@@ -213,7 +213,7 @@ export interface NativeNexusOptions {
   segmentBytes: number;
   parallel: number;
   verify: boolean;
-  readPolicy: 'round-robin' | 'striped';
+  readPolicy: 'least-loaded' | 'round-robin' | 'striped';
   ioTimeoutMs: number;
 }
 

@@ -165,7 +165,10 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   options.rebuild.segment_bytes = static_cast<uint64_t>(o.Get("segmentBytes").As<Napi::Number>().DoubleValue());
   options.rebuild.parallel = o.Get("parallel").As<Napi::Number>().Uint32Value();
   options.rebuild.verify = o.Get("verify").As<Napi::Boolean>();
-  options.io.reads = str(o.Get("readPolicy")) == "striped" ? nexus::ReadPolicy::Striped : nexus::ReadPolicy::RoundRobin;
+  std::string policy = str(o.Get("readPolicy"));
+  options.io.reads = policy == "striped"       ? nexus::ReadPolicy::Striped
+                     : policy == "round-robin" ? nexus::ReadPolicy::RoundRobin
+                                               : nexus::ReadPolicy::LeastLoaded;
   options.io.timeout_ms = o.Get("ioTimeoutMs").As<Napi::Number>().Uint32Value();
   return js->control(info.Env(), [js, options](ControlRequest* r) {
     js->nexus_bridge();

@@ -16,10 +16,13 @@ export interface CreateNexusOptions {
    */
   persist?: (info: NexusPersistInfo) => Promise<void> | void;
   /**
-   * 'round-robin' (default): each read goes to the next healthy child. 'striped': reads of a
-   * rebuild segment always go to the same healthy child, so each child caches a share.
+   * 'least-loaded' (default): each read goes to the healthy child with the fewest I/Os in
+   * flight, round-robin among equals, so a local replica, which answers sooner, takes most
+   * reads while remote ones are slower. 'round-robin': each read to the next healthy child.
+   * 'striped': reads of a rebuild segment always go to the same healthy child, so each
+   * child caches a share.
    */
-  readPolicy?: 'round-robin' | 'striped';
+  readPolicy?: 'least-loaded' | 'round-robin' | 'striped';
   /**
    * A child that holds an I/O this long (0-3,600,000 ms; default 30,000; 0 turns it off) is
    * faulted `TimedOut`, seen within twice this. The nexus then asks the child to end its
@@ -66,7 +69,7 @@ export function createNexusOptions(options: CreateNexusOptions): {
   const parallel = requireInteger(rebuild.parallel ?? 4, 'options.rebuild.parallel', 1, 32);
   const verify = rebuild.verify ?? false;
   if (typeof verify !== 'boolean') throw new TypeError('options.rebuild.verify must be a boolean');
-  const readPolicy = requireOneOf(options.readPolicy ?? 'round-robin', 'options.readPolicy', ['round-robin', 'striped'] as const);
+  const readPolicy = requireOneOf(options.readPolicy ?? 'least-loaded', 'options.readPolicy', ['least-loaded', 'round-robin', 'striped'] as const);
   const ioTimeoutMs = requireInteger(options.ioTimeoutMs ?? 30_000, 'options.ioTimeoutMs', 0, 3_600_000);
   return {
     native: { name, uuid: options.uuid ?? null, sizeBytes, children, persist: options.persist !== undefined, segmentBytes, parallel, verify, readPolicy, ioTimeoutMs },

@@ -319,6 +319,7 @@ void Nexus::reconfigure(std::function<void()> done) {
   auto config = std::make_shared<ChannelConfig>();
   config->accepting = accepting_;
   config->striped_reads = io_options_.reads == ReadPolicy::Striped;
+  config->least_loaded_reads = io_options_.reads == ReadPolicy::LeastLoaded;
   config->stripe_shift = static_cast<uint32_t>(std::countr_zero(segment_blocks_));
   for (const auto& child : children_) {
     if (child->state == ChildState::Closed && child->reason != FaultReason::Offline) continue;  // being removed

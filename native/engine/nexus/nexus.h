@@ -29,11 +29,14 @@ struct RebuildOptions {
   bool verify = false;    // read each copied segment back and compare it with the source
 };
 
-enum class ReadPolicy : uint8_t { RoundRobin, Striped };
+// LeastLoaded (the default): the healthy child with the fewest I/Os in flight on the
+// channel, round-robin among equals. RoundRobin: each read to the next healthy child.
+// Striped: a rebuild segment's reads always to the same child.
+enum class ReadPolicy : uint8_t { LeastLoaded, RoundRobin, Striped };
 
 // How the nexus sends I/O to its children.
 struct IoOptions {
-  ReadPolicy reads = ReadPolicy::RoundRobin;
+  ReadPolicy reads = ReadPolicy::LeastLoaded;
   // A child holding an I/O this long is faulted TimedOut and asked to give its I/Os back
   // (seen within twice this); 0 turns the check off.
   uint32_t timeout_ms = 30'000;

@@ -37,6 +37,7 @@ struct ChannelConfig {
   // Reads of one segment always go to the same healthy child (spread by segment) rather
   // than round-robin per I/O: each child's cache then holds a third of the data, not all.
   bool striped_reads = false;
+  bool least_loaded_reads = false;
   uint32_t stripe_shift = 0;  // log2(segment blocks)
   std::vector<ChildRoute> children;
 };
@@ -82,6 +83,7 @@ class NexusChannel final : public ModuleChannel {
     // I/Os in flight by the timeout epoch they were sent in (even, odd): what is still
     // out from the previous epoch when the current one ends has waited a full period.
     std::array<uint32_t, 2> by_epoch{};
+    uint64_t read_ns = 0;   // moving average of its read latency on this channel (0: none yet)
     bool present = false;   // in the current configuration
     bool detached = false;  // present without a bdev (being reconnected): no channel
     bool reported = false;  // an error was sent to the app thread; awaiting its answer

@@ -118,6 +118,7 @@ void NexusChannel::apply(std::shared_ptr<const ChannelConfig> config) {
       slot.channel = bdev_get_io_channel(route.desc);
       slot.desc = route.desc;
       slot.in_flight = 0;
+      slot.read_ns = 0;  // a new bdev: measured afresh
       slot.by_epoch = {};
     }
     slot.log = route.log;
@@ -258,6 +259,24 @@ void NexusChannel::start_read(BdevIo* io) {
     for (; n > 0; --n) pick &= pick - 1;
     candidates = pick & (~pick + 1);  // its lowest set bit
   }
+  if (config_->least_loaded_reads && (candidates & (candidates - 1)) != 0) {
+    // The child expected to answer soonest: its I/Os in flight on this channel, plus this
+    // one, times its mean read latency here. A local child answering in microseconds takes
+    // nearly every read while remote ones take tens; one that slows down takes fewer. A
+    // child not measured yet counts by its queue alone.
+    uint64_t best = UINT64_MAX;
+    uint32_t least = 0;
+    for (uint32_t left = candidates; left; left &= left - 1) {
+      uint32_t c = static_cast<uint32_t>(std::countr_zero(left));
+      uint64_t expected = (slots_[c].in_flight + 1) * (slots_[c].read_ns + 1);
+      if (expected < best) {
+        best = expected;
+        least = 0;
+      }
+      if (expected == best) least |= 1u << c;
+    }
+    candidates = least;  // ties: round-robin among them
+  }
   // The next candidate at or after the cursor, wrapping around.
   uint32_t cursor = next_read_ % kMaxChildren;
   uint32_t rotated = (candidates >> cursor) | (cursor ? candidates << (kMaxChildren - cursor) : 0);
@@ -317,7 +336,14 @@ void NexusChannel::child_done(uint32_t id, BdevIo* io, int status) {
   finished(slot, s.epoch);
   if (!slot.present || slot.detached) drop_slot_if_idle(id);
   if (io->type == IoType::Read) {
-    if (status == 0) return bdev_io_complete(io, 0);
+    if (status == 0) {
+      if (config_->least_loaded_reads && (s.tried & (s.tried - 1)) == 0) {
+        // Sent at the nexus I/O's start (a first try); the completion's clock is current.
+        uint64_t took = io->channel->thread->io_clock().now - io->start_ns;
+        slot.read_ns = slot.read_ns ? slot.read_ns - (slot.read_ns >> 3) + (took >> 3) : took;
+      }
+      return bdev_io_complete(io, 0);
+    }
     s.error = status;
     report(id, status);
     return start_read(io);

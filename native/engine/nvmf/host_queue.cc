@@ -18,6 +18,7 @@ using namespace spec;
 
 namespace {
 constexpr size_t kReceiveChunk = 256 * 1024;
+constexpr uint32_t kIdlePollsPerRecv = 1024;
 constexpr uint8_t kSglDataBlockOffset = 0x01;   // data block descriptor, offset: in-capsule data
 constexpr uint8_t kSglTransportDataBlock = 0x5a;  // transport data block: R2T / C2HData
 constexpr uint8_t kSqeFlagSgl = 0x40;             // PSDT: SGLs for data
@@ -126,6 +127,10 @@ int HostQueue::send_command(const uint8_t* sqe_in, const void* write_data, uint3
   s = Slot{true, cb, arg, static_cast<const uint8_t*>(write_data), write_length, static_cast<uint8_t*>(read_buf),
            read_length, 0, tick_};
   ++outstanding_;
+  // An Asynchronous Event Request waits for as long as nothing happens: it does not make
+  // the queue expect an answer soon.
+  s.parked = options_.qid == 0 && sqe_in[0] == kOpAsyncEventRequest;
+  parked_ += s.parked ? 1 : 0;
   uint8_t header[kCapsuleCmdHeaderLength];
   std::memset(header, 0, 8);
   uint8_t* sqe = header + 8;
@@ -174,6 +179,7 @@ void HostQueue::complete(uint16_t cid, int status, uint16_t nvme_status, uint64_
   void* arg = s.arg;
   s.busy = false;
   --outstanding_;
+  parked_ -= s.parked ? 1 : 0;
   free_cids_.push_back(cid);
   cb(arg, status, nvme_status, dw0);
 }
@@ -276,6 +282,15 @@ int HostQueue::poll(void* arg) {
     }
     self->on_connected();
   }
+  // A queue with nothing outstanding (an AER aside) expects no answer soon: it looks only every
+  // kIdlePollsPerRecv passes, so idle queues (admin queues between keep-alives, a bdev
+  // nobody is using) cost no recv per pass. A peer that went away is seen within that,
+  // or at the next command or keep-alive.
+  if (self->outstanding_ == self->parked_ && self->state_ == State::Ready && ++self->idle_polls_ < kIdlePollsPerRecv) {
+    bool pending = self->flush();
+    return pending ? 1 : 0;
+  }
+  self->idle_polls_ = 0;
   bool destroyed = false;
   self->destroyed_flag_ = &destroyed;
   self->in_poll_ = true;

@@ -91,6 +91,7 @@ class HostQueue {
     uint32_t read_length = 0;
     uint32_t read_received = 0;
     uint64_t sent_tick = 0;
+    bool parked = false;  // an AER: answered only when an event happens
   };
   static int poll(void* arg);
   static void flush_deferred(void* arg);
@@ -128,10 +129,12 @@ class HostQueue {
   std::vector<Slot> slots_;
   std::vector<uint16_t> free_cids_;
   size_t outstanding_ = 0;
+  size_t parked_ = 0;  // of those, AERs
   uint64_t tick_ = 0;
   std::vector<uint8_t> connect_data_;
   std::function<void(State)> on_state_;
   bool in_poll_ = false;
+  uint32_t idle_polls_ = 0;  // passes since an idle queue last looked at its socket
   bool* destroyed_flag_ = nullptr;
 };
 
