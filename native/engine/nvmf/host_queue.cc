@@ -1,4 +1,3 @@
-#include <cstdio>
 #include "nvmf/host_queue.h"
 
 #include <fcntl.h>
@@ -7,9 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "nvmf/nvme_spec.h"
+#include "thread/reactor.h"
 #include "thread/thread.h"
 
 namespace nds::nvmf {
@@ -70,6 +71,8 @@ void HostQueue::start_connect() {
     return fail(-errno, "cannot connect to " + options_.address + ":" + std::to_string(options_.port) + ": " +
                             std::strerror(errno));
   poller_ = thread_.register_poller("nvmf-host-queue", poll, this, 0, fd_);
+  Reactor* reactor = thread_.reactor();
+  busy_polled_ = reactor && reactor->idle_mode() == IdleMode::Poll;
 }
 
 void HostQueue::on_connected() {
@@ -282,11 +285,13 @@ int HostQueue::poll(void* arg) {
     }
     self->on_connected();
   }
-  // A queue with nothing outstanding (an AER aside) expects no answer soon: it looks only every
-  // kIdlePollsPerRecv passes, so idle queues (admin queues between keep-alives, a bdev
-  // nobody is using) cost no recv per pass. A peer that went away is seen within that,
-  // or at the next command or keep-alive.
-  if (self->outstanding_ == self->parked_ && self->state_ == State::Ready && ++self->idle_polls_ < kIdlePollsPerRecv) {
+  // On a busy-polling reactor, a queue with nothing outstanding (an AER aside) expects no
+  // answer soon: it looks only every kIdlePollsPerRecv passes, so idle queues (admin queues
+  // between keep-alives, a bdev nobody is using) cost no recv per pass. An event or a peer
+  // that went away is seen within that. An adaptive reactor runs a pass only when woken,
+  // often by this very socket, so there it always looks.
+  if (self->outstanding_ == self->parked_ && self->state_ == State::Ready && self->busy_polled_ &&
+      ++self->idle_polls_ < kIdlePollsPerRecv) {
     bool pending = self->flush();
     return pending ? 1 : 0;
   }

@@ -135,6 +135,7 @@ class HostQueue {
   std::function<void(State)> on_state_;
   bool in_poll_ = false;
   uint32_t idle_polls_ = 0;  // passes since an idle queue last looked at its socket
+  bool busy_polled_ = false;  // its reactor busy-polls (idle mode poll)
   bool* destroyed_flag_ = nullptr;
 };
 
