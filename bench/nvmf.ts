@@ -7,11 +7,8 @@
 // machine one pair runs consistently but two pairs can differ by up to 2x (where the
 // kernel and the hypervisor place their memory, socket buffers included), so a single
 // pair proves little: the report gives every trial and the median.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Engine } from '../src/index.js';
+import { median, startServingProcess } from './processes.js';
 import { machine, publish } from './report.js';
 
 export interface NvmfBenchOptions {
@@ -38,26 +35,8 @@ interface Sample {
 }
 
 async function startTarget(core: number): Promise<{ port: number; hugepages: unknown; stop: () => Promise<void> }> {
-  const script = fileURLToPath(new URL('./nvmf-target.js', import.meta.url));  // compiled alongside this file
-  const target = spawn(process.execPath, [script, '--core', String(core), '--nqn', NQN], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const [line] = (await once(createInterface({ input: target.stdout! }), 'line')) as [string];
-  const { port, hugepages } = JSON.parse(line) as { port: number; hugepages: unknown };
-  return {
-    port,
-    hugepages,
-    stop: async () => {
-      target.stdin!.end();
-      await once(target, 'exit');
-    },
-  };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : Math.round((sorted[mid - 1]! + sorted[mid]!) / 2);
+  const target = await startServingProcess<{ port: number; hugepages: unknown }>('nvmf-target.js', ['--core', String(core), '--nqn', NQN]);
+  return { ...target.ready, stop: target.stop };
 }
 
 export async function nvmfBench(o: NvmfBenchOptions): Promise<void> {

@@ -9,12 +9,9 @@
 //     pool), the nexus, and the nvmf:// host bdevs, and runs engine.bench natively on them.
 // Each trial starts fresh replica processes and a fresh volume engine; the report gives
 // the median over trials, every trial, and the ratios nexus / single.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Engine, type Bdev } from '../src/index.js';
+import { median, startServingProcess } from './processes.js';
 import { machine, publish } from './report.js';
 import { lineChart } from './svg.js';
 
@@ -44,24 +41,9 @@ interface ReplicaNode {
 }
 
 async function startReplicaNode(core: number, replicas: number, idle: 'poll' | 'adaptive'): Promise<ReplicaNode> {
-  const script = fileURLToPath(new URL('./replica-node.js', import.meta.url)); // compiled alongside this file
-  const args = [script, '--core', String(core), '--size-mb', String(SIZE_MB), '--replicas', String(replicas), '--idle', idle];
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-  const { uris } = JSON.parse(line) as { uris: string[] };
-  return {
-    uris,
-    stop: async () => {
-      child.stdin!.end();
-      await once(child, 'exit');
-    },
-  };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : Math.round((sorted[mid - 1]! + sorted[mid]!) / 2);
+  const args = ['--core', String(core), '--size-mb', String(SIZE_MB), '--replicas', String(replicas), '--idle', idle];
+  const node = await startServingProcess<{ uris: string[] }>('replica-node.js', args);
+  return { uris: node.ready.uris, stop: node.stop };
 }
 
 export async function replicatedBench(o: ReplicatedBenchOptions): Promise<void> {

@@ -188,7 +188,11 @@ export class Engine implements BdevHost, PoolHost, NvmfHost, NexusHost {
   async #releaseHeld(id: number, name: string): Promise<void> {
     const bdev = this.#bdevs.get(name);
     if (bdev) await bdev.closeForOwner();
-    await binding().bdevReleaseHeld(this.#native, id).catch(() => undefined);
+    try {
+      await binding().bdevReleaseHeld(this.#native, id);
+    } catch {
+      // The engine is stopping: its stop releases every handle and lets the nexus go on.
+    }
     if (bdev) {
       bdev.markClosed();
       this.forgetBdev(bdev);
@@ -197,6 +201,7 @@ export class Engine implements BdevHost, PoolHost, NvmfHost, NexusHost {
 
   /** @internal NexusHost: shows the bdevs nexuses created from child URIs (claimed by them). */
   adoptConsumerBdevs(): void {
+    if (this.#status !== 'open') return; // a stopping engine releases them instead
     for (const created of binding().bdevTakeAdopted(this.#native)) this.adoptBdev(created);
   }
 

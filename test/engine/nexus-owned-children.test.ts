@@ -2,21 +2,39 @@
 // stats), claimed by the nexus; they go when the child goes; and onlineChild of a remote
 // child whose bdev is gone connects it again from its URI and copies only what it missed.
 import { describe, expect, it } from 'vitest';
+import type { Engine, Nexus } from '../../src/index.js';
 import { codeOf, patternBytes, withEngine } from '../helpers/engine.js';
 
 const MiB = 1 << 20;
 const NQN = 'nqn.2026-12.io.nodestor:owned';
 
+/** Serves bdev `far` on NQN (again, on the same port when given); resolves with the subsystem and port. */
+async function serveFar(engine: Engine, port = 0) {
+  const sub = await engine.nvmf.createSubsystem({ nqn: NQN, allowAnyHost: true });
+  await sub.addNamespace('far');
+  return { sub, port: (await sub.addListener({ port })).port };
+}
+
+/** A nexus 'v' over a local malloc and the remote 'far' (both `mb` MiB) with the given URI options. */
+async function mixedNexus(engine: Engine, mb: number, options: string) {
+  await engine.createBdev(`malloc:///local?size_mb=${mb}&blk_size=4096`);
+  await engine.createBdev(`malloc:///far?size_mb=${mb}&blk_size=4096`);
+  const { sub, port } = await serveFar(engine);
+  const remoteUri = `nvmf://127.0.0.1:${port}/${NQN}?name=farchild${options}`;
+  const nexus = await engine.createNexus({ name: 'v', children: ['bdev:///local', remoteUri] });
+  return { sub, port, remoteUri, nexus };
+}
+
+async function untilOnline(nexus: Nexus): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (nexus.state !== 'Online' && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(nexus.state).toBe('Online');
+}
+
 describe('bdevs a nexus creates for its children', () => {
   it('appear in listBdevs, getBdev and stats, claimed by the nexus, and go with the child', async () => {
     await withEngine({ memoryMb: 256 }, async (engine) => {
-      await engine.createBdev('malloc:///local?size_mb=8&blk_size=4096');
-      await engine.createBdev('malloc:///far?size_mb=8&blk_size=4096');
-      const sub = await engine.nvmf.createSubsystem({ nqn: NQN, allowAnyHost: true });
-      await sub.addNamespace('far');
-      const { port } = await sub.addListener({ port: 0 });
-      const remoteUri = `nvmf://127.0.0.1:${port}/${NQN}?name=farchild`;
-      const nexus = await engine.createNexus({ name: 'v', children: ['bdev:///local', remoteUri] });
+      const { remoteUri, nexus } = await mixedNexus(engine, 8, '');
       const child = engine.getBdev('farchild');
       expect(child?.module).toBe('nvmf');
       expect(engine.listBdevs().map((b) => b.name).sort()).toEqual(['far', 'farchild', 'local', 'v']);
@@ -43,13 +61,7 @@ describe('bdevs a nexus creates for its children', () => {
 
   it('onlineChild connects a gone remote child again and rebuilds only the segments it missed', async () => {
     await withEngine({ memoryMb: 256 }, async (engine) => {
-      await engine.createBdev('malloc:///local?size_mb=16&blk_size=4096');
-      await engine.createBdev('malloc:///far?size_mb=16&blk_size=4096');
-      let sub = await engine.nvmf.createSubsystem({ nqn: NQN, allowAnyHost: true });
-      await sub.addNamespace('far');
-      const { port } = await sub.addListener({ port: 0 });
-      const remoteUri = `nvmf://127.0.0.1:${port}/${NQN}?name=farchild&ctrl_loss_timeout_ms=300&reconnect_delay_ms=50`;
-      const nexus = await engine.createNexus({ name: 'v', children: ['bdev:///local', remoteUri] });
+      const { sub, port, remoteUri, nexus } = await mixedNexus(engine, 16, '&ctrl_loss_timeout_ms=300&reconnect_delay_ms=50');
       const first = patternBytes(16 * MiB, 1);
       await nexus.bdev.write(0, first);
 
@@ -65,13 +77,9 @@ describe('bdevs a nexus creates for its children', () => {
       const stale = engine.getBdev('farchild')!;
 
       // The target serves the same NQN on the same port again; onlineChild reconnects.
-      sub = await engine.nvmf.createSubsystem({ nqn: NQN, allowAnyHost: true });
-      await sub.addNamespace('far');
-      await sub.addListener({ port });
+      await serveFar(engine, port);
       await nexus.onlineChild(remoteUri);
-      const end = Date.now() + 10_000;
-      while (nexus.state !== 'Online' && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(nexus.state).toBe('Online');
+      await untilOnline(nexus);
       expect([remote().state, remote().syncState]).toEqual(['Open', 'Synced']);
       const rebuild = (await nexus.rebuildHistory()).filter((r) => r.childUri === remoteUri).at(-1)!;
       expect(rebuild).toMatchObject({ state: 'Completed', partial: true, bytesRebuilt: 4 * MiB });
@@ -89,25 +97,16 @@ describe('bdevs a nexus creates for its children', () => {
 
   it('onlineChild of a gone child says why when the target is still away, and keeps the log', async () => {
     await withEngine({ memoryMb: 128 }, async (engine) => {
-      await engine.createBdev('malloc:///local?size_mb=8&blk_size=4096');
-      await engine.createBdev('malloc:///far?size_mb=8&blk_size=4096');
-      let sub = await engine.nvmf.createSubsystem({ nqn: NQN, allowAnyHost: true });
-      await sub.addNamespace('far');
-      const { port } = await sub.addListener({ port: 0 });
-      const remoteUri = `nvmf://127.0.0.1:${port}/${NQN}?name=farchild&ctrl_loss_timeout_ms=200&reconnect_delay_ms=50`;
-      const nexus = await engine.createNexus({ name: 'v', children: ['bdev:///local', remoteUri] });
+      const { sub, port, remoteUri, nexus } = await mixedNexus(engine, 8, '&ctrl_loss_timeout_ms=200&reconnect_delay_ms=50');
       await sub.destroy();
       await nexus.bdev.write(3 * MiB, patternBytes(4096, 3));
       await new Promise((resolve) => setTimeout(resolve, 400));
       expect(await codeOf(nexus.onlineChild(remoteUri))).toBe('ECONNREFUSED');
       expect(engine.getBdev('farchild')).toBeUndefined(); // the gone bdev was let go
       expect(nexus.state).toBe('Degraded');
-      sub = await engine.nvmf.createSubsystem({ nqn: NQN, allowAnyHost: true });
-      await sub.addNamespace('far');
-      await sub.addListener({ port });
+      await serveFar(engine, port);
       await nexus.onlineChild(remoteUri);
-      const end = Date.now() + 10_000;
-      while (nexus.state !== 'Online' && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 20));
+      await untilOnline(nexus);
       const rebuild = (await nexus.rebuildHistory()).at(-1)!;
       expect(rebuild).toMatchObject({ state: 'Completed', partial: true, bytesRebuilt: MiB });
       await nexus.destroy();

@@ -40,13 +40,15 @@ class MpscQueue {
     }
     if (ring_.try_pop(out)) return true;
     if (!overflow_pending_.load(std::memory_order_acquire)) return false;
-    // A push may hold a slot it has not published yet, ahead of a slot that one sender
-    // filled before its first overflowed value: the list waits until the ring is drained.
-    if (!ring_.drained()) return false;
     taken_.clear();
     taken_next_ = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      // Under the lock: a sender's ring slots claimed before it put a value in the list
+      // are then visible in the tail, and the list waits until they are popped (one of
+      // them may not even be published yet). Checked outside, a sender could fill a slot
+      // between the check and the swap and then put its next value in the list.
+      if (!ring_.drained()) return false;
       taken_.swap(overflow_);
       overflow_pending_.store(false, std::memory_order_release);
     }
