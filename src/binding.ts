@@ -258,10 +258,11 @@ export interface NativeBinding {
   ): number;
   /** AllocBuffer: a Buffer over DMA memory. */
   allocBuffer(engine: NativeEngine, size: number): Buffer;
-  /** BdevInjectError: error bdevs only (EINVAL otherwise). */
-  bdevInjectError(bdev: NativeBdev, injection: NativeInjection): void;
-  /** BdevClearInjectedErrors */
-  bdevClearInjectedErrors(bdev: NativeBdev): void;
+  /**
+   * BdevControl: a module's own command on one of its bdevs (EINVAL if its module has no
+   * such command): the error module's 'inject' (a NativeInjection) and 'clear'.
+   */
+  bdevControl(bdev: NativeBdev, command: string, args: Record<string, number>): void;
   /** EngineBench: bdevperf-style jobs on the reactors. */
   engineBench(engine: NativeEngine, options: NativeBenchOptions): Promise<NativeBenchResult>;
   /** BatchCreate: a reusable batch of up to `capacity` I/Os. */

@@ -2,7 +2,7 @@
 // here they are checked again only so that a wrong call throws instead of crashing.
 #include <napi.h>
 
-#include "bdev/error/error_bdev.h"
+#include "bdev/bdev_module.h"
 #include "js_engine.h"
 #include "js_nexus.h"
 #include "js_nvmf.h"
@@ -177,32 +177,27 @@ Napi::Value AllocBuffer(const Napi::CallbackInfo& info) {
   return engine->alloc_buffer(info.Env(), static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()));
 }
 
-// bdevInjectError(bdev, { ioTypes, mode, errno, count, latencyUs }) -- ioTypes is a bit mask
-Napi::Value BdevInjectError(const Napi::CallbackInfo& info) {
+// bdevControl(bdev, command, { name: integer, ... }): a module's own command (the error
+// module's "inject" and "clear"), through the bdev core's generic entry point.
+Napi::Value BdevControl(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto bdev = unwrap_bdev(info[0]);
-  if (!bdev || !check(info[1].IsObject(), env, "injection must be an object")) return env.Undefined();
+  if (!bdev || !check(info[1].IsString() && info[2].IsObject(), env, "bdevControl(bdev, command, args)"))
+    return env.Undefined();
   if (bdev->closed) {
     make_error(env, Status::error(-ENODEV, "bdev is destroyed")).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Napi::Object o = info[1].As<Napi::Object>();
-  ErrorInjection injection;
-  injection.io_types = o.Get("ioTypes").As<Napi::Number>().Uint32Value();
-  injection.mode = static_cast<InjectMode>(o.Get("mode").As<Napi::Number>().Uint32Value());
-  injection.error = o.Get("errno").As<Napi::Number>().Int32Value();
-  injection.count = static_cast<uint64_t>(o.Get("count").As<Napi::Number>().Int64Value());
-  injection.latency_us = static_cast<uint64_t>(o.Get("latencyUs").As<Napi::Number>().Int64Value());
-  Status st = error_bdev_inject(bdev->bdev, injection);
-  if (!st.is_ok()) make_error(env, st).ThrowAsJavaScriptException();
-  return env.Undefined();
-}
-
-Napi::Value BdevClearInjectedErrors(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto bdev = unwrap_bdev(info[0]);
-  if (!bdev) return env.Undefined();
-  Status st = bdev->closed ? Status::error(-ENODEV, "bdev is destroyed") : error_bdev_clear(bdev->bdev);
+  BdevControlArgs args;
+  Napi::Object o = info[2].As<Napi::Object>();
+  Napi::Array names = o.GetPropertyNames();
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    std::string name = names.Get(i).As<Napi::String>();
+    Napi::Value v = o.Get(name);
+    if (!check(v.IsNumber(), env, "control arguments must be numbers")) return env.Undefined();
+    args[name] = v.As<Napi::Number>().Int64Value();
+  }
+  Status st = bdev_module_control(*bdev->bdev, info[1].As<Napi::String>().Utf8Value(), args);
   if (!st.is_ok()) make_error(env, st).ThrowAsJavaScriptException();
   return env.Undefined();
 }
@@ -299,8 +294,7 @@ Napi::Object InitExports(Napi::Env env, Napi::Object exports) {
   exports.Set("bdevResetStats", Napi::Function::New(env, BdevResetStats));
   exports.Set("bdevIo", Napi::Function::New(env, BdevIo));
   exports.Set("allocBuffer", Napi::Function::New(env, AllocBuffer));
-  exports.Set("bdevInjectError", Napi::Function::New(env, BdevInjectError));
-  exports.Set("bdevClearInjectedErrors", Napi::Function::New(env, BdevClearInjectedErrors));
+  exports.Set("bdevControl", Napi::Function::New(env, BdevControl));
   exports.Set("engineBench", Napi::Function::New(env, EngineBench));
   exports.Set("batchCreate", Napi::Function::New(env, BatchCreate));
   exports.Set("batchSubmit", Napi::Function::New(env, BatchSubmit));

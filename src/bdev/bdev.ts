@@ -151,8 +151,9 @@ export class Bdev implements IoOwner, BatchHost {
   injectError(injection: ErrorInjection = {}): void {
     const native = toNativeInjection(injection);
     this.#assertOpen('injectError');
+    this.#assertErrorModule('injectError');
     try {
-      binding().bdevInjectError(this.native, native);
+      binding().bdevControl(this.native, 'inject', { ...native });
     } catch (error) {
       throw fromNative(error, 'injectError', this.name);
     }
@@ -161,8 +162,9 @@ export class Bdev implements IoOwner, BatchHost {
   /** Error bdevs only: every injection is cleared and I/O passes through again. */
   clearInjectedErrors(): void {
     this.#assertOpen('clearInjectedErrors');
+    this.#assertErrorModule('clearInjectedErrors');
     try {
-      binding().bdevClearInjectedErrors(this.native);
+      binding().bdevControl(this.native, 'clear', {});
     } catch (error) {
       throw fromNative(error, 'clearInjectedErrors', this.name);
     }
@@ -264,6 +266,11 @@ export class Bdev implements IoOwner, BatchHost {
     this.#host.assertRunning(op, this.name);
     if (this.#status === 'open') return;
     throw new NodestorError('BDEV_DESTROYED', `bdev ${this.name} has been destroyed`, { op, resource: this.name });
+  }
+
+  #assertErrorModule(op: string): void {
+    if (this.module !== 'error')
+      throw new NodestorError('EINVAL', `bdev ${this.name} is not an error bdev (module ${this.module})`, { op, resource: this.name });
   }
 
   #checkRange(op: string, offset: number, length: number): void {

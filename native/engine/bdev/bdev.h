@@ -1,6 +1,18 @@
-// Block devices. A Bdev is a module's device (malloc, null, later aio, uring, lvol, nexus,
-// nvmf) behind one interface: the module subclasses Bdev and implements submit() and
-// friends, the way SPDK modules fill a function table.
+// Block devices. A Bdev is a module's device (malloc, null, aio, uring, error, nvmf, and
+// the lvol and nexus bdevs their own layers make) behind one interface: the module
+// subclasses Bdev and implements submit() and friends, the way SPDK modules fill a
+// function table.
+//
+// A new module with a URI scheme is a folder and a registration:
+//   1. bdev/<name>/<name>_bdev.{h,cc}: a Bdev subclass (module_name() returns the scheme;
+//      io_type_supported, submit, and create_channel for per-thread state; destruct if it
+//      holds anything; abort_all if it can take I/O back; gone/health if it can vanish).
+//   2. A create function that parses the URI (take_block_size, take_uuid, then
+//      reject_unknown: unknown parameters are errors) and makes the bdev.
+//   3. NDS_BDEV_MODULE_REGISTER(BdevModule{"<scheme>", create_sync<fn>}) in its .cc
+//      (bdev/bdev_module.h); a `control` function too if it has commands of its own.
+//   4. Its URI in test/bdev_conformance_test.cc (the test fails for a scheme without one),
+//      and its parameters in the README's URI table.
 //
 // Threading: a bdev is owned by the app thread (registration, descriptors, claims,
 // removal). I/O runs on any lightweight thread through that thread's channel, and

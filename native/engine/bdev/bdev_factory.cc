@@ -1,11 +1,6 @@
 #include "bdev/bdev_factory.h"
 
-#include "bdev/aio/aio_bdev.h"
-#include "bdev/error/error_bdev.h"
-#include "bdev/malloc/malloc_bdev.h"
-#include "bdev/null/null_bdev.h"
-#include "bdev/nvmf/nvmf_bdev.h"
-#include "bdev/uring/uring_bdev.h"
+#include "bdev/bdev_module.h"
 
 namespace nds {
 
@@ -56,29 +51,27 @@ void create_bdev_from_uri(BdevManager& manager, std::string_view text, std::func
   Uri uri;
   Status st = parse_uri(text, &uri);
   if (!st.is_ok()) return done(st, nullptr);
-  std::unique_ptr<Bdev> bdev;
-  if (uri.scheme == "malloc") {
-    st = malloc_bdev_create(manager.dma(), text, uri, &bdev);
-  } else if (uri.scheme == "null") {
-    st = null_bdev_create(text, uri, &bdev);
-  } else if (uri.scheme == "uring") {
-    st = uring_bdev_create(text, uri, &bdev);
-  } else if (uri.scheme == "aio") {
-    st = aio_bdev_create(text, uri, &bdev);
-  } else if (uri.scheme == "error") {
-    st = error_bdev_create(manager, text, uri, &bdev);
-  } else if (uri.scheme == "nvmf") {
-    return nvmf_bdev_create(manager, text, uri, std::move(done));  // connects first: asynchronous
-  } else {
-    st = Status::error(-EINVAL, "unsupported URI scheme '" + uri.scheme + "' in '" + std::string(text) +
-                                    "' (supported: malloc, null, aio, uring, error, nvmf)");
+  const BdevModule* module = find_bdev_module(uri.scheme);
+  if (!module) {
+    std::string supported;
+    for (const std::string& scheme : bdev_module_schemes()) supported += (supported.empty() ? "" : ", ") + scheme;
+    return done(Status::error(-EINVAL, "unsupported URI scheme '" + uri.scheme + "' in '" + std::string(text) +
+                                           "' (supported: " + supported + ")"),
+                nullptr);
   }
-  if (!st.is_ok()) return done(st, nullptr);
-  // A name clash is checked before the module's resources would be wasted, and again by add().
-  if (manager.find(bdev->name())) return done(Status::error(-EEXIST, "bdev " + bdev->name() + " already exists"), nullptr);
-  Bdev* raw = bdev.get();
-  st = manager.add(std::move(bdev));
-  done(st, st.is_ok() ? raw : nullptr);
+  module->create(manager, text, uri, [&manager, done = std::move(done)](Status made, std::unique_ptr<Bdev> bdev) {
+    if (!made.is_ok()) return done(made, nullptr);
+    if (manager.find(bdev->name())) {
+      // Made but not registered: the module lets go of what it holds (a claim, a connection).
+      Bdev* orphan = bdev.release();
+      std::string name = orphan->name();
+      orphan->destruct([orphan] { delete orphan; });
+      return done(Status::error(-EEXIST, "bdev " + name + " already exists"), nullptr);
+    }
+    Bdev* raw = bdev.get();
+    Status added = manager.add(std::move(bdev));
+    done(added, added.is_ok() ? raw : nullptr);
+  });
 }
 
 }  // namespace nds

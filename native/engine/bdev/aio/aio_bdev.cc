@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "bdev/bdev_module.h"
 #include "bdev/file/file_target.h"
 #include "thread/thread.h"
 
@@ -171,5 +172,12 @@ Status aio_bdev_create(std::string_view text, Uri& uri, std::unique_ptr<Bdev>* o
   *out = std::make_unique<AioBdev>(target);
   return Status::ok();
 }
+
+namespace {
+Status aio_from_uri(BdevManager&, std::string_view text, Uri& uri, std::unique_ptr<Bdev>* out) {
+  return aio_bdev_create(text, uri, out);
+}
+}  // namespace
+NDS_BDEV_MODULE_REGISTER(BdevModule{"aio", create_sync<aio_from_uri>});
 
 }  // namespace nds

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <queue>
 
+#include "bdev/bdev_module.h"
 #include "env/time.h"
 #include "thread/io_device.h"
 #include "thread/thread.h"
@@ -261,5 +262,29 @@ Status error_bdev_clear(Bdev* bdev) {
   error->clear();
   return Status::ok();
 }
+
+namespace {
+// "inject" { ioTypes (bit mask), mode, errno, count, latencyUs } and "clear".
+Status error_control(Bdev& bdev, std::string_view command, const BdevControlArgs& args) {
+  if (command == "clear") return error_bdev_clear(&bdev);
+  if (command != "inject")
+    return Status::error(-EINVAL, "the error module has no command '" + std::string(command) + "' (inject, clear)");
+  auto arg = [&args](const char* name, int64_t fallback) {
+    auto it = args.find(name);
+    return it == args.end() ? fallback : it->second;
+  };
+  ErrorInjection injection;
+  injection.io_types = static_cast<uint32_t>(arg("ioTypes", 0));
+  int64_t mode = arg("mode", static_cast<int64_t>(InjectMode::Fail));
+  if (mode < 0 || mode > static_cast<int64_t>(InjectMode::Delay)) return Status::error(-EINVAL, "unknown injection mode");
+  injection.mode = static_cast<InjectMode>(mode);
+  injection.error = static_cast<int>(arg("errno", -EIO));
+  injection.count = static_cast<uint64_t>(arg("count", 0));
+  injection.latency_us = static_cast<uint64_t>(arg("latencyUs", 0));
+  return error_bdev_inject(&bdev, injection);
+}
+}  // namespace
+
+NDS_BDEV_MODULE_REGISTER(BdevModule{"error", create_sync<error_bdev_create>, error_control});
 
 }  // namespace nds

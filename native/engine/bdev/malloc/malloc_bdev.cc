@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "bdev/bdev_factory.h"
+#include "bdev/bdev_module.h"
 #include "thread/thread.h"
 #include "util/stream_copy.h"
 
@@ -73,5 +74,12 @@ Status malloc_bdev_create(DmaRegion& dma, std::string_view text, Uri& uri, std::
   *out = std::make_unique<MallocBdev>(params, dma, data);
   return Status::ok();
 }
+
+namespace {
+Status malloc_from_uri(BdevManager& manager, std::string_view text, Uri& uri, std::unique_ptr<Bdev>* out) {
+  return malloc_bdev_create(manager.dma(), text, uri, out);
+}
+}  // namespace
+NDS_BDEV_MODULE_REGISTER(BdevModule{"malloc", create_sync<malloc_from_uri>});
 
 }  // namespace nds

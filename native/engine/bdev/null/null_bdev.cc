@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "bdev/bdev_factory.h"
+#include "bdev/bdev_module.h"
 
 namespace nds {
 namespace {
@@ -29,5 +30,12 @@ Status null_bdev_create(std::string_view text, Uri& uri, std::unique_ptr<Bdev>* 
   *out = std::make_unique<NullBdev>(params);
   return Status::ok();
 }
+
+namespace {
+Status null_from_uri(BdevManager&, std::string_view text, Uri& uri, std::unique_ptr<Bdev>* out) {
+  return null_bdev_create(text, uri, out);
+}
+}  // namespace
+NDS_BDEV_MODULE_REGISTER(BdevModule{"null", create_sync<null_from_uri>});
 
 }  // namespace nds

@@ -362,7 +362,7 @@ const std::string& default_host_nqn() {
   return nqn;
 }
 
-void nvmf_bdev_create(BdevManager& manager, std::string_view text, Uri& uri, std::function<void(Status, Bdev*)> done) {
+void nvmf_bdev_create(BdevManager& manager, std::string_view text, Uri& uri, BdevModule::Done done) {
   nvmf::HostControllerOptions options;
   std::string name;
   Status st = parse_nvmf_uri(text, uri, &options, &name);
@@ -371,8 +371,7 @@ void nvmf_bdev_create(BdevManager& manager, std::string_view text, Uri& uri, std
   Uuid hostid = Uuid::random_v4();
   std::memcpy(options.hostid.data(), hostid.bytes.data(), 16);
   Thread* app = Thread::current();
-  BdevManager* mgr = &manager;
-  HostController::connect(*app, options, [mgr, name, done](Status st2, std::shared_ptr<HostController> ctrl) {
+  HostController::connect(*app, options, [name, done](Status st2, std::shared_ptr<HostController> ctrl) {
     if (!st2.is_ok()) return done(st2, nullptr);
     Uuid uuid;
     if (ctrl->ns().has_uuid) {
@@ -380,12 +379,10 @@ void nvmf_bdev_create(BdevManager& manager, std::string_view text, Uri& uri, std
     } else {
       uuid = Uuid::random_v4();
     }
-    auto bdev = std::make_unique<NvmfBdev>(name, uuid, ctrl);
-    Bdev* raw = bdev.get();
-    Status added = mgr->add(std::move(bdev));
-    if (!added.is_ok()) ctrl->shutdown();
-    done(added, added.is_ok() ? raw : nullptr);
+    done(Status::ok(), std::make_unique<NvmfBdev>(name, uuid, ctrl));  // destruct() shuts the controller
   });
 }
+
+NDS_BDEV_MODULE_REGISTER(BdevModule{"nvmf", nvmf_bdev_create});
 
 }  // namespace nds

@@ -11,12 +11,13 @@
 #include <string_view>
 
 #include "bdev/bdev_manager.h"
+#include "bdev/bdev_module.h"
 #include "util/uri.h"
 
 namespace nds {
 
 // App thread; done(ok, bdev) with the bdev registered, once the namespace is identified.
-void nvmf_bdev_create(BdevManager& manager, std::string_view text, Uri& uri, std::function<void(Status, Bdev*)> done);
+void nvmf_bdev_create(BdevManager& manager, std::string_view text, Uri& uri, BdevModule::Done done);
 
 // This process's default host NQN (nqn.2014-08.org.nvmexpress:uuid:<uuid>).
 const std::string& default_host_nqn();

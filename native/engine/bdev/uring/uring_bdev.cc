@@ -7,6 +7,7 @@
 #include <cstring>
 #include <deque>
 
+#include "bdev/bdev_module.h"
 #include "bdev/file/file_target.h"
 #include "thread/thread.h"
 
@@ -178,5 +179,12 @@ Status uring_bdev_create(std::string_view text, Uri& uri, std::unique_ptr<Bdev>*
   *out = std::make_unique<UringBdev>(target);
   return Status::ok();
 }
+
+namespace {
+Status uring_from_uri(BdevManager&, std::string_view text, Uri& uri, std::unique_ptr<Bdev>* out) {
+  return uring_bdev_create(text, uri, out);
+}
+}  // namespace
+NDS_BDEV_MODULE_REGISTER(BdevModule{"uring", create_sync<uring_from_uri>});
 
 }  // namespace nds
