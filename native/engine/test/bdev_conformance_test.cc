@@ -61,17 +61,8 @@ struct Case {
   bool stores_data;  // null discards writes
 };
 
-Status create(Engine& engine, const std::string& uri) {
-  std::promise<Status> done;
-  run_on(engine.app_thread(), [&] { create_bdev_from_uri(engine.bdevs(), uri, [&](Status st, Bdev*) { done.set_value(st); }); });
-  return done.get_future().get();
-}
-
-Status remove(Engine& engine, const std::string& name) {
-  std::promise<Status> done;
-  run_on(engine.app_thread(), [&] { engine.bdevs().remove(name, [&](Status st) { done.set_value(st); }); });
-  return done.get_future().get();
-}
+using testing::create_bdev;
+using testing::remove_bdev;
 
 // Many writes in flight on a worker, then the bdev's removal asked for at once: every
 // write must complete (with a status) and the removal only after them.
@@ -85,7 +76,7 @@ struct InFlight {
 
 void check_module(Engine& engine, const Case& c) {
   std::printf("  module %s\n", c.scheme.c_str());
-  ASSERT_TRUE(create(engine, c.uri).is_ok());
+  ASSERT_TRUE(create_bdev(engine, c.uri).is_ok());
   const std::string name = "c_" + c.scheme;
   Bdev* bdev = nullptr;
   run_on(engine.app_thread(), [&] { bdev = engine.bdevs().find(name); });
@@ -122,7 +113,7 @@ void check_module(Engine& engine, const Case& c) {
   });
   EXPECT_TRUE(claimed.is_ok());
   EXPECT_EQ(again.rc, -EBUSY);
-  removal = remove(engine, name);
+  removal = remove_bdev(engine, name);
   EXPECT_EQ(removal.rc, -EBUSY);
   run_on(engine.app_thread(), [&] { engine.bdevs().release_claim(bdev); });
 
@@ -191,8 +182,8 @@ NDS_TEST(every_bdev_module_passes_the_conformance_suite) {
   std::string warning;
   ASSERT_TRUE(Engine::start(options, &engine, &warning).is_ok());
   // The nvmf case connects to this engine's own target, serving a malloc bdev.
-  ASSERT_TRUE(create(*engine, "malloc:///served?size_mb=8&blk_size=4096").is_ok());
-  ASSERT_TRUE(create(*engine, "malloc:///base?size_mb=8&blk_size=4096").is_ok());
+  ASSERT_TRUE(create_bdev(*engine, "malloc:///served?size_mb=8&blk_size=4096").is_ok());
+  ASSERT_TRUE(create_bdev(*engine, "malloc:///base?size_mb=8&blk_size=4096").is_ok());
   nvmf::ListenerAddress via{"127.0.0.1", 0};
   Status st;
   run_on(engine->app_thread(), [&] {

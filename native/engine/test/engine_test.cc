@@ -24,13 +24,7 @@ std::unique_ptr<Engine> start_engine() {
   return st.is_ok() ? std::move(engine) : nullptr;
 }
 
-Status create(Engine& engine, const std::string& uri) {
-  Status result;
-  run_on(engine.app_thread(), [&] {
-    create_bdev_from_uri(engine.bdevs(), uri, [&](Status st, Bdev*) { result = st; });
-  });
-  return result;
-}
+using testing::create_bdev;
 
 // Drives random verified I/O from a worker thread, `depth` at a time, fully native.
 struct VerifyJob {
@@ -95,7 +89,7 @@ void issue(VerifyJob::Slot* slot) {
 NDS_TEST(engine_malloc_bdev_verified_random_io_at_depth_64) {
   auto engine = start_engine();
   ASSERT_TRUE(engine != nullptr);
-  ASSERT_TRUE(create(*engine, "malloc:///m0?size_mb=4&blk_size=4096").is_ok());
+  ASSERT_TRUE(create_bdev(*engine, "malloc:///m0?size_mb=4&blk_size=4096").is_ok());
   VerifyJob job;
   run_on(engine->app_thread(), [&] { engine->bdevs().open("m0", true, &job.desc); });
   job.block = 4096;
@@ -127,17 +121,17 @@ NDS_TEST(engine_malloc_bdev_verified_random_io_at_depth_64) {
 NDS_TEST(engine_rejects_bad_uris_and_duplicates_with_named_errors) {
   auto engine = start_engine();
   ASSERT_TRUE(engine != nullptr);
-  EXPECT_TRUE(create(*engine, "null:///n0?num_blocks=1000").is_ok());
-  Status dup = create(*engine, "null:///n0?num_blocks=10");
+  EXPECT_TRUE(create_bdev(*engine, "null:///n0?num_blocks=1000").is_ok());
+  Status dup = create_bdev(*engine, "null:///n0?num_blocks=10");
   EXPECT_EQ(dup.rc, -EEXIST);
   EXPECT_TRUE(dup.message.find("n0") != std::string::npos);
-  EXPECT_EQ(create(*engine, "malloc:///m1?size_mb=1&num_blocks=8").rc, -EINVAL);
-  EXPECT_EQ(create(*engine, "malloc:///m1").rc, -EINVAL);
-  EXPECT_EQ(create(*engine, "malloc:///m1?size_mb=1&blk_size=1024").rc, -EINVAL);
-  EXPECT_EQ(create(*engine, "malloc:///m1?size_mb=1&colour=red").rc, -EINVAL);
-  EXPECT_EQ(create(*engine, "floppy:///m1?size_mb=1").rc, -EINVAL);
-  EXPECT_EQ(create(*engine, "malloc:///m1?size_mb=1&uuid=xyz").rc, -EINVAL);
-  EXPECT_EQ(create(*engine, "malloc:///m1?size_mb=1000").rc, -ENOMEM);  // more than the 64 MiB region
+  EXPECT_EQ(create_bdev(*engine, "malloc:///m1?size_mb=1&num_blocks=8").rc, -EINVAL);
+  EXPECT_EQ(create_bdev(*engine, "malloc:///m1").rc, -EINVAL);
+  EXPECT_EQ(create_bdev(*engine, "malloc:///m1?size_mb=1&blk_size=1024").rc, -EINVAL);
+  EXPECT_EQ(create_bdev(*engine, "malloc:///m1?size_mb=1&colour=red").rc, -EINVAL);
+  EXPECT_EQ(create_bdev(*engine, "floppy:///m1?size_mb=1").rc, -EINVAL);
+  EXPECT_EQ(create_bdev(*engine, "malloc:///m1?size_mb=1&uuid=xyz").rc, -EINVAL);
+  EXPECT_EQ(create_bdev(*engine, "malloc:///m1?size_mb=1000").rc, -ENOMEM);  // more than the 64 MiB region
   std::promise<void> stopped;
   engine->shutdown([&] { stopped.set_value(); });
   stopped.get_future().wait();

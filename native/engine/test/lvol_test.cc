@@ -18,12 +18,7 @@ namespace {
 
 std::unique_ptr<Engine> start() { return testing::start_test_engine(128ull << 20); }
 
-template <typename T>
-T on_app(Engine& e, std::function<void(std::function<void(T)>)> op) {
-  std::promise<T> result;
-  run_on(e.app_thread(), [&] { op([&](T v) { result.set_value(std::move(v)); }); });
-  return result.get_future().get();
-}
+using testing::on_app;
 
 struct Io {
   Engine& e;

@@ -29,17 +29,8 @@ std::unique_ptr<Engine> start_engine(IdleMode idle) {
   return Engine::start(options, &engine, &warning).is_ok() ? std::move(engine) : nullptr;
 }
 
-Status create(Engine& engine, const std::string& uri) {
-  Status result;
-  run_on(engine.app_thread(), [&] { create_bdev_from_uri(engine.bdevs(), uri, [&](Status st, Bdev*) { result = st; }); });
-  return result;
-}
-
-Status remove(Engine& engine, const std::string& name) {
-  std::promise<Status> result;
-  run_on(engine.app_thread(), [&] { engine.bdevs().remove(name, [&](Status st) { result.set_value(st); }); });
-  return result.get_future().get();
-}
+using testing::create_bdev;
+using testing::remove_bdev;
 
 int io(Engine& engine, const std::string& name, IoType type, uint64_t offset, uint64_t length, void* buf) {
   return testing::run_io(engine, name, type, offset, length, buf);
@@ -71,7 +62,7 @@ NDS_TEST(file_modules_do_verified_io_and_keep_data_on_the_file) {
       std::string path = temp_file(8 << 20);
       auto engine = start_engine(idle);
       ASSERT_TRUE(engine != nullptr);
-      Status st = create(*engine, std::string(scheme) + "://" + path + "?blk_size=4096&name=f");
+      Status st = create_bdev(*engine, std::string(scheme) + "://" + path + "?blk_size=4096&name=f");
       ASSERT_TRUE(st.is_ok());
       BenchOptions options;
       options.bdev = "f";
@@ -91,7 +82,7 @@ NDS_TEST(file_modules_do_verified_io_and_keep_data_on_the_file) {
       EXPECT_EQ(io(*engine, "f", IoType::WriteZeroes, 65536, 4096, nullptr), 0);
       EXPECT_EQ(io(*engine, "f", IoType::Unmap, 0, 4096, nullptr), 0);
       engine->dma().free(buf);
-      EXPECT_TRUE(remove(*engine, "f").is_ok());
+      EXPECT_TRUE(remove_bdev(*engine, "f").is_ok());
       testing::stop_test_engine(*engine);
 
       // The file itself holds what was written: zeroes, then the pattern.
@@ -112,11 +103,11 @@ NDS_TEST(file_modules_do_verified_io_and_keep_data_on_the_file) {
 NDS_TEST(file_modules_reject_missing_and_unsuitable_paths) {
   auto engine = start_engine(IdleMode::Adaptive);
   ASSERT_TRUE(engine != nullptr);
-  EXPECT_EQ(create(*engine, "uring:///nonexistent/disk.img").rc, -ENOENT);
-  EXPECT_EQ(create(*engine, "aio:///tmp").rc, -EINVAL);  // a directory
-  EXPECT_EQ(create(*engine, "uring://relative/disk.img").rc, -EINVAL);
+  EXPECT_EQ(create_bdev(*engine, "uring:///nonexistent/disk.img").rc, -ENOENT);
+  EXPECT_EQ(create_bdev(*engine, "aio:///tmp").rc, -EINVAL);  // a directory
+  EXPECT_EQ(create_bdev(*engine, "uring://relative/disk.img").rc, -EINVAL);
   std::string path = temp_file(100);
-  EXPECT_EQ(create(*engine, "aio://" + path).rc, -EINVAL);  // smaller than a block
+  EXPECT_EQ(create_bdev(*engine, "aio://" + path).rc, -EINVAL);  // smaller than a block
   unlink(path.c_str());
   testing::stop_test_engine(*engine);
 }
@@ -124,10 +115,10 @@ NDS_TEST(file_modules_reject_missing_and_unsuitable_paths) {
 NDS_TEST(error_bdev_claims_its_base_and_injects_each_mode) {
   auto engine = start_engine(IdleMode::Adaptive);
   ASSERT_TRUE(engine != nullptr);
-  ASSERT_TRUE(create(*engine, "malloc:///base?size_mb=4&blk_size=4096").is_ok());
-  ASSERT_TRUE(create(*engine, "error:///err?base=base").is_ok());
-  EXPECT_EQ(create(*engine, "error:///err2?base=base").rc, -EBUSY);  // already claimed
-  EXPECT_EQ(remove(*engine, "base").rc, -EBUSY);
+  ASSERT_TRUE(create_bdev(*engine, "malloc:///base?size_mb=4&blk_size=4096").is_ok());
+  ASSERT_TRUE(create_bdev(*engine, "error:///err?base=base").is_ok());
+  EXPECT_EQ(create_bdev(*engine, "error:///err2?base=base").rc, -EBUSY);  // already claimed
+  EXPECT_EQ(remove_bdev(*engine, "base").rc, -EBUSY);
   Bdev* err = nullptr;
   run_on(engine->app_thread(), [&] { err = engine->bdevs().find("err"); });
   auto* buf = static_cast<uint8_t*>(engine->dma().alloc(4096));
@@ -182,8 +173,8 @@ NDS_TEST(error_bdev_claims_its_base_and_injects_each_mode) {
   run_on(engine->app_thread(), [&] { base = engine->bdevs().find("base"); });
   EXPECT_EQ(error_bdev_inject(base, fail).rc, -EINVAL);  // not an error bdev
   engine->dma().free(buf);
-  EXPECT_TRUE(remove(*engine, "err").is_ok());
-  EXPECT_TRUE(remove(*engine, "base").is_ok());  // the claim went with the error bdev
+  EXPECT_TRUE(remove_bdev(*engine, "err").is_ok());
+  EXPECT_TRUE(remove_bdev(*engine, "base").is_ok());  // the claim went with the error bdev
   testing::stop_test_engine(*engine);
 }
 
@@ -195,7 +186,7 @@ NDS_TEST(bench_runs_every_workload_on_two_reactors_and_validates_options) {
   std::unique_ptr<Engine> engine;
   std::string warning;
   ASSERT_TRUE(Engine::start(eo, &engine, &warning).is_ok());
-  ASSERT_TRUE(create(*engine, "malloc:///m?size_mb=8&blk_size=512").is_ok());
+  ASSERT_TRUE(create_bdev(*engine, "malloc:///m?size_mb=8&blk_size=512").is_ok());
   for (BenchWorkload w : {BenchWorkload::RandRead, BenchWorkload::RandWrite, BenchWorkload::Read, BenchWorkload::Write,
                           BenchWorkload::RandRw}) {
     BenchOptions o;
@@ -240,7 +231,7 @@ NDS_TEST(malloc_bigger_than_the_cache_streams_writes_that_other_reactors_read_ba
   std::unique_ptr<Engine> engine;
   std::string warning;
   ASSERT_TRUE(Engine::start(eo, &engine, &warning).is_ok());
-  ASSERT_TRUE(create(*engine, "malloc:///big?size_mb=" + std::to_string(size_mb) + "&blk_size=4096").is_ok());
+  ASSERT_TRUE(create_bdev(*engine, "malloc:///big?size_mb=" + std::to_string(size_mb) + "&blk_size=4096").is_ok());
 
   // Written on reactor 0 with streaming stores, read on reactor 1.
   const uint64_t len = 1 << 20;

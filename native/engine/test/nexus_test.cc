@@ -21,18 +21,8 @@ constexpr uint64_t kMiB = 1ull << 20;
 
 std::unique_ptr<Engine> start_engine() { return testing::start_test_engine(256ull << 20); }
 
-Status create_bdev(Engine& e, const std::string& uri) {
-  std::promise<Status> p;
-  run_on(e.app_thread(), [&] { create_bdev_from_uri(e.bdevs(), uri, [&](Status st, Bdev*) { p.set_value(st); }); });
-  return p.get_future().get();
-}
-
-template <typename Fn>
-Status on_app(Engine& e, Fn op) {
-  std::promise<Status> p;
-  run_on(e.app_thread(), [&] { op([&](Status st) { p.set_value(st); }); });
-  return p.get_future().get();
-}
+using testing::create_bdev;
+using testing::on_app;
 
 Status create_nexus(Engine& e, const std::string& name, std::vector<std::string> children, uint64_t segment = kMiB,
                     uint32_t timeout_ms = 30'000) {

@@ -60,11 +60,7 @@ struct Fixture {
     EXPECT_TRUE(st.is_ok());
   }
   ~Fixture() { testing::stop_test_engine(*engine); }
-  Status create(const std::string& uri) {
-    std::promise<Status> done;
-    run_on(engine->app_thread(), [&] { create_bdev_from_uri(engine->bdevs(), uri, [&](Status st, Bdev*) { done.set_value(st); }); });
-    return done.get_future().get();
-  }
+  Status create(const std::string& uri) { return testing::create_bdev(*engine, uri); }
   std::string remote(const std::string& name, const std::string& extra = "") {
     return "nvmf://127.0.0.1:" + std::to_string(via.port) + "/" + kNqn + "?hostnqn=" + kHostA + "&name=" + name + extra;
   }

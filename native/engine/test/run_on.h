@@ -1,7 +1,9 @@
-// Test helper: run a closure on a lightweight thread and wait for it to finish.
+// Test helpers: run a closure on a lightweight thread and wait for it to finish; the
+// same for an asynchronous app-thread operation; engines and bdevs for a test.
 #pragma once
 #include <future>
 
+#include "bdev/bdev_factory.h"
 #include "engine.h"
 #include "thread/thread.h"
 
@@ -33,6 +35,23 @@ void run_on(Thread& thread, Fn fn) {
     done.set_value();
   });
   done.get_future().wait();
+}
+
+// Runs op(done) on the app thread and waits for the value op hands to done.
+template <typename T = Status, typename Fn>
+T on_app(Engine& engine, Fn op) {
+  std::promise<T> result;
+  run_on(engine.app_thread(), [&] { op([&result](T value) { result.set_value(std::move(value)); }); });
+  return result.get_future().get();
+}
+
+// A bdev made from `uri` on the app thread (the factory's status).
+inline Status create_bdev(Engine& engine, const std::string& uri) {
+  return on_app(engine, [&](auto done) { create_bdev_from_uri(engine.bdevs(), uri, [done](Status st, Bdev*) { done(st); }); });
+}
+
+inline Status remove_bdev(Engine& engine, const std::string& name) {
+  return on_app(engine, [&](auto done) { engine.bdevs().remove(name, done); });
 }
 
 // One I/O on bdev `name`, submitted from a reactor's worker thread; waits for its status.
