@@ -175,12 +175,8 @@ void check_module(Engine& engine, const Case& c) {
 }  // namespace
 
 NDS_TEST(every_bdev_module_passes_the_conformance_suite) {
-  EngineOptions options;
-  options.memory_bytes = 96ull << 20;
-  options.hugepages = HugepageMode::Off;
-  std::unique_ptr<Engine> engine;
-  std::string warning;
-  ASSERT_TRUE(Engine::start(options, &engine, &warning).is_ok());
+  std::unique_ptr<Engine> engine = testing::start_test_engine(96ull << 20);
+  ASSERT_TRUE(engine != nullptr);
   // The nvmf case connects to this engine's own target, serving a malloc bdev.
   ASSERT_TRUE(create_bdev(*engine, "malloc:///served?size_mb=8&blk_size=4096").is_ok());
   ASSERT_TRUE(create_bdev(*engine, "malloc:///base?size_mb=8&blk_size=4096").is_ok());
