@@ -1,5 +1,6 @@
-// The raw native binding, typed 1:1 with native/spdk-binding/addon.cc. Nothing here is
-// ergonomic; src/engine.ts and src/bdev/ build the public API on top.
+// The raw native binding, typed 1:1 with the functions native/spdk-binding/ exports
+// (addon.cc, js_pools.cc, js_nvmf.cc, js_nexus.cc). Nothing here is ergonomic; src/engine.ts
+// and the classes in src/bdev/, src/lvol/, src/nvmf/ and src/nexus/ build the public API on top.
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

@@ -1,5 +1,6 @@
-// Creating bdevs from URIs: the scheme picks the module (malloc, null; more with later
-// modules). Every module rejects query parameters it does not know.
+// Creating bdevs from URIs: the scheme picks the module that registered it
+// (bdev/bdev_module.h), and the factory registers the bdev the module makes. Every module
+// rejects query parameters it does not know; the helpers below parse the shared ones.
 #pragma once
 #include <cstdint>
 #include <functional>
