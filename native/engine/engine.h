@@ -13,7 +13,7 @@
 #include "env/dma_region.h"
 #include "lvol/lvol_store.h"
 #include "nexus/nexus_service.h"
-#include "nvmf/target_service.h"
+#include "nvmf/target/target_service.h"
 #include "thread/reactor.h"
 #include "thread/thread.h"
 

@@ -12,8 +12,8 @@
 #include <memory>
 #include <string>
 
-#include "nvmf/connection.h"
-#include "nvmf/target.h"
+#include "nvmf/target/connection.h"
+#include "nvmf/target/target.h"
 #include "test/nvmf_fixtures.h"
 #include "test/pcap.h"
 

@@ -3,8 +3,8 @@
 // on the app thread (ENOENT once gone). Arguments arrive validated by src/nvmf/.
 #include "js_nvmf.h"
 
-#include "nvmf/host_controller.h"
-#include "bdev/nvmf/nvmf_bdev.h"
+#include "nvmf/host/host_controller.h"
+#include "nvmf/host/nvmf_bdev.h"
 
 #include "js_engine.h"
 #include "js_values.h"

@@ -19,7 +19,7 @@
 #include "bdev/bdev_factory.h"
 #include "bdev/bdev_module.h"
 #include "engine.h"
-#include "nvmf/target_service.h"
+#include "nvmf/target/target_service.h"
 #include "test/run_on.h"
 #include "test/testing.h"
 

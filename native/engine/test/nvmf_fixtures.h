@@ -5,8 +5,8 @@
 #include <memory>
 #include <vector>
 
-#include "nvmf/connection.h"
-#include "nvmf/target.h"
+#include "nvmf/target/connection.h"
+#include "nvmf/target/target.h"
 
 namespace nds::testing {
 

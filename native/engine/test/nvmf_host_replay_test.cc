@@ -22,8 +22,8 @@
 
 #include "bdev/bdev_factory.h"
 #include "engine.h"
-#include "nvmf/host_controller.h"
-#include "nvmf/nvme_spec.h"
+#include "nvmf/host/host_controller.h"
+#include "nvmf/wire/nvme_spec.h"
 #include "test/nvmf_fixtures.h"
 #include "test/pcap.h"
 #include "test/run_on.h"

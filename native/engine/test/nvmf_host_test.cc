@@ -16,9 +16,9 @@
 #include "bdev/bdev_factory.h"
 #include "bdev/error/error_bdev.h"
 #include "engine.h"
-#include "nvmf/host_controller.h"
-#include "nvmf/nvme_spec.h"
-#include "nvmf/socket_address.h"
+#include "nvmf/host/host_controller.h"
+#include "nvmf/wire/nvme_spec.h"
+#include "nvmf/wire/socket_address.h"
 #include "test/run_on.h"
 #include "test/testing.h"
 

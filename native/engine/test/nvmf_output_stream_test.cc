@@ -5,8 +5,8 @@
 #include <cstring>
 #include <vector>
 
-#include "nvmf/connection.h"
-#include "nvmf/output_stream.h"
+#include "nvmf/target/connection.h"
+#include "nvmf/wire/output_stream.h"
 #include "test/testing.h"
 
 using namespace nds::nvmf;

@@ -9,7 +9,7 @@
 #include <map>
 #include <string>
 
-#include "nvmf/tcp_pdu.h"
+#include "nvmf/wire/tcp_pdu.h"
 #include "test/pcap.h"
 #include "test/testing.h"
 

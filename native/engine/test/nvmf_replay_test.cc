@@ -16,12 +16,12 @@
 #include <map>
 #include <memory>
 
-#include "nvmf/connection.h"
-#include "test/nvmf_fixtures.h"
 #include "bdev/bdev_factory.h"
 #include "engine.h"
-#include "test/run_on.h"
+#include "nvmf/target/connection.h"
+#include "test/nvmf_fixtures.h"
 #include "test/pcap.h"
+#include "test/run_on.h"
 #include "test/testing.h"
 #include "util/crc32c.h"
 

@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "bdev/bdev_manager.h"
-#include "nvmf/target.h"
+#include "nvmf/target/target.h"
 
 namespace nds::nvmf {
 

@@ -14,20 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "nvmf/output_stream.h"
-#include "nvmf/target.h"
-#include "nvmf/tcp_pdu.h"
+#include "nvmf/target/target.h"
+#include "nvmf/wire/output_stream.h"
+#include "nvmf/wire/tcp_pdu.h"
 
 namespace nds::nvmf {
 
 // Buffers for command data: DMA memory in the engine, plain aligned memory in tests.
-class BufferSource {
- public:
-  virtual ~BufferSource() = default;
-  virtual void* get(uint32_t length) = 0;
-  virtual void put(void* buffer, uint32_t length) = 0;
-};
-
 // aligned_alloc/free, for tests and tools without an engine.
 class HeapBuffers final : public BufferSource {
  public:

@@ -1,11 +1,10 @@
-#include "nvmf/output_stream.h"
+#include "nvmf/wire/output_stream.h"
 
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 
-#include "nvmf/connection.h"
 
 namespace nds::nvmf {
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "nvmf/host_queue.h"
+#include "nvmf/host/host_queue.h"
 #include "util/status.h"
 
 namespace nds::nvmf {

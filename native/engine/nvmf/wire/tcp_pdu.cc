@@ -1,4 +1,4 @@
-#include "nvmf/tcp_pdu.h"
+#include "nvmf/wire/tcp_pdu.h"
 
 #include <cstring>
 

@@ -1,8 +1,8 @@
-#include "nvmf/target_service.h"
+#include "nvmf/target/target_service.h"
 
 #include <cstring>
 
-#include "nvmf/bdev_namespace.h"
+#include "nvmf/target/bdev_namespace.h"
 
 namespace nds::nvmf {
 

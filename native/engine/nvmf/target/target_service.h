@@ -8,7 +8,7 @@
 
 #include "bdev/bdev_manager.h"
 #include "env/buffer_pool.h"
-#include "nvmf/tcp_transport.h"
+#include "nvmf/target/tcp_transport.h"
 
 namespace nds::nvmf {
 

@@ -1,4 +1,4 @@
-#include "nvmf/tcp_transport.h"
+#include "nvmf/target/tcp_transport.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "env/time.h"
-#include "nvmf/socket_address.h"
+#include "nvmf/wire/socket_address.h"
 
 namespace nds::nvmf {
 

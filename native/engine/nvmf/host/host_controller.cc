@@ -1,11 +1,10 @@
-#include "nvmf/host_controller.h"
+#include "nvmf/host/host_controller.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "env/time.h"
-#include "nvmf/nvme_spec.h"
-#include "nvmf/target.h"
+#include "nvmf/wire/nvme_spec.h"
 #include "thread/thread.h"
 
 namespace nds::nvmf {

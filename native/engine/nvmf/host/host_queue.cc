@@ -1,4 +1,4 @@
-#include "nvmf/host_queue.h"
+#include "nvmf/host/host_queue.h"
 
 #include <fcntl.h>
 #include <netinet/tcp.h>
@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "nvmf/nvme_spec.h"
+#include "nvmf/wire/nvme_spec.h"
 #include "thread/reactor.h"
 #include "thread/thread.h"
 

@@ -1,11 +1,11 @@
-#include "nvmf/connection.h"
+#include "nvmf/target/connection.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
 #include "env/time.h"
-#include "nvmf/nvme_spec.h"
+#include "nvmf/wire/nvme_spec.h"
 #include "thread/thread.h"
 
 namespace nds::nvmf {

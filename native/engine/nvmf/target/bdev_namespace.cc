@@ -1,4 +1,4 @@
-#include "nvmf/bdev_namespace.h"
+#include "nvmf/target/bdev_namespace.h"
 
 #include "thread/thread.h"
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "env/buffer_pool.h"
-#include "nvmf/connection.h"
-#include "nvmf/target.h"
+#include "nvmf/target/connection.h"
+#include "nvmf/target/target.h"
 #include "thread/thread.h"
 
 namespace nds::nvmf {

@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "env/time.h"
-#include "nvmf/connection.h"
-#include "nvmf/nvme_spec.h"
+#include "nvmf/target/connection.h"
+#include "nvmf/wire/nvme_spec.h"
 
 namespace nds::nvmf {
 

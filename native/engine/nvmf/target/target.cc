@@ -1,4 +1,4 @@
-#include "nvmf/target.h"
+#include "nvmf/target/target.h"
 
 #include <algorithm>
 #include <cctype>

@@ -148,3 +148,17 @@ inline int errno_from_status(uint16_t status) {
 }
 
 }  // namespace nds::nvmf::spec
+
+namespace nds::nvmf {
+
+// The well-known NQN of discovery controllers (NVMe-oF 1.1, 7.2).
+constexpr const char* kDiscoveryNqn = "nqn.2014-08.org.nvmexpress.discovery";
+
+// Asynchronous event completion dword 0: type | info << 8 | log page << 16.
+enum class AsyncEvent : uint32_t {
+  NamespaceAttributeChanged = 0x02 | (0x00 << 8) | (0x04 << 16),
+  AnaChange = 0x02 | (0x03 << 8) | (0x0c << 16),
+  DiscoveryLogChange = 0x02 | (0xf0 << 8) | (0x70 << 16),
+};
+
+}  // namespace nds::nvmf

@@ -1,4 +1,4 @@
-#include "bdev/nvmf/nvmf_bdev.h"
+#include "nvmf/host/nvmf_bdev.h"
 
 #include <algorithm>
 #include <atomic>
@@ -6,8 +6,8 @@
 #include <deque>
 
 #include "bdev/bdev_factory.h"
-#include "nvmf/host_controller.h"
-#include "nvmf/nvme_spec.h"
+#include "nvmf/host/host_controller.h"
+#include "nvmf/wire/nvme_spec.h"
 #include "thread/thread.h"
 
 namespace nds {

@@ -9,11 +9,18 @@
 #include <cstdint>
 #include <vector>
 
-#include "nvmf/tcp_pdu.h"
+#include "nvmf/wire/tcp_pdu.h"
 
 namespace nds::nvmf {
 
-class BufferSource;
+// Where I/O buffers come from (the engine's DMA pools; plain heap memory in tools), so
+// that spliced buffers go back where they came from.
+class BufferSource {
+ public:
+  virtual ~BufferSource() = default;
+  virtual void* get(uint32_t length) = 0;
+  virtual void put(void* buffer, uint32_t length) = 0;
+};
 
 class OutputStream {
  public:

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bdev/bdev.h"
+#include "nvmf/wire/nvme_spec.h"
 #include "util/status.h"
 
 namespace nds {
@@ -23,7 +24,6 @@ class Thread;
 
 namespace nds::nvmf {
 
-constexpr const char* kDiscoveryNqn = "nqn.2014-08.org.nvmexpress.discovery";
 constexpr uint16_t kQueueEntries = 128;      // MQES + 1: queue depth a host may use
 constexpr uint32_t kMaxDataTransfer = 131072;  // MDTS: 128 KiB
 constexpr uint32_t kInCapsuleDataSize = 8192;  // writes up to this size travel in the capsule
@@ -89,12 +89,6 @@ struct Subsystem {
 class Connection;
 
 // Asynchronous event notices (dw0 of the AER completion: type, info, log page).
-enum class AsyncEvent : uint32_t {
-  NamespaceAttributeChanged = 0x02 | (0x00 << 8) | (0x04 << 16),
-  AnaChange = 0x02 | (0x03 << 8) | (0x0c << 16),
-  DiscoveryLogChange = 0x02 | (0xf0 << 8) | (0x70 << 16),
-};
-
 struct Controller {
   uint16_t cntlid = 0;
   std::shared_ptr<Subsystem> subsystem;  // nullptr: a discovery controller

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "nvmf/output_stream.h"
-#include "nvmf/socket_address.h"
-#include "nvmf/tcp_pdu.h"
+#include "nvmf/wire/output_stream.h"
+#include "nvmf/wire/socket_address.h"
+#include "nvmf/wire/tcp_pdu.h"
 
 namespace nds {
 class Thread;
