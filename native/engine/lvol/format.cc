@@ -1,5 +1,6 @@
 #include "lvol/format.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "util/crc32c.h"
@@ -9,6 +10,10 @@ namespace {
 
 constexpr uint32_t kMetaMagic = 0x504d444e;  // "NDMP"
 constexpr uint32_t kLogMagic = 0x474c444e;   // "NDLG"
+constexpr size_t kExtentOwnerAt = 32;    // extent page: the blob it belongs to
+constexpr size_t kExtentEntriesAt = 56;  // extent page: its cluster-map entries
+constexpr size_t kBlobFixedBytes = 72;   // blob record: fields before its extent page list
+constexpr size_t kBlobXattrRoom = 256;   // blob record: kept for name, uuid and properties
 
 template <typename T>
 void put(Page& p, size_t at, T v) {
@@ -96,7 +101,7 @@ std::optional<PageType> page_type(const Page& p, uint64_t index) {
 }
 
 size_t BlobRecord::encoded_size() const {
-  size_t size = 72 + 4 * extent_pages.size();
+  size_t size = kBlobFixedBytes + 4 * extent_pages.size();
   auto xattr = [](const std::string& k, const std::string& v) { return 4 + k.size() + v.size(); };
   size += xattr("name", name) + xattr("uuid", uuid.to_string());
   for (auto& [k, v] : properties) size += xattr("p:" + k, v);
@@ -112,7 +117,7 @@ bool BlobRecord::encode(Page& p) const {
   put<uint32_t>(p, 44, static_cast<uint32_t>(extent_pages.size()));
   put<uint64_t>(p, 48, size_clusters);
   put<uint64_t>(p, 56, parent);
-  size_t at = 72;
+  size_t at = kBlobFixedBytes;
   for (uint32_t e : extent_pages) {
     put<uint32_t>(p, at, e);
     at += 4;
@@ -171,18 +176,18 @@ bool BlobRecord::decode(const Page& p, uint64_t index, BlobRecord* out) {
 void ExtentPage::encode(Page& p, uint64_t index) const {
   p.fill(0);
   put_meta_header(p, PageType::Extent, index);
-  put<uint64_t>(p, 32, owner);
+  put<uint64_t>(p, kExtentOwnerAt, owner);
   put<uint64_t>(p, 40, first_cluster);
   put<uint32_t>(p, 48, kExtentEntries);
-  std::memcpy(p.data() + 56, entries.data(), sizeof(entries));
+  std::memcpy(p.data() + kExtentEntriesAt, entries.data(), sizeof(entries));
   seal(p);
 }
 
 bool ExtentPage::decode(const Page& p, uint64_t index, ExtentPage* out) {
   if (page_type(p, index) != PageType::Extent || get<uint32_t>(p, 48) != kExtentEntries) return false;
-  out->owner = get<uint64_t>(p, 32);
+  out->owner = get<uint64_t>(p, kExtentOwnerAt);
   out->first_cluster = get<uint64_t>(p, 40);
-  std::memcpy(out->entries.data(), p.data() + 56, sizeof(out->entries));
+  std::memcpy(out->entries.data(), p.data() + kExtentEntriesAt, sizeof(out->entries));
   return true;
 }
 
@@ -207,6 +212,34 @@ bool LogHeader::decode(const Page& p, LogHeader* out) {
   out->pages.resize(count);
   for (uint32_t i = 0; i < count; ++i) out->pages[i] = get<uint32_t>(p, 36 + 4 * i);
   return true;
+}
+
+uint64_t div_up(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+uint32_t extent_entry(const Page& page, uint64_t slot) { return get<uint32_t>(page, kExtentEntriesAt + 4 * slot); }
+
+void patch_extent_entry(Page& page, uint64_t slot, uint32_t value) {
+  put<uint32_t>(page, kExtentEntriesAt + 4 * slot, value);
+  seal(page);
+}
+
+void patch_extent_owner(Page& page, uint64_t owner) {
+  put<uint64_t>(page, kExtentOwnerAt, owner);
+  seal(page);
+}
+
+bool blob_record_fits(uint64_t extent_pages) { return kBlobFixedBytes + 4 * extent_pages + kBlobXattrRoom <= kCrcOffset; }
+
+void lay_out_pool(Superblock& sb, uint64_t disk_bytes, uint64_t log_pages) {
+  sb.max_clusters = std::max<uint64_t>(16, disk_bytes / sb.cluster_size * 4);  // room to grow 4x
+  sb.md_pages = std::max<uint64_t>(128, div_up(sb.max_clusters, kExtentEntries) * 2 + 256);
+  sb.bitmap_start = 2;
+  sb.bitmap_pages = div_up(sb.max_clusters, 8 * kCrcOffset) + div_up(sb.md_pages, 8 * kCrcOffset);
+  sb.log_start = sb.bitmap_start + sb.bitmap_pages;
+  sb.log_pages = log_pages;
+  sb.md_start = sb.log_start + sb.log_pages;
+  sb.data_start = div_up((sb.md_start + sb.md_pages) * kPageSize, sb.cluster_size) * sb.cluster_size;
+  sb.total_clusters = disk_bytes < sb.data_start + sb.cluster_size ? 0 : (disk_bytes - sb.data_start) / sb.cluster_size;
 }
 
 }  // namespace nds::lvs

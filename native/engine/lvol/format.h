@@ -88,4 +88,21 @@ struct LogHeader {
   static bool decode(const Page& page, LogHeader* out);
 };
 
+// ---- edits of encoded pages and layout arithmetic, so that nothing else writes offsets ----
+
+uint64_t div_up(uint64_t a, uint64_t b);
+// One cluster-map entry of an encoded extent page (disk cluster + 1; 0 none): read, and
+// patched in place (the page is resealed).
+uint32_t extent_entry(const Page& page, uint64_t slot);
+void patch_extent_entry(Page& page, uint64_t slot, uint32_t value);
+// The blob an encoded extent page belongs to, patched in place (resealed).
+void patch_extent_owner(Page& page, uint64_t owner);
+// Whether a blob record listing `extent_pages` extent pages fits its page with room left
+// for its name, uuid and a few properties.
+bool blob_record_fits(uint64_t extent_pages);
+// Lays out a new pool on a disk of `disk_bytes`: the bitmap, log, metadata and data
+// regions, with room for the disk to grow 4x. sb.cluster_size must be set; total_clusters
+// is 0 when the disk cannot hold the metadata and one cluster.
+void lay_out_pool(Superblock& sb, uint64_t disk_bytes, uint64_t log_pages);
+
 }  // namespace nds::lvs
