@@ -154,11 +154,24 @@ export class Engine implements BdevHost, PoolHost, NvmfHost, NexusHost {
     });
   }
 
-  /** The nexus of that name created through this engine, if any. */
+  /** The nexus of that name created through this engine, if any (named like getBdev, getPool). */
+  getNexus(name: string): Nexus | undefined {
+    requireString(name, 'name');
+    this.assertRunning('getNexus', name);
+    return this.#nexuses.get(name);
+  }
+
+  listNexuses(): Nexus[] {
+    this.assertRunning('listNexuses');
+    return [...this.#nexuses.values()];
+  }
+
+  /** @deprecated getNexus */
   nexus(name: string): Nexus | undefined {
     return this.#nexuses.get(name);
   }
 
+  /** @deprecated listNexuses */
   nexuses(): Nexus[] {
     return [...this.#nexuses.values()];
   }

@@ -37,6 +37,8 @@ describe('bdevs a nexus creates for its children', () => {
       const { remoteUri, nexus } = await mixedNexus(engine, 8, '');
       const child = engine.getBdev('farchild');
       expect(child?.module).toBe('nvmf');
+      expect(engine.getNexus('v')).toBe(nexus);
+      expect(engine.listNexuses()).toEqual([nexus]);
       expect(engine.listBdevs().map((b) => b.name).sort()).toEqual(['far', 'farchild', 'local', 'v']);
       const data = patternBytes(64 * 1024, 9);
       await nexus.bdev.write(0, data);
@@ -56,6 +58,8 @@ describe('bdevs a nexus creates for its children', () => {
       expect(engine.getBdev('farchild')?.status).toBe('open');
       await nexus.destroy();
       expect(engine.getBdev('farchild')).toBeUndefined();
+      expect(engine.getNexus('v')).toBeUndefined();
+      expect(engine.listNexuses()).toEqual([]);
     });
   });
 
