@@ -230,7 +230,18 @@ export type NativeNexusEvent =
   | { kind: 'persist'; nexus: string; id: number; info: NativePersistInfo }
   | { kind: 'release'; nexus: string; id: number; bdev: string };
 
+/** The numbers the addon defines (ConstantsValue); src/ keeps copies that a test compares. */
+export interface NativeConstants {
+  ioTypes: Record<'read' | 'write' | 'flush' | 'unmap' | 'writeZeroes' | 'reset', number>;
+  benchWorkloads: Record<'randread' | 'randwrite' | 'read' | 'write' | 'randrw', number>;
+  maxIoInFlight: number;
+  EAGAIN: number;
+  /** By module scheme: the numbers its control commands take (error: the injection modes). */
+  modules: Record<string, Record<string, number>>;
+}
+
 export interface NativeBinding {
+  readonly constants: NativeConstants;
   /** EngineStart: reserves DMA memory and starts reactors (off the JS thread). */
   engineStart(options: NativeEngineOptions, onIo: (count: number) => void, ioResults: Int32Array): Promise<NativeStartResult>;
   /** EngineInfo */

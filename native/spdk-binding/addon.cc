@@ -177,6 +177,39 @@ Napi::Value AllocBuffer(const Napi::CallbackInfo& info) {
   return engine->alloc_buffer(info.Env(), static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()));
 }
 
+// constants: the numbers TypeScript uses to talk to the engine, from their C++ definitions
+// (test/engine/constants.test.ts checks that src/ agrees).
+Napi::Object constants_value(Napi::Env env) {
+  auto num = [&](int64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Object io = Napi::Object::New(env);
+  io.Set("read", num(static_cast<int>(IoType::Read)));
+  io.Set("write", num(static_cast<int>(IoType::Write)));
+  io.Set("flush", num(static_cast<int>(IoType::Flush)));
+  io.Set("unmap", num(static_cast<int>(IoType::Unmap)));
+  io.Set("writeZeroes", num(static_cast<int>(IoType::WriteZeroes)));
+  io.Set("reset", num(static_cast<int>(IoType::Reset)));
+  o.Set("ioTypes", io);
+  Napi::Object bench = Napi::Object::New(env);
+  bench.Set("randread", num(static_cast<int>(BenchWorkload::RandRead)));
+  bench.Set("randwrite", num(static_cast<int>(BenchWorkload::RandWrite)));
+  bench.Set("read", num(static_cast<int>(BenchWorkload::Read)));
+  bench.Set("write", num(static_cast<int>(BenchWorkload::Write)));
+  bench.Set("randrw", num(static_cast<int>(BenchWorkload::RandRw)));
+  o.Set("benchWorkloads", bench);
+  o.Set("maxIoInFlight", num(JsEngine::kMaxIoInFlight));
+  o.Set("EAGAIN", num(-EAGAIN));
+  Napi::Object modules = Napi::Object::New(env);
+  for (const BdevModule& m : bdev_modules()) {
+    Napi::Object values = Napi::Object::New(env);
+    if (m.constants)
+      for (const auto& [name, value] : *m.constants) values.Set(name, num(value));
+    modules.Set(m.scheme, values);
+  }
+  o.Set("modules", modules);
+  return o;
+}
+
 // bdevControl(bdev, command, { name: integer, ... }): a module's own command (the error
 // module's "inject" and "clear"), through the bdev core's generic entry point.
 Napi::Value BdevControl(const Napi::CallbackInfo& info) {
@@ -295,6 +328,7 @@ Napi::Object InitExports(Napi::Env env, Napi::Object exports) {
   exports.Set("bdevIo", Napi::Function::New(env, BdevIo));
   exports.Set("allocBuffer", Napi::Function::New(env, AllocBuffer));
   exports.Set("bdevControl", Napi::Function::New(env, BdevControl));
+  exports.Set("constants", constants_value(env));
   exports.Set("engineBench", Napi::Function::New(env, EngineBench));
   exports.Set("batchCreate", Napi::Function::New(env, BatchCreate));
   exports.Set("batchSubmit", Napi::Function::New(env, BatchSubmit));

@@ -5,8 +5,9 @@
 import { binding, type NativeBatch, type NativeBdev, type NativeEngine } from '../binding.js';
 import { ioError } from '../errors.js';
 
-const EAGAIN = -11;
-const MAX_IN_FLIGHT = 65536; // JsEngine::kMaxIoInFlight
+// Copies of the addon's numbers (binding().constants; test/engine/constants.test.ts compares).
+export const EAGAIN = -11;
+export const MAX_IN_FLIGHT = 65536; // JsEngine::kMaxIoInFlight
 const RESULT_PAIRS = 4096;
 
 /** What a bdev needs from the dispatcher to account for its own in-flight I/O. */

@@ -12,6 +12,8 @@ std::vector<BdevModule>& modules() {
 }
 }  // namespace
 
+const std::vector<BdevModule>& bdev_modules() { return modules(); }
+
 bool register_bdev_module(const BdevModule& module) {
   modules().push_back(module);
   return true;

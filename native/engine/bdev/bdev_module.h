@@ -27,11 +27,16 @@ struct BdevModule {
   // Optional: the module's own commands on one of its bdevs (the error module's "inject"
   // and "clear"), so that callers above the bdev core need no module's header.
   Status (*control)(Bdev& bdev, std::string_view command, const BdevControlArgs& args) = nullptr;
+  // Optional: the numbers its commands take (the error module's modes), by name, so that
+  // callers get them from here rather than copying them.
+  const BdevControlArgs* constants = nullptr;
 };
 
 // At static initialisation, from the module's own file (NDS_BDEV_MODULE_REGISTER).
 bool register_bdev_module(const BdevModule& module);
 const BdevModule* find_bdev_module(std::string_view scheme);
+// Every registered module, in registration order.
+const std::vector<BdevModule>& bdev_modules();
 // Every registered scheme, sorted (error messages, tests).
 std::vector<std::string> bdev_module_schemes();
 // Runs a module command on `bdev` (any thread, as the module allows): EINVAL when the

@@ -283,8 +283,16 @@ Status error_control(Bdev& bdev, std::string_view command, const BdevControlArgs
   injection.latency_us = static_cast<uint64_t>(arg("latencyUs", 0));
   return error_bdev_inject(&bdev, injection);
 }
+
+// The modes, as "inject" takes them.
+const BdevControlArgs kErrorConstants = {
+    {"fail", static_cast<int64_t>(InjectMode::Fail)},
+    {"corrupt", static_cast<int64_t>(InjectMode::Corrupt)},
+    {"gone", static_cast<int64_t>(InjectMode::Gone)},
+    {"delay", static_cast<int64_t>(InjectMode::Delay)},
+};
 }  // namespace
 
-NDS_BDEV_MODULE_REGISTER(BdevModule{"error", create_sync<error_bdev_create>, error_control});
+NDS_BDEV_MODULE_REGISTER(BdevModule{"error", create_sync<error_bdev_create>, error_control, &kErrorConstants});
 
 }  // namespace nds
