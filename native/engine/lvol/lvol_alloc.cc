@@ -7,6 +7,7 @@
 
 #include "lvol/store_internal.h"
 #include "thread/thread.h"
+#include "util/async_loop.h"
 
 namespace nds::lvs {
 
@@ -27,12 +28,7 @@ void LvolStore::fill_clusters(std::vector<std::pair<uint32_t, uint32_t>> work, s
   auto fill = std::make_shared<Fill>();
   fill->work = std::move(work);
   fill->done = std::move(done);
-  auto step_holder = std::make_shared<std::function<void()>>();
-  // The function holds itself weakly; whoever calls it (a pending I/O callback)
-  // holds it strongly, so it is freed once no step is pending.
-  std::weak_ptr<std::function<void()>> weak_step = step_holder;
-  *step_holder = [this, fill, weak_step, c] {
-    auto step = weak_step.lock();
+  async_loop([this, fill, c](const auto& step) {
     if (fill->status != 0 || fill->next == fill->work.size()) {
       if (fill->status != 0) return fill->done(fill->status);
       return io_.flush(fill->done);
@@ -45,26 +41,25 @@ void LvolStore::fill_clusters(std::vector<std::pair<uint32_t, uint32_t>> work, s
     if (source == 0) {
       return io_.submit(IoType::WriteZeroes, data_offset(target), c, nullptr, [fill, step](int rc) {
         if (rc) fill->status = rc;
-        (*step)();
+        step();
       });
     }
     if (!fill->buf) fill->buf = io_.buffer(c);
     if (!fill->buf) {
       fill->status = -ENOMEM;
-      return (*step)();
+      return step();
     }
     io_.submit(IoType::Read, data_offset(source - 1), c, fill->buf.get(), [this, fill, step, target, c](int rc) {
       if (rc) {
         fill->status = rc;
-        return (*step)();
+        return step();
       }
       io_.submit(IoType::Write, data_offset(target), c, fill->buf.get(), [fill, step](int rc2) {
         if (rc2) fill->status = rc2;
-        (*step)();
+        step();
       });
     });
-  };
-  (*step_holder)();
+  });
 }
 
 void LvolStore::request_allocation(uint64_t blob, uint64_t index, std::function<void(int)> done) {

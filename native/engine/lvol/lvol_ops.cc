@@ -8,6 +8,7 @@
 #include "lvol/lvol_bdev.h"
 #include "lvol/store_internal.h"
 #include "thread/thread.h"
+#include "util/async_loop.h"
 
 namespace nds::lvs {
 
@@ -263,13 +264,10 @@ void LvolStore::copy_down(Lvol* lvol, uint64_t levels, std::function<void(Status
   };
   auto walk = std::make_shared<Walk>();
   walk->done = std::move(done);
-  auto step_holder = std::make_shared<std::function<void()>>();
-  std::weak_ptr<std::function<void()>> weak_step = step_holder;
   // Batches of clusters: each batch is filled (copy from the chain, or zeroes when
   // inflating), committed, then published, so a crash leaves a consistent, partly copied
   // lvol. Writes that race for the same cluster wait on the batch's allocation.
-  *step_holder = [this, blob, inflate, walk, weak_step] {
-    auto step = weak_step.lock();  // held strongly by whoever called this step
+  async_loop([this, blob, inflate, walk](const auto& step) {
     auto it = lvols_.find(blob);
     if (it == lvols_.end() || closing_) {
       return walk->done(Status::error(-ENODEV, "the lvol went away"));
@@ -335,11 +333,10 @@ void LvolStore::copy_down(Lvol* lvol, uint64_t levels, std::function<void(Status
         if (crc != 0) {
           return walk->done(Status::error(crc, "cannot write the pool's metadata"));
         }
-        (*step)();
+        step();
       });
     });
-  };
-  (*step_holder)();
+  });
 }
 
 Status LvolStore::check_destroyable(const Lvol* lvol) const {

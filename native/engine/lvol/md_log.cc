@@ -4,6 +4,7 @@
 #include <cstring>
 #include <map>
 
+#include "util/async_loop.h"
 #include "util/crc32c.h"
 
 namespace nds::lvs {
@@ -220,12 +221,7 @@ void MdLog::format(std::function<void(Status)> done) {
       {sb_.log_start * kPageSize, kPageSize},
       {sb_.bitmap_start * kPageSize, sb_.bitmap_pages * kPageSize},
   });
-  auto run_holder = std::make_shared<std::function<void(size_t)>>();
-  // The function holds itself weakly; whoever calls it (a pending I/O callback)
-  // holds it strongly, so it is freed once no step is pending.
-  std::weak_ptr<std::function<void(size_t)>> weak_run = run_holder;
-  *run_holder = [this, steps, weak_run, done = std::move(done)](size_t i) {
-    auto run = weak_run.lock();
+  async_loop([this, steps, i = size_t{0}, done = std::move(done)](const auto& next) mutable {
     if (i == steps->size()) {
       pages_.clear();
       pages_.resize(sb_.md_pages);
@@ -236,13 +232,12 @@ void MdLog::format(std::function<void(Status)> done) {
         });
       });
     }
-    auto [offset, length] = (*steps)[i];
-    io_.submit(IoType::WriteZeroes, offset, length, nullptr, [run, i, done](int rc) {
+    const Step step = (*steps)[i++];
+    io_.submit(IoType::WriteZeroes, step.offset, step.length, nullptr, [next, done](int rc) {
       if (rc != 0) return done(Status::error(rc, "cannot zero the metadata region"));
-      (*run)(i + 1);
+      next();
     });
-  };
-  (*run_holder)(0);
+  });
 }
 
 void MdLog::load(std::function<void(Status)> done) {
@@ -266,17 +261,12 @@ void MdLog::load(std::function<void(Status)> done) {
   };
 
   // Replay: records at log positions 0, 1+n0, ... with consecutive seqs after the checkpoint.
-  auto replay_holder = std::make_shared<std::function<void()>>();
-  // The function holds itself weakly; whoever calls it (a pending I/O callback)
-  // holds it strongly, so it is freed once no step is pending.
-  std::weak_ptr<std::function<void()>> weak_replay = replay_holder;
-  *replay_holder = [this, buf, weak_replay, verify, done_ptr] {
-    auto replay = weak_replay.lock();
+  auto replay = [this, buf, verify, done_ptr](const auto& next) {
     if (log_pos_ + 1 > sb_.log_pages) {
       return verify();
     }
     io_.submit(IoType::Read, (sb_.log_start + log_pos_) * kPageSize, kPageSize, buf.get(),
-               [this, buf, replay, verify, done_ptr](int rc) {
+               [this, buf, next, verify, done_ptr](int rc) {
                  if (rc != 0) return (*done_ptr)(Status::error(rc, "cannot read the metadata log"));
                  Page header_page;
                  std::memcpy(header_page.data(), buf.get(), kPageSize);
@@ -288,7 +278,7 @@ void MdLog::load(std::function<void(Status)> done) {
                  auto images = io_.buffer(header.pages.size() * kPageSize);
                  if (!images) return (*done_ptr)(Status::error(-ENOMEM, "no DMA memory to replay the log"));
                  io_.submit(IoType::Read, (sb_.log_start + log_pos_ + 1) * kPageSize, header.pages.size() * kPageSize,
-                            images.get(), [this, images, header, replay, verify, done_ptr](int rc2) {
+                            images.get(), [this, images, header, next, verify, done_ptr](int rc2) {
                               if (rc2 != 0) return (*done_ptr)(Status::error(rc2, "cannot read the metadata log"));
                               if (crc32c(images.get(), header.pages.size() * kPageSize) != header.images_crc) {
                                 return verify();
@@ -307,35 +297,32 @@ void MdLog::load(std::function<void(Status)> done) {
                               }
                               log_pos_ += 1 + header.pages.size();
                               ++next_seq_;
-                              (*replay)();
+                              next();
                             });
                });
   };
 
-  auto read_chunk_holder = std::make_shared<std::function<void(uint64_t)>>();
-  // The function holds itself weakly; whoever calls it (a pending I/O callback)
-  // holds it strongly, so it is freed once no step is pending.
-  std::weak_ptr<std::function<void(uint64_t)>> weak_read_chunk = read_chunk_holder;
-  *read_chunk_holder = [this, buf, weak_read_chunk, replay = replay_holder, done_ptr](uint64_t first) {
-    auto read_chunk = weak_read_chunk.lock();
+  // The metadata region in chunks, then the log replay over it.
+  async_loop([this, buf, replay, done_ptr, first = uint64_t{0}](const auto& next) mutable {
     if (first >= sb_.md_pages) {
       log_pos_ = 0;
       next_seq_ = sb_.checkpoint_seq + 1;
-      return (*replay)();
+      return async_loop(replay);
     }
     uint64_t count = std::min(kChunk, sb_.md_pages - first);
-    io_.submit(IoType::Read, (sb_.md_start + first) * kPageSize, count * kPageSize, buf.get(),
-               [this, buf, read_chunk, first, count, done_ptr](int rc) {
+    uint64_t at = first;
+    first += count;
+    io_.submit(IoType::Read, (sb_.md_start + at) * kPageSize, count * kPageSize, buf.get(),
+               [this, buf, next, at, count, done_ptr](int rc) {
                  if (rc != 0) return (*done_ptr)(Status::error(rc, "cannot read the metadata region"));
                  for (uint64_t i = 0; i < count; ++i) {
                    Page image;
                    std::memcpy(image.data(), buf.get() + i * kPageSize, kPageSize);
-                   if (!is_zero(image)) writable(first + i) = image;
+                   if (!is_zero(image)) writable(at + i) = image;
                  }
-                 (*read_chunk)(first + count);
+                 next();
                });
-  };
-  (*read_chunk_holder)(0);
+  });
 }
 
 }  // namespace nds::lvs
