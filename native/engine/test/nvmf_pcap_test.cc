@@ -1,5 +1,5 @@
 // Conformance of our NVMe/TCP PDU reader with real traffic: every PDU of every capture in
-// shared/vectors/nvme-tcp (a mainstream initiator talking to a mainstream target) must
+// test/vectors/nvme-tcp (a mainstream initiator talking to a mainstream target) must
 // parse, with digests checked, and the protocol's bookkeeping must add up: every command
 // completes once, data transfers are contiguous and end with LAST_PDU, R2T windows are
 // filled exactly, and the answers carry what the host printed (identify.txt, discover.txt).

@@ -37,7 +37,7 @@ void append(TcpStream& s, uint32_t seq, const uint8_t* data, size_t length) {
 
 std::string nvme_tcp_vectors_dir() {
   if (const char* dir = std::getenv("NDS_VECTORS_DIR")) return dir;
-  return std::string(NDS_SOURCE_DIR) + "/../shared/vectors/nvme-tcp";
+  return std::string(NDS_SOURCE_DIR) + "/test/vectors/nvme-tcp";  // the repository's own copy
 }
 
 bool read_tcp_connections(const std::string& path, uint16_t server_port, std::vector<TcpConnection>* out,

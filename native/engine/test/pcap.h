@@ -22,7 +22,8 @@ struct TcpConnection {
   TcpStream to_client;         // controller -> host
 };
 
-// The NVMe/TCP captures: $NDS_VECTORS_DIR, else shared/vectors/nvme-tcp beside the repository.
+// The NVMe/TCP captures: $NDS_VECTORS_DIR, else the repository's test/vectors/nvme-tcp
+// (a copy of shared/vectors/nvme-tcp, so that a clone with nothing beside it passes).
 std::string nvme_tcp_vectors_dir();
 
 // Every connection to or from `server_port`, in the order their first packet appears.
