@@ -314,7 +314,7 @@ export interface NativeBinding {
   nvmfDiscover(engine: NativeEngine, address: string, port: number, hostNqn: string): Promise<NativeDiscoveryEntry[]>;
   nvmfHostNqn(): string;
   /** BdevHealth: 'online', 'reconnecting: why', 'gone: why' or 'destroyed'. */
-  bdevHealth(bdev: NativeBdev): string;
+  bdevHealth(bdev: NativeBdev): { state: 'online' | 'reconnecting' | 'gone'; reason: string | null };
   /** PoolCreate: formats the disk (a URI or bdev:///name). */
   poolCreate(engine: NativeEngine, name: string, disk: string, clusterSizeBytes: number): Promise<NativePoolOpened>;
   /** PoolImport: finds the superblock, replays the metadata log, opens every lvol. */

@@ -261,7 +261,9 @@ export class Engine implements BdevHost, PoolHost, NvmfHost, NexusHost {
         resource: options.disk,
       });
     } catch (error) {
-      if ((error as NodestorError).code !== 'ENOENT' || !/no pool/.test((error as Error).message)) throw error;
+      // ENOENT: the disk holds no pool (or the disk is missing, which createPool reports
+      // in its own words). createPool never formats a disk that holds an open pool.
+      if ((error as NodestorError).code !== 'ENOENT') throw error;
       return this.createPool(options);
     }
   }

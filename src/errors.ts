@@ -2,8 +2,8 @@ import { constants } from 'node:os';
 
 /**
  * Stable error codes. Each is documented in the README; tests assert them exactly.
- * Errno-style codes come from the engine; ENGINE_STOPPED and BDEV_DESTROYED are states of
- * a JavaScript handle.
+ * Errno-style codes come from the engine; ENGINE_STOPPED and DESTROYED are states of a
+ * JavaScript handle.
  */
 export const ErrorCodes = [
   'EINVAL', // bad URI, parameter, alignment or range
@@ -34,7 +34,7 @@ export const ErrorCodes = [
   'EHOSTUNREACH', // no route to the NVMe-oF target's host
   'EMFILE', // the process has too many open files or sockets
   'ENGINE_STOPPED', // the engine was stopped
-  'BDEV_DESTROYED', // the bdev was destroyed
+  'DESTROYED', // the handle (bdev, pool, lvol, nexus) was destroyed, exported or released
   'EUNKNOWN', // an errno this list does not name (the message says which)
 ] as const;
 

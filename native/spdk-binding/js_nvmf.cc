@@ -204,14 +204,6 @@ Napi::Value Discover(const Napi::CallbackInfo& info) {
 // nvmfHostNqn() -> this process's default host NQN
 Napi::Value HostNqn(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), default_host_nqn()); }
 
-// bdevHealth(bdev) -> "online" | "reconnecting: ..." | "gone: ..."
-Napi::Value BdevHealth(const Napi::CallbackInfo& info) {
-  auto bdev = unwrap_bdev(info[0]);
-  if (!bdev) return info.Env().Undefined();
-  if (bdev->closed) return Napi::String::New(info.Env(), "destroyed");
-  return Napi::String::New(info.Env(), bdev->bdev->health());
-}
-
 }  // namespace
 
 void register_nvmf_functions(Napi::Env env, Napi::Object exports) {
@@ -227,7 +219,6 @@ void register_nvmf_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("nvmfList", Napi::Function::New(env, List));
   exports.Set("nvmfDiscover", Napi::Function::New(env, Discover));
   exports.Set("nvmfHostNqn", Napi::Function::New(env, HostNqn));
-  exports.Set("bdevHealth", Napi::Function::New(env, BdevHealth));
 }
 
 }  // namespace nds::binding

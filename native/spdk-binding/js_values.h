@@ -18,6 +18,12 @@ class JsEngine;
 // resource; the TypeScript layer maps it to a NodestorError code.
 Napi::Error make_error(Napi::Env env, const Status& status);
 
+// Throws a TypeError with `message` unless ok (a call TypeScript should never make).
+inline bool check(bool ok, Napi::Env env, const char* message) {
+  if (!ok) Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return ok;
+}
+
 Napi::Value engine_info_value(Napi::Env env, Engine& engine);
 
 struct BdevProperties {

@@ -1,12 +1,19 @@
 import { binding, IoOp, type NativeBdev, type NativeBdevCreated } from '../binding.js';
 import { fromNative, NodestorError, withCallerStack } from '../errors.js';
 import type { IoDispatcher, IoOwner } from '../io/dispatcher.js';
+import { Lifecycle, type CloseReason, type HandleStatus } from '../lifecycle.js';
 import { requireBytes, requireInteger } from '../validate.js';
 import { IoBatch, type BatchHost } from './batch.js';
 import { toNativeInjection, type ErrorInjection } from './injection.js';
 import { shapeStats, type BdevStats } from './stats.js';
 
-export type HandleStatus = 'open' | 'closing' | 'closed';
+export type { HandleStatus } from '../lifecycle.js';
+
+export interface BdevHealth {
+  state: 'online' | 'reconnecting' | 'gone' | 'destroyed';
+  /** Why it is reconnecting or gone (the controller's last failure), else null. */
+  reason: string | null;
+}
 
 /** What a Bdev needs from its engine (kept narrow so the two files stay independent). */
 export interface BdevHost {
@@ -28,7 +35,7 @@ export class Bdev implements IoOwner, BatchHost {
   readonly blockSize: number;
   /** @internal */
   readonly native: NativeBdev;
-  #status: HandleStatus = 'open';
+  #life: Lifecycle;
   #inFlight = 0;
   #host: BdevHost;
   #destroying: Promise<void> | undefined;
@@ -38,6 +45,7 @@ export class Bdev implements IoOwner, BatchHost {
     this.#host = host;
     this.native = created.handle;
     this.name = created.name;
+    this.#life = new Lifecycle('bdev', created.name);
     this.uuid = created.uuid;
     this.module = created.module;
     this.blockSize = created.blockSize;
@@ -61,22 +69,22 @@ export class Bdev implements IoOwner, BatchHost {
   }
 
   get status(): HandleStatus {
-    return this.#status;
+    return this.#life.status;
   }
 
   /**
-   * The device's own state: 'online'; 'reconnecting: <why>' while an nvmf:// bdev's
-   * controller is reconnecting (I/O waits); 'gone: <why>' once it is lost for good (every
-   * I/O fails with ENODEV); 'destroyed'.
+   * The device's own state: 'online'; 'reconnecting' while an nvmf:// bdev's controller
+   * is reconnecting (I/O waits); 'gone' once it is lost for good (every I/O fails with
+   * ENODEV); 'destroyed' once this handle is closed. `reason` says why, or is null.
    */
-  get health(): string {
-    if (this.#status !== 'open') return 'destroyed';
+  get health(): BdevHealth {
+    if (!this.#life.isOpen) return { state: 'destroyed', reason: null };
     return binding().bdevHealth(this.native);
   }
 
   /** The device vanished for good (see health). */
   get gone(): boolean {
-    return this.health.startsWith('gone');
+    return this.health.state === 'gone';
   }
 
   /** Reads `length` bytes at `offset` into a new Buffer. */
@@ -186,18 +194,18 @@ export class Bdev implements IoOwner, BatchHost {
    * resources (a malloc bdev's data is gone). Idempotent. EBUSY if something claimed it.
    */
   destroy(): Promise<void> {
-    if (this.#status === 'closed') return Promise.resolve();
+    if (this.#life.isClosed) return Promise.resolve();
     if (this.#destroying) return this.#destroying;
     this.#host.assertRunning('destroy', this.name);
-    this.#status = 'closing';
+    const reopen = this.#life.beginClose();
     this.#destroying = withCallerStack('destroy', this.name, async () => {
       try {
         await this.#idle();
         await this.#host.destroyNativeBdev(this);
-        this.#status = 'closed';
+        this.#life.close();
         this.#host.forgetBdev(this);
       } catch (error) {
-        this.#status = 'open';
+        reopen();
         throw error;
       } finally {
         this.#destroying = undefined;
@@ -210,9 +218,9 @@ export class Bdev implements IoOwner, BatchHost {
     await this.destroy();
   }
 
-  /** @internal The engine stopped: the handle is closed without native calls. */
-  markClosed(): void {
-    this.#status = 'closed';
+  /** @internal The engine stopped or the owner let go: the handle is closed without native calls. */
+  markClosed(reason: CloseReason = 'destroyed'): void {
+    this.#life.close(reason);
   }
 
   /**
@@ -220,11 +228,9 @@ export class Bdev implements IoOwner, BatchHost {
    * for what is in flight. Returns a function that reopens it if the owner fails.
    */
   async closeForOwner(): Promise<() => void> {
-    this.#status = 'closing';
+    const reopen = this.#life.beginClose();
     await this.#idle();
-    return () => {
-      if (this.#status === 'closing') this.#status = 'open';
-    };
+    return reopen;
   }
 
   /** @internal BatchHost */
@@ -264,8 +270,7 @@ export class Bdev implements IoOwner, BatchHost {
 
   #assertOpen(op: string): void {
     this.#host.assertRunning(op, this.name);
-    if (this.#status === 'open') return;
-    throw new NodestorError('BDEV_DESTROYED', `bdev ${this.name} has been destroyed`, { op, resource: this.name });
+    this.#life.assertOpen(op);
   }
 
   #assertErrorModule(op: string): void {

@@ -1,6 +1,7 @@
 import { binding, type NativeLvolInfo } from '../binding.js';
 import type { Bdev } from '../bdev/bdev.js';
-import { NodestorError, withCallerStack } from '../errors.js';
+import { withCallerStack } from '../errors.js';
+import { Lifecycle } from '../lifecycle.js';
 import { requireInteger, requireString } from '../validate.js';
 import type { Pool } from './pool.js';
 
@@ -16,13 +17,14 @@ export class Lvol {
   /** The bdev serving this lvol's blocks. */
   readonly bdev: Bdev;
   #info: NativeLvolInfo;
-  #destroyed = false;
+  #life: Lifecycle;
 
   /** @internal Created by Pool. */
   constructor(pool: Pool, info: NativeLvolInfo, bdev: Bdev) {
     this.pool = pool;
     this.name = info.name;
     this.uuid = info.uuid;
+    this.#life = new Lifecycle('lvol', `${pool.name}/${info.name}`);
     this.bdev = bdev;
     this.#info = info;
   }
@@ -52,7 +54,7 @@ export class Lvol {
     return { ...this.#info.properties };
   }
   get destroyed(): boolean {
-    return this.#destroyed;
+    return this.#life.isClosed;
   }
 
   /** A read-only snapshot of the lvol as it is now; the lvol keeps serving I/O. */
@@ -103,7 +105,7 @@ export class Lvol {
 
   /** Destroys the lvol and frees its clusters. EBUSY while it has clones. */
   destroy(): Promise<void> {
-    if (this.#destroyed) return Promise.resolve();
+    if (this.#life.isClosed) return Promise.resolve();
     return this.#op('destroy', async (engine) => {
       const reopen = await this.bdev.closeForOwner();
       try {
@@ -112,7 +114,7 @@ export class Lvol {
         reopen();
         throw error;
       }
-      this.#destroyed = true;
+      this.#life.close();
       this.pool.forget(this);
     });
   }
@@ -123,9 +125,9 @@ export class Lvol {
   }
 
   /** @internal The pool was exported or destroyed, or the engine stopped. */
-  markGone(): void {
-    this.#destroyed = true;
-    this.bdev.markClosed();
+  markGone(reason: 'destroyed' | 'exported'): void {
+    this.#life.close(reason);
+    this.bdev.markClosed(reason);
   }
 
   #update(info: NativeLvolInfo): void {
@@ -136,8 +138,7 @@ export class Lvol {
   #op<T>(op: string, body: (engine: ReturnType<Pool['nativeEngine']>) => Promise<T>): Promise<T> {
     const resource = `${this.pool.name}/${this.name}`;
     return withCallerStack(op, resource, async () => {
-      if (this.#destroyed)
-        throw new NodestorError('ENOENT', `lvol ${resource} has been destroyed`, { op, resource });
+      this.#life.assertOpen(op);
       return body(this.pool.nativeEngine(op));
     });
   }

@@ -1,5 +1,6 @@
 import { binding, type NativeEngine, type NativeLvol, type NativePoolInfo } from '../binding.js';
-import type { Bdev, HandleStatus } from '../bdev/bdev.js';
+import type { Bdev } from '../bdev/bdev.js';
+import { Lifecycle, type HandleStatus } from '../lifecycle.js';
 import { NodestorError, withCallerStack } from '../errors.js';
 import { requireInteger, requireString } from '../validate.js';
 import { Lvol } from './lvol.js';
@@ -34,12 +35,13 @@ export class Pool {
   #info: NativePoolInfo;
   #host: PoolHost;
   #lvols = new Map<string, Lvol>();
-  #status: HandleStatus = 'open';
+  #life: Lifecycle;
 
   /** @internal Created by Engine.createPool / importPool. */
   constructor(host: PoolHost, info: NativePoolInfo, lvols: NativeLvol[]) {
     this.#host = host;
     this.name = info.name;
+    this.#life = new Lifecycle('pool', info.name);
     this.uuid = info.uuid;
     this.clusterSizeBytes = info.clusterSizeBytes;
     this.disk = info.disk;
@@ -48,7 +50,7 @@ export class Pool {
   }
 
   get status(): HandleStatus {
-    return this.#status;
+    return this.#life.status;
   }
   get totalBytes(): number {
     return this.#info.totalBytes;
@@ -124,12 +126,8 @@ export class Pool {
 
   /** @internal */
   nativeEngine(op: string): NativeEngine {
-    if (this.#status !== 'open')
-      throw new NodestorError('ENOENT', `pool ${this.name} is ${this.#status === 'closing' ? 'being closed' : 'closed'}`, {
-        op,
-        resource: this.name,
-      });
     this.#host.assertRunning(op, this.name);
+    this.#life.assertOpen(op);
     return this.#host.native;
   }
 
@@ -147,15 +145,15 @@ export class Pool {
     lvol.bdev.markClosed();
   }
 
-  /** @internal The engine stopped (it exported the pool). */
-  markGone(): void {
-    this.#status = 'closed';
-    for (const lvol of this.#lvols.values()) lvol.markGone();
+  /** @internal The pool was exported or destroyed (by this handle or by the stopping engine). */
+  markGone(reason: 'destroyed' | 'exported' = 'exported'): void {
+    this.#life.close(reason);
+    for (const lvol of this.#lvols.values()) lvol.markGone(reason);
     this.#lvols.clear();
   }
 
-  #close(op: string, call: (engine: NativeEngine) => Promise<void>): Promise<void> {
-    if (this.#status === 'closed') return Promise.resolve();
+  #close(op: 'export' | 'destroy', call: (engine: NativeEngine) => Promise<void>): Promise<void> {
+    if (this.#life.isClosed) return Promise.resolve();
     return this.#op(op, async (engine) => {
       const reopeners = await Promise.all([...this.#lvols.values()].map((l) => l.bdev.closeForOwner()));
       try {
@@ -165,7 +163,7 @@ export class Pool {
         throw error;
       }
       for (const lvol of this.#lvols.values()) this.#host.forgetBdev(lvol.bdev);
-      this.markGone();
+      this.markGone(op === 'export' ? 'exported' : 'destroyed');
       this.#host.forgetPool(this);
     });
   }

@@ -10,7 +10,8 @@ import {
   type NativePersistInfo,
   type NativeRebuildStats,
 } from '../binding.js';
-import type { Bdev, HandleStatus } from '../bdev/bdev.js';
+import type { Bdev } from '../bdev/bdev.js';
+import { Lifecycle, type HandleStatus } from '../lifecycle.js';
 import { NodestorError, withCallerStack } from '../errors.js';
 import type { NvmfTarget } from '../nvmf/target.js';
 import { requireInteger, requireString } from '../validate.js';
@@ -63,7 +64,7 @@ export class Nexus extends EventEmitter<NexusEvents> {
   readonly bdev: Bdev;
   #host: NexusHost;
   #board: NativeNexusBoard;
-  #status: HandleStatus = 'open';
+  #life: Lifecycle;
   #published: { nqn: string; uri: string } | undefined;
   #lastInfo: NativeNexusInfo;
 
@@ -79,16 +80,17 @@ export class Nexus extends EventEmitter<NexusEvents> {
     this.bdev = bdev;
     this.#lastInfo = binding().nexusStatus(board);
     this.name = this.#lastInfo.name;
+    this.#life = new Lifecycle('nexus', this.name);
     this.uuid = this.#lastInfo.uuid;
     this.sizeBytes = this.#lastInfo.sizeBytes;
   }
 
   get status(): HandleStatus {
-    return this.#status;
+    return this.#life.status;
   }
 
   #info(): NativeNexusInfo {
-    if (this.#status !== 'closed') this.#lastInfo = binding().nexusStatus(this.#board);
+    if (!this.#life.isClosed) this.#lastInfo = binding().nexusStatus(this.#board);
     return this.#lastInfo;
   }
 
@@ -214,7 +216,7 @@ export class Nexus extends EventEmitter<NexusEvents> {
   /** Stops rebuilds, finishes in-flight I/O, refuses new I/O (ENODEV), persists a clean shutdown. */
   shutdown(): Promise<void> {
     return withCallerStack('shutdown', this.name, async () => {
-      if (this.#status === 'closed') return;
+      if (this.#life.isClosed) return;
       await this.unpublish();
       await binding().nexusShutdown(this.#host.native, this.name);
     });
@@ -223,14 +225,14 @@ export class Nexus extends EventEmitter<NexusEvents> {
   /** Shuts down (if not yet), releases the nexus bdev and closes its children. */
   destroy(): Promise<void> {
     return withCallerStack('destroy', this.name, async () => {
-      if (this.#status === 'closed') return;
+      if (this.#life.isClosed) return;
       this.#host.assertRunning('destroy', this.name);
-      this.#status = 'closing';
+      const reopen = this.#life.beginClose();
       try {
         await this.unpublish();
         await binding().nexusDestroy(this.#host.native, this.name);
       } catch (error) {
-        this.#status = 'open';
+        reopen();
         throw error;
       }
       this.markGone();
@@ -243,9 +245,9 @@ export class Nexus extends EventEmitter<NexusEvents> {
 
   /** @internal The engine stopped or the nexus was destroyed. */
   markGone(): void {
-    if (this.#status === 'closed') return;
+    if (this.#life.isClosed) return;
     this.#lastInfo = binding().nexusStatus(this.#board);
-    this.#status = 'closed';
+    this.#life.close();
     this.bdev.markClosed();
     this.#host.forgetNexus(this);
   }
@@ -265,8 +267,7 @@ export class Nexus extends EventEmitter<NexusEvents> {
 
   #assertOpen(op: string): void {
     this.#host.assertRunning(op, this.name);
-    if (this.#status !== 'open')
-      throw new NodestorError('ENOENT', `nexus ${this.name} was destroyed`, { op, resource: this.name });
+    this.#life.assertOpen(op);
   }
 
   #childOp(op: string, uri: string, call: (engine: NativeEngine, name: string, uri: string) => Promise<void>): Promise<void> {

@@ -86,7 +86,7 @@ describe('batched I/O (IoBatch)', () => {
       expect(() => bdev.createBatch(0)).toThrow(RangeError);
       batch.read(0, Buffer.alloc(4096));
       await bdev.destroy();
-      await expect(batch.submit()).rejects.toMatchObject({ code: 'BDEV_DESTROYED' });
+      await expect(batch.submit()).rejects.toMatchObject({ code: 'DESTROYED' });
     });
   });
 });

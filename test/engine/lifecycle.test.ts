@@ -83,9 +83,9 @@ describe('engine lifecycle', () => {
     await gone.destroy();
     expect(gone.status).toBe('closed');
     await gone.destroy(); // idempotent
-    await expect(gone.read(0, 512)).rejects.toMatchObject({ code: 'BDEV_DESTROYED', resource: 'gone' });
-    await expect(gone.write(0, Buffer.alloc(512))).rejects.toMatchObject({ code: 'BDEV_DESTROYED' });
-    expect(() => gone.stats()).toThrow(expect.objectContaining({ code: 'BDEV_DESTROYED' }));
+    await expect(gone.read(0, 512)).rejects.toMatchObject({ code: 'DESTROYED', resource: 'gone' });
+    await expect(gone.write(0, Buffer.alloc(512))).rejects.toMatchObject({ code: 'DESTROYED' });
+    expect(() => gone.stats()).toThrow(expect.objectContaining({ code: 'DESTROYED' }));
     expect(engine.getBdev('gone')).toBeUndefined();
     expect(engine.listBdevs().map((b) => b.name)).toEqual(['kept']);
     // The name is free again once destroyed.
@@ -100,6 +100,34 @@ describe('engine lifecycle', () => {
     await expect(engine.createBdev('malloc:///x?size_mb=1')).rejects.toMatchObject({ code: 'ENGINE_STOPPED' });
     await expect(kept.read(0, 512)).rejects.toMatchObject({ code: 'ENGINE_STOPPED' });
     await expect(kept.destroy()).resolves.toBeUndefined(); // already closed by stop
+  });
+
+  it('every closed handle (pool, lvol, nexus, bdev) refuses calls with DESTROYED and says why', async () => {
+    const engine = await Engine.start({ memoryMb: 192, hugepages: 'off' });
+    try {
+      const pool = await engine.createPool({ name: 'lp', disk: 'malloc:///lpdisk?size_mb=64' });
+      const lvol = await pool.createLvol({ name: 'v', sizeBytes: 4 * 1024 * 1024 });
+      const doomed = await pool.createLvol({ name: 'd', sizeBytes: 4 * 1024 * 1024 });
+      await doomed.destroy();
+      expect(doomed.destroyed).toBe(true);
+      await expect(doomed.resize(8 * 1024 * 1024)).rejects.toMatchObject({ code: 'DESTROYED', resource: 'lp/d', message: 'lvol lp/d was destroyed' });
+      await expect(doomed.bdev.read(0, 4096)).rejects.toMatchObject({ code: 'DESTROYED', resource: 'lp/d' });
+
+      await pool.export();
+      expect(pool.status).toBe('closed');
+      await expect(pool.createLvol({ name: 'w', sizeBytes: 4096 * 256 })).rejects.toMatchObject({ code: 'DESTROYED', message: 'pool lp was exported' });
+      await expect(lvol.snapshot('s')).rejects.toMatchObject({ code: 'DESTROYED', message: 'lvol lp/v was exported' });
+      await expect(lvol.bdev.read(0, 4096)).rejects.toMatchObject({ code: 'DESTROYED', message: 'bdev lp/v was exported' });
+      expect(lvol.bdev.health).toEqual({ state: 'destroyed', reason: null });
+
+      const nexus = await engine.createNexus({ name: 'nx', children: ['malloc:///c0?size_mb=8', 'malloc:///c1?size_mb=8'] });
+      await nexus.destroy();
+      expect(nexus.status).toBe('closed');
+      await expect(nexus.addChild('malloc:///c2?size_mb=8')).rejects.toMatchObject({ code: 'DESTROYED', message: 'nexus nx was destroyed' });
+      await expect(nexus.bdev.read(0, 4096)).rejects.toMatchObject({ code: 'DESTROYED', resource: 'nx' });
+    } finally {
+      await engine.stop();
+    }
   });
 
   it('destroying a bdev someone else has open is refused with EBUSY and leaves the handle working', async () => {

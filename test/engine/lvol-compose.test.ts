@@ -106,7 +106,7 @@ describe('lvols compose', () => {
       expect((await remote.read(0, data.length)).equals(data)).toBe(true);
       expect(await codeOf(remote.write(0, patternBytes(4096, 1)))).toBe('EROFS');
       expect((await snap.bdev.read(0, data.length)).equals(data)).toBe(true);
-      expect(remote.health).toBe('online');
+      expect(remote.health).toEqual({ state: 'online', reason: null });
       const viaLvol = await engine.createBdev(`nvmf://127.0.0.1:${port}/nqn.2026-12.io.nodestor:lvol?hostnqn=${HOST}&name=rl`);
       const fresh = patternBytes(4096, 5);
       await viaLvol.write(8192, fresh);

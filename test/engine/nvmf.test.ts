@@ -24,7 +24,7 @@ describe('NVMe-oF target and host', () => {
         const remote = await engine.createBdev(`nvmf://127.0.0.1:${port}/${NQN}?hostnqn=${HOST}&name=${name}${digests}`);
         expect(remote.module).toBe('nvmf');
         expect([remote.blockSize, remote.numBlocks, remote.uuid]).toEqual([local.blockSize, local.numBlocks, local.uuid]);
-        expect(remote.health).toBe('online');
+        expect(remote.health).toEqual({ state: 'online', reason: null });
         const a = patternBytes(128 * 1024, digests ? 1 : 2);
         await remote.write(0, a);
         expect((await local.read(0, a.length)).equals(a)).toBe(true);
@@ -58,7 +58,7 @@ describe('NVMe-oF target and host', () => {
       // Adding the host lets it in.
       await sub.addHost(OTHER);
       const admitted = await engine.createBdev(`${base}/${NQN}?hostnqn=${OTHER}&name=x`);
-      expect(admitted.health).toBe('online');
+      expect(admitted.health).toEqual({ state: 'online', reason: null });
       await admitted.destroy();
       // The engine kept running through all of it.
       expect((await engine.nvmf.listSubsystems()).map((s) => s.nqn)).toEqual([NQN]);
@@ -97,7 +97,7 @@ describe('NVMe-oF target and host', () => {
       await sub.removeNamespace(nsid);
       const deadline = Date.now() + 3000;
       while (!remote.gone && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(remote.health).toMatch(/^gone: namespace 1 was removed/);
+      expect(remote.health).toMatchObject({ state: 'gone', reason: expect.stringMatching(/^namespace 1 was removed/) });
       expect(await codeOf(remote.read(0, 4096))).toBe('ENODEV');
       // Released: the local bdev can be exposed again, then goes with the subsystem.
       await sub.addNamespace('m0');

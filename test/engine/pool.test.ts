@@ -98,7 +98,7 @@ describe('pools', () => {
       await pool.export();
       expect(pool.status).toBe('closed');
       expect(vol.destroyed).toBe(true);
-      await expect(vol.bdev.read(0, 4096)).rejects.toMatchObject({ code: 'BDEV_DESTROYED' });
+      await expect(vol.bdev.read(0, 4096)).rejects.toMatchObject({ code: 'DESTROYED' });
       expect(engine.getBdev(disk)).toBeUndefined(); // the pool created its disk bdev and removed it
       const again = await engine.importPool({ disk: uri });
       expect(again.importedDirty).toBe(false);

@@ -10,6 +10,15 @@
 
 namespace nds {
 
+const char* BdevHealth::name(State state) {
+  switch (state) {
+    case Online: return "online";
+    case Reconnecting: return "reconnecting";
+    case Gone: return "gone";
+  }
+  return "unknown";
+}
+
 Bdev::Bdev(std::string name, Uuid uuid, uint32_t block_size, uint64_t num_blocks)
     : name_(std::move(name)),
       uuid_(uuid),

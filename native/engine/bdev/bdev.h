@@ -35,6 +35,17 @@ namespace nds {
 class Bdev;
 class Thread;
 struct BdevChannel;
+
+// A device's own state, for callers that show or act on it (the nexus's error messages,
+// the binding's bdevHealth).
+struct BdevHealth {
+  enum State { Online, Reconnecting, Gone };
+  State state = Online;
+  std::string reason;  // why it is reconnecting or gone; empty when online
+
+  static const char* name(State state);
+  std::string describe() const { return reason.empty() ? name(state) : std::string(name(state)) + ": " + reason; }
+};
 struct IoChannel;
 
 struct BdevDesc;
@@ -90,9 +101,9 @@ class Bdev {
   // App thread: re-reads the size of a device that can grow (files, block devices).
   virtual Status refresh_size() { return Status::ok(); }
   // Any thread: the device vanished for good (a remote controller lost past its timeout);
-  // every I/O fails with ENODEV. health() says more: "online", "reconnecting: ...", "gone: ...".
+  // every I/O fails with ENODEV. health() says more: reconnecting or gone, and why.
   virtual bool gone() const { return false; }
-  virtual std::string health() const { return gone() ? "gone" : "online"; }
+  virtual BdevHealth health() const { return {gone() ? BdevHealth::Gone : BdevHealth::Online, ""}; }
 
   // ---- properties ----
   const std::string& name() const { return name_; }

@@ -221,7 +221,7 @@ void Nexus::online_child(const std::string& uri, std::function<void(Status)> don
 
 void Nexus::reconnect_child(NexusChild* child, std::function<void(Status)> done) {
   if (!child->owned)
-    return done(Status::error(-ENODEV, "the bdev of child " + child->uri + " is gone (" + (child->desc ? child->desc->bdev->health() : "let go") +
+    return done(Status::error(-ENODEV, "the bdev of child " + child->uri + " is gone (" + (child->desc ? child->desc->bdev->health().describe() : "let go") +
                                            "); it is not the nexus's own, so bring bdev " + child->bdev_name +
                                            " back, then remove the child and add it again"));
   child->reconnecting = true;

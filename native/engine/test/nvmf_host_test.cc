@@ -197,7 +197,7 @@ NDS_TEST(nvmf_host_reconnects_when_the_listener_returns_and_is_gone_when_it_does
   run_on(f.engine->app_thread(), [&] { st = f.engine->nvmf().remove_listener(kNqn, f.via); });
   ASSERT_TRUE(st.is_ok());
   Bdev* r0 = f.find("r0");
-  EXPECT_TRUE(wait_until([&] { return r0->health().rfind("reconnecting", 0) == 0; }, 2000));
+  EXPECT_TRUE(wait_until([&] { return r0->health().state == BdevHealth::Reconnecting; }, 2000));
   // An I/O issued while disconnected waits, then completes once the listener is back.
   auto data = pattern(4096, 9);
   void* w = f.buffer(4096);
@@ -208,7 +208,8 @@ NDS_TEST(nvmf_host_reconnects_when_the_listener_returns_and_is_gone_when_it_does
   run_on(f.engine->app_thread(), [&] { st = f.engine->nvmf().add_listener(kNqn, &again); });
   ASSERT_TRUE(st.is_ok());
   EXPECT_EQ(pending.get(), 0);
-  EXPECT_EQ(r0->health(), std::string("online"));
+  EXPECT_EQ(r0->health().state, BdevHealth::Online);
+  EXPECT_EQ(r0->health().reason, "");
   void* r = f.buffer(4096);
   EXPECT_EQ(run_io(*f.engine, "m0", IoType::Read, 65536, 4096, r), 0);
   EXPECT_TRUE(std::memcmp(r, data.data(), 4096) == 0);

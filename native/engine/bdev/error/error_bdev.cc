@@ -85,7 +85,7 @@ class ErrorBdev final : public Bdev {
   // A gone injection makes the device report itself gone, as a vanished disk or a lost
   // NVMe/TCP controller does, until it is cleared.
   bool gone() const override { return gone_slot() != nullptr; }
-  std::string health() const override { return gone() ? "gone: injected" : "online"; }
+  BdevHealth health() const override { return gone() ? BdevHealth{BdevHealth::Gone, "injected"} : BdevHealth{}; }
 
   BdevDesc* base_desc() const { return base_; }
   void set(const ErrorInjection& injection) {

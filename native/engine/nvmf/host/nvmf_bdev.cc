@@ -86,11 +86,11 @@ class NvmfBdev final : public Bdev {
     done();
   }
   bool gone() const override { return ctrl_->state() == HostController::State::Failed; }
-  std::string health() const override {
+  BdevHealth health() const override {
     switch (ctrl_->state()) {
-      case HostController::State::Connected: return "online";
-      case HostController::State::Failed: return "gone: " + ctrl_->failure();
-      default: return "reconnecting: " + ctrl_->failure();
+      case HostController::State::Connected: return {BdevHealth::Online, ""};
+      case HostController::State::Failed: return {BdevHealth::Gone, ctrl_->failure()};
+      default: return {BdevHealth::Reconnecting, ctrl_->failure()};
     }
   }
   const std::shared_ptr<HostController>& ctrl() const { return ctrl_; }
