@@ -5,7 +5,7 @@ import { resolveBenchOptions, shapeBenchResult, type BenchOptions, type BenchRes
 import type { BdevStats } from './bdev/stats.js';
 import { fromNative, NodestorError, withCallerStack } from './errors.js';
 import { IoDispatcher } from './io/dispatcher.js';
-import { NvmfTarget, type NvmfHost } from './nvmf/target.js';
+import { NvmfTarget, type NvmfHost } from './nvmf-target/target.js';
 import { createNexusOptions, type CreateNexusOptions } from './nexus/options.js';
 import { Nexus, type NexusHost, type NexusPersistInfo } from './nexus/nexus.js';
 import { requireInteger, requireOneOf, requireString } from './validate.js';

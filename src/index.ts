@@ -16,7 +16,7 @@ export {
   type ListenerAddress,
   type AnaState,
   type DiscoveryEntry,
-} from './nvmf/target.js';
+} from './nvmf-target/target.js';
 export {
   Nexus,
   NEXUS_NQN_PREFIX,

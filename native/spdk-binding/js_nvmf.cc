@@ -1,6 +1,6 @@
 // N-API glue for the NVMe-oF target (subsystems, namespaces, listeners, hosts, ANA) and
 // for discovery through our host. Subsystems are named by NQN: every call finds them again
-// on the app thread (ENOENT once gone). Arguments arrive validated by src/nvmf/.
+// on the app thread (ENOENT once gone). Arguments arrive validated by src/nvmf-target/.
 #include "js_nvmf.h"
 
 #include "nvmf/host/host_controller.h"

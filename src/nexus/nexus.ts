@@ -13,7 +13,7 @@ import {
 import type { Bdev } from '../bdev/bdev.js';
 import { Lifecycle, type HandleStatus } from '../lifecycle.js';
 import { NodestorError, withCallerStack } from '../errors.js';
-import type { NvmfTarget } from '../nvmf/target.js';
+import type { NvmfTarget } from '../nvmf-target/target.js';
 import { requireInteger, requireString } from '../validate.js';
 
 export type NexusState = NativeNexusInfo['state'];

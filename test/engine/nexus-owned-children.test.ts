@@ -91,7 +91,7 @@ describe('bdevs a nexus creates for its children', () => {
       expect(stale.status).toBe('closed');
       const fresh = engine.getBdev('farchild')!;
       expect(fresh).not.toBe(stale);
-      expect(fresh.health).toBe('online');
+      expect(fresh.health).toEqual({ state: 'online', reason: null });
       const everything = await nexus.bdev.read(0, 16 * MiB);
       expect((await engine.getBdev('far')!.read(0, 16 * MiB)).equals(everything)).toBe(true);
       expect((await engine.getBdev('local')!.read(0, 16 * MiB)).equals(everything)).toBe(true);

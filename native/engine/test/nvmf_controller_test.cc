@@ -195,3 +195,34 @@ NDS_TEST(nvmf_controller_refuses_admin_fields_that_would_wrap) {
   EXPECT_EQ(p.u32(p.data_offset), 1u);  // the first active NSID is 1
   EXPECT_TRUE(!h.conn.closed());
 }
+
+// The Commands Supported and Effects log comes from the command table: every command the
+// controller serves is listed, the ones that change data with LBCC, nothing else.
+NDS_TEST(nvmf_controller_effects_log_lists_exactly_the_commands_served) {
+  Harness h;
+  h.connect("nqn.2026-11.io.nodestor:test", "nqn.2026-11.io.nodestor:allowed");
+  EXPECT_EQ(h.status(), 0x0000);
+  h.command(0x02, 3, 0xffffffffu, 0x05u | (1023u << 16), 0, 0);  // LID 05h, 4 KiB
+  std::vector<uint8_t> log;
+  Pdu p;
+  while (log.size() < 4096 && h.next(&p) && p.type == PduType::C2HData)
+    log.insert(log.end(), p.bytes.begin() + p.data_offset, p.bytes.begin() + p.data_offset + p.data_length);
+  ASSERT_TRUE(log.size() == 4096u);
+  auto effects = [&](size_t base, uint8_t op) {
+    uint32_t v;
+    std::memcpy(&v, log.data() + base + 4 * op, 4);
+    return v;
+  };
+  for (unsigned op = 0; op < 256; ++op) {
+    bool admin = op == 0x02 || op == 0x06 || op == 0x08 || op == 0x09 || op == 0x0a || op == 0x0c || op == 0x18;
+    EXPECT_EQ(effects(0, static_cast<uint8_t>(op)), admin ? 1u : 0u);
+    uint32_t io = op == 0x00 || op == 0x02 || op == 0x05 ? 1u : op == 0x01 || op == 0x08 || op == 0x09 ? 3u : 0u;
+    EXPECT_EQ(effects(1024, static_cast<uint8_t>(op)), io);
+  }
+  // A command outside the table is Invalid Opcode, and the controller goes on.
+  h.command(0x10, 4, 0, 0, 0, 0);
+  EXPECT_EQ(h.status(), 0x0001);
+  h.command(0x18, 5, 0, 0, 0, 0);  // Keep Alive
+  EXPECT_EQ(h.status(), 0x0000);
+  EXPECT_TRUE(!h.conn.closed());
+}

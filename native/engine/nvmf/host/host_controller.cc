@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "env/time.h"
+#include "nvmf/wire/nvme_fields.h"
 #include "nvmf/wire/nvme_spec.h"
 #include "thread/thread.h"
 
@@ -102,118 +103,130 @@ void HostController::start_admin_queue() {
   }
 }
 
-void HostController::bring_up() {
-  auto self = shared_from_this();
-  uint8_t sqe[64];
-  // Enable: CC.EN with 64-byte SQ and 16-byte CQ entries, then wait for CSTS.RDY.
-  property_sqe(sqe, kFabricsPropertyGet, kRegCap, true);
-  admin(sqe, nullptr, 0, [self](int rc, uint16_t st, uint64_t cap) {
-    if (rc != 0 || (st & kStatusMask)) return self->bring_up_failed(rc ? rc : -EIO, "Property Get CAP: " + status_text(rc, st));
-    uint32_t timeout_500ms = static_cast<uint32_t>((cap >> 24) & 0xff);
-    uint8_t set[64];
-    property_sqe(set, kFabricsPropertySet, kRegCc, false, 1u | (6u << 16) | (4u << 20));
-    self->admin(set, nullptr, 0, [self, timeout_500ms](int rc2, uint16_t st2, uint64_t) {
-      if (rc2 != 0 || (st2 & kStatusMask))
-        return self->bring_up_failed(rc2 ? rc2 : -EIO, "Property Set CC: " + status_text(rc2, st2));
-      self->wait_ready(static_cast<int>(std::max<uint32_t>(timeout_500ms, 1) * 500));
-    });
-  });
+const char* HostController::step_name(BringUpStep step) {
+  switch (step) {
+    case BringUpStep::ReadCap: return "Property Get CAP";
+    case BringUpStep::EnableController: return "Property Set CC";
+    case BringUpStep::WaitReady: return "Property Get CSTS";
+    case BringUpStep::IdentifyController: return "Identify controller";
+    case BringUpStep::SetQueueCount: return "Set Features queues";
+    case BringUpStep::ConfigureAsyncEvents: return "Set Features async events";
+    case BringUpStep::IdentifyNamespace: return "Identify namespace";
+    case BringUpStep::NamespaceDescriptors: return "Identify namespace descriptors";
+    case BringUpStep::Done: return "done";
+  }
+  return "?";
 }
 
-void HostController::wait_ready(int tries_left) {
-  auto self = shared_from_this();
+void HostController::bring_up() { run_step(BringUpStep::ReadCap); }
+
+void HostController::run_step(BringUpStep step) {
   uint8_t sqe[64];
-  property_sqe(sqe, kFabricsPropertyGet, kRegCsts, false);
-  admin(sqe, nullptr, 0, [self, tries_left](int rc, uint16_t st, uint64_t csts) {
-    if (rc != 0 || (st & kStatusMask)) return self->bring_up_failed(rc ? rc : -EIO, "Property Get CSTS: " + status_text(rc, st));
-    if (csts & 2) return self->bring_up_failed(-EIO, "controller fatal status (CSTS.CFS)");
-    if (csts & 1) return self->identify_all();
-    if (tries_left <= 0) return self->bring_up_failed(-ETIMEDOUT, "controller never became ready");
-    self->ready_tries_ = tries_left - 1;
-    if (!self->ready_poller_) self->ready_poller_ = self->app_.register_poller("nvmf-host-ready", ready_tick, self.get(), 1'000'000);
-  });
+  void* buf = nullptr;
+  uint32_t length = 0;
+  auto copy = [&](SqeBuilder b) { std::memcpy(sqe, b.bytes(), 64); };
+  switch (step) {
+    case BringUpStep::ReadCap: property_sqe(sqe, kFabricsPropertyGet, kRegCap, true); break;
+    case BringUpStep::EnableController:
+      property_sqe(sqe, kFabricsPropertySet, kRegCc, false, 1u | (6u << 16) | (4u << 20));
+      break;
+    case BringUpStep::WaitReady: property_sqe(sqe, kFabricsPropertyGet, kRegCsts, false); break;
+    case BringUpStep::IdentifyController:
+      scratch_.assign(4096, 0);
+      copy(SqeBuilder(kOpIdentify).cns(kCnsController));
+      buf = scratch_.data();
+      length = 4096;
+      break;
+    case BringUpStep::SetQueueCount: copy(SqeBuilder(kOpSetFeatures).feature(kFeatureNumberOfQueues, (63u << 16) | 63u)); break;
+    case BringUpStep::ConfigureAsyncEvents: copy(SqeBuilder(kOpSetFeatures).feature(kFeatureAsyncEventConfig, 1u << 8)); break;
+    case BringUpStep::IdentifyNamespace:
+    case BringUpStep::NamespaceDescriptors:
+      scratch_.assign(4096, 0);
+      copy(SqeBuilder(kOpIdentify)
+               .nsid(options_.nsid)
+               .cns(step == BringUpStep::IdentifyNamespace ? kCnsNamespace : kCnsNamespaceDescriptors));
+      buf = scratch_.data();
+      length = 4096;
+      break;
+    case BringUpStep::Done: return finish_bring_up();
+  }
+  auto self = shared_from_this();  // held by the reply: nobody may hold the controller yet
+  admin(sqe, buf, length, [self, step](int rc, uint16_t st, uint64_t dw0) { self->step_done(step, rc, st, dw0); });
+}
+
+void HostController::step_done(BringUpStep step, int rc, uint16_t st, uint64_t dw0) {
+  const bool ok = rc == 0 && (st & kStatusMask) == 0;
+  // A target without async event configuration or namespace descriptors still serves I/O.
+  const bool optional = step == BringUpStep::ConfigureAsyncEvents || step == BringUpStep::NamespaceDescriptors;
+  if (!ok && !optional) {
+    int code = rc ? rc : step == BringUpStep::IdentifyNamespace ? -ENOENT : -EIO;
+    return bring_up_failed(code, std::string(step_name(step)) + ": " + status_text(rc, st));
+  }
+  switch (step) {
+    case BringUpStep::ReadCap: {
+      uint32_t timeout_500ms = static_cast<uint32_t>((dw0 >> 24) & 0xff);  // CAP.TO
+      ready_tries_ = static_cast<int>(std::max<uint32_t>(timeout_500ms, 1) * 500);
+      return run_step(BringUpStep::EnableController);
+    }
+    case BringUpStep::EnableController: return run_step(BringUpStep::WaitReady);
+    case BringUpStep::WaitReady:
+      if (dw0 & 2) return bring_up_failed(-EIO, "controller fatal status (CSTS.CFS)");
+      if (dw0 & 1) return run_step(BringUpStep::IdentifyController);
+      if (ready_tries_-- <= 0) return bring_up_failed(-ETIMEDOUT, "controller never became ready");
+      if (!ready_poller_) ready_poller_ = app_.register_poller("nvmf-host-ready", ready_tick, this, 1'000'000);
+      return;
+    case BringUpStep::IdentifyController: {
+      IdentifyControllerView id(scratch_.data());
+      if (id.mdts()) max_transfer_ = std::min<uint32_t>(4096u << id.mdts(), 131072);
+      in_capsule_limit_ = id.ioccsz() > 4 ? std::min<uint32_t>(id.ioccsz() * 16 - 64, 8192) : 0;
+      identified_ = ns_;
+      identified_.deallocate = id.supports_deallocate();
+      identified_.write_zeroes = id.supports_write_zeroes();
+      std::string subnqn = id.subnqn();
+      if (!subnqn.empty() && subnqn != options_.subnqn) return bring_up_failed(-EPROTO, "controller reports subsystem " + subnqn);
+      return run_step(BringUpStep::SetQueueCount);
+    }
+    case BringUpStep::SetQueueCount:
+      io_queues_ = static_cast<uint16_t>(std::min<uint64_t>(dw0 & 0xffff, (dw0 >> 16) & 0xffff) + 1);
+      return run_step(BringUpStep::ConfigureAsyncEvents);
+    case BringUpStep::ConfigureAsyncEvents: return run_step(BringUpStep::IdentifyNamespace);
+    case BringUpStep::IdentifyNamespace: {
+      IdentifyNamespaceView n(scratch_.data());
+      uint32_t shift = n.lba_data_shift();
+      if (n.nsze() == 0 || shift < 9 || shift > 16)
+        return bring_up_failed(-ENOENT, "namespace " + std::to_string(options_.nsid) + " is not active");
+      identified_.num_blocks = n.nsze();
+      identified_.block_size = 1u << shift;
+      return run_step(BringUpStep::NamespaceDescriptors);
+    }
+    case BringUpStep::NamespaceDescriptors: {
+      if (ok) {
+        const uint8_t* d = scratch_.data();
+        for (size_t at = 0; at + 4 <= 4096 && d[at] != 0;) {
+          uint8_t type = d[at], len = d[at + 1];
+          if (type == 0x03 && len == 16 && at + 4 + 16 <= 4096) {  // NIDT 3: namespace UUID
+            std::memcpy(identified_.uuid.data(), d + at + 4, 16);
+            identified_.has_uuid = true;
+          }
+          at += 4 + len;
+        }
+      }
+      if (state() == State::Reconnecting &&
+          (identified_.num_blocks != ns_.num_blocks || identified_.block_size != ns_.block_size))
+        return bring_up_failed(-ENODEV, "the namespace changed size or format while disconnected");
+      ns_ = identified_;
+      return run_step(BringUpStep::Done);
+    }
+    case BringUpStep::Done: return;
+  }
 }
 
 int HostController::ready_tick(void* arg) {
   auto* self = static_cast<HostController*>(arg);
   self->app_.unregister_poller(self->ready_poller_);
   self->ready_poller_ = nullptr;
-  self->wait_ready(self->ready_tries_);
+  self->run_step(BringUpStep::WaitReady);
   return 1;
-}
-
-void HostController::identify_all() {
-  auto self = shared_from_this();
-  scratch_.assign(3 * 4096, 0);
-  uint8_t sqe[64] = {};
-  sqe[0] = kOpIdentify;
-  sqe[40] = kCnsController;
-  admin(sqe, scratch_.data(), 4096, [self](int rc, uint16_t st, uint64_t) {
-    if (rc != 0 || (st & kStatusMask)) return self->bring_up_failed(rc ? rc : -EIO, "Identify controller: " + status_text(rc, st));
-    const uint8_t* id = self->scratch_.data();
-    if (id[77]) self->max_transfer_ = std::min<uint32_t>(4096u << id[77], 131072);
-    uint32_t ioccsz = get32(id + 1792);
-    self->in_capsule_limit_ = ioccsz > 4 ? std::min<uint32_t>(ioccsz * 16 - 64, 8192) : 0;
-    uint16_t oncs = get16(id + 520);
-    self->ns_.deallocate = oncs & 0x04;
-    self->ns_.write_zeroes = oncs & 0x08;
-    std::string subnqn = get_text(id + 768, 256);
-    if (!subnqn.empty() && subnqn != self->options_.subnqn)
-      return self->bring_up_failed(-EPROTO, "controller reports subsystem " + subnqn);
-    uint8_t nq[64] = {};
-    nq[0] = kOpSetFeatures;
-    nq[40] = kFeatureNumberOfQueues;
-    put32(nq + 44, (63u << 16) | 63u);  // ask for 64 submission and completion queues
-    self->admin(nq, nullptr, 0, [self](int rc2, uint16_t st2, uint64_t dw0) {
-      if (rc2 != 0 || (st2 & kStatusMask)) return self->bring_up_failed(rc2 ? rc2 : -EIO, "Set Features queues: " + status_text(rc2, st2));
-      self->io_queues_ = static_cast<uint16_t>(std::min<uint64_t>(dw0 & 0xffff, (dw0 >> 16) & 0xffff) + 1);
-      uint8_t aec[64] = {};
-      aec[0] = kOpSetFeatures;
-      aec[40] = kFeatureAsyncEventConfig;
-      put32(aec + 44, 1u << 8);  // namespace attribute notices
-      self->admin(aec, nullptr, 0, [self](int, uint16_t, uint64_t) {
-        uint8_t ns[64] = {};
-        ns[0] = kOpIdentify;
-        put32(ns + 4, self->options_.nsid);
-        ns[40] = kCnsNamespace;
-        self->admin(ns, self->scratch_.data() + 4096, 4096, [self](int rc3, uint16_t st3, uint64_t) {
-          if (rc3 != 0 || (st3 & kStatusMask))
-            return self->bring_up_failed(rc3 ? rc3 : -ENOENT, "Identify namespace: " + status_text(rc3, st3));
-          const uint8_t* n = self->scratch_.data() + 4096;
-          uint64_t blocks = get64(n);
-          uint8_t format = n[26] & 0x0f;
-          uint32_t lbads = n[128 + 4 * format + 2];
-          if (blocks == 0 || lbads < 9 || lbads > 16)
-            return self->bring_up_failed(-ENOENT, "namespace " + std::to_string(self->options_.nsid) + " is not active");
-          RemoteNamespace found = self->ns_;
-          found.num_blocks = blocks;
-          found.block_size = 1u << lbads;
-          uint8_t desc[64] = {};
-          desc[0] = kOpIdentify;
-          put32(desc + 4, self->options_.nsid);
-          desc[40] = kCnsNamespaceDescriptors;
-          self->admin(desc, self->scratch_.data() + 8192, 4096, [self, found](int rc4, uint16_t st4, uint64_t) mutable {
-            if (rc4 == 0 && (st4 & kStatusMask) == 0) {
-              const uint8_t* d = self->scratch_.data() + 8192;
-              for (size_t at = 0; at + 4 <= 4096 && d[at] != 0;) {
-                uint8_t type = d[at], len = d[at + 1];
-                if (type == 0x03 && len == 16) {
-                  std::memcpy(found.uuid.data(), d + at + 4, 16);
-                  found.has_uuid = true;
-                }
-                at += 4 + len;
-              }
-            }
-            if (self->state() == State::Reconnecting &&
-                (found.num_blocks != self->ns_.num_blocks || found.block_size != self->ns_.block_size))
-              return self->bring_up_failed(-ENODEV, "the namespace changed size or format while disconnected");
-            self->ns_ = found;
-            self->finish_bring_up();
-          });
-        });
-      });
-    });
-  });
 }
 
 void HostController::finish_bring_up() {
@@ -236,29 +249,22 @@ void HostController::finish_bring_up() {
 
 void HostController::submit_aer() {
   auto weak = weak_from_this();
-  uint8_t sqe[64] = {};
-  sqe[0] = kOpAsyncEventRequest;
-  admin(sqe, nullptr, 0, [weak](int rc, uint16_t st, uint64_t dw0) {
+  SqeBuilder aer(kOpAsyncEventRequest);
+  admin(aer.bytes(), nullptr, 0, [weak](int rc, uint16_t st, uint64_t dw0) {
     auto self = weak.lock();
     if (!self || rc != 0 || (st & kStatusMask) || self->state() != State::Connected) return;
     if ((dw0 & 0xffff07) == static_cast<uint32_t>(AsyncEvent::NamespaceAttributeChanged)) {
       // Read (and so clear) the changed list, then check our namespace is still there.
       auto buf = std::make_shared<std::vector<uint8_t>>(8192, 0);
-      uint8_t log[64] = {};
-      log[0] = kOpGetLogPage;
-      log[40] = kLogChangedNamespaces;
-      put16(log + 42, 4096 / 4 - 1);
-      self->admin(log, buf->data(), 4096, [weak, buf](int, uint16_t, uint64_t) {
+      SqeBuilder log = SqeBuilder(kOpGetLogPage).log(kLogChangedNamespaces, 4096 / 4);
+      self->admin(log.bytes(), buf->data(), 4096, [weak, buf](int, uint16_t, uint64_t) {
         auto c = weak.lock();
         if (!c) return;
-        uint8_t ns[64] = {};
-        ns[0] = kOpIdentify;
-        put32(ns + 4, c->options_.nsid);
-        ns[40] = kCnsNamespace;
-        c->admin(ns, buf->data() + 4096, 4096, [weak, buf](int rc2, uint16_t st2, uint64_t) {
+        SqeBuilder ns = SqeBuilder(kOpIdentify).nsid(c->options_.nsid).cns(kCnsNamespace);
+        c->admin(ns.bytes(), buf->data() + 4096, 4096, [weak, buf](int rc2, uint16_t st2, uint64_t) {
           auto c2 = weak.lock();
           if (!c2 || rc2 != 0) return;
-          if ((st2 & kStatusMask) != 0 || get64(buf->data() + 4096) == 0) {
+          if ((st2 & kStatusMask) != 0 || IdentifyNamespaceView(buf->data() + 4096).nsze() == 0) {
             c2->set_failure("namespace " + std::to_string(c2->options_.nsid) + " was removed from " + c2->options_.subnqn);
             c2->state_.store(State::Failed, std::memory_order_release);
             if (c2->on_failed_) c2->on_failed_();
@@ -280,10 +286,9 @@ int HostController::keep_alive_tick(void* arg) {
   }
   if (self->keep_alive_sent_ns_) return 0;
   self->keep_alive_sent_ns_ = now;
-  uint8_t sqe[64] = {};
-  sqe[0] = kOpKeepAlive;
+  SqeBuilder keep_alive(kOpKeepAlive);
   auto weak = self->weak_from_this();
-  self->admin(sqe, nullptr, 0, [weak](int rc, uint16_t, uint64_t) {
+  self->admin(keep_alive.bytes(), nullptr, 0, [weak](int rc, uint16_t, uint64_t) {
     if (auto c = weak.lock(); c && rc == 0) c->keep_alive_sent_ns_ = 0;
   });
   return 1;

@@ -82,9 +82,23 @@ class HostController : public std::enable_shared_from_this<HostController> {
   using AdminCb = std::function<void(int rc, uint16_t status, uint64_t dw0)>;
   void admin(const uint8_t* sqe, void* buf, uint32_t length, AdminCb cb, const void* write = nullptr);
   void start_admin_queue();
+  // Bring-up, after the admin queue connects: one admin command per step, in this order.
+  // Each reply is checked and parsed by step_done, which runs the next step.
+  enum class BringUpStep {
+    ReadCap,               // Property Get CAP: the ready timeout
+    EnableController,      // Property Set CC.EN, 64-byte SQ and 16-byte CQ entries
+    WaitReady,             // Property Get CSTS until RDY (polled every 1 ms)
+    IdentifyController,    // transfer limits, ONCS, the subsystem NQN
+    SetQueueCount,         // ask for 64 I/O queues
+    ConfigureAsyncEvents,  // namespace attribute notices (optional)
+    IdentifyNamespace,     // size and block size
+    NamespaceDescriptors,  // the namespace UUID (optional)
+    Done,
+  };
+  static const char* step_name(BringUpStep step);
   void bring_up();
-  void wait_ready(int tries_left);
-  void identify_all();
+  void run_step(BringUpStep step);
+  void step_done(BringUpStep step, int rc, uint16_t status, uint64_t dw0);
   void finish_bring_up();
   void bring_up_failed(int rc, std::string why);
   void lost(std::string why);
@@ -117,6 +131,7 @@ class HostController : public std::enable_shared_from_this<HostController> {
   Poller* reconnect_poller_ = nullptr;
   Poller* ready_poller_ = nullptr;
   int ready_tries_ = 0;
+  RemoteNamespace identified_;  // the namespace as the current bring-up reads it
   uint64_t keep_alive_sent_ns_ = 0;  // 0: none outstanding
   std::vector<uint8_t> scratch_;     // identify data
   std::shared_ptr<HostController> self_while_connecting_;  // nobody else holds it yet

@@ -1,11 +1,13 @@
-// Admin commands of the target's controllers: Identify, Get Log Page (including the
-// discovery and ANA logs), Get/Set Features, Keep Alive, Asynchronous Event Request, Abort.
+// Admin command handlers of the target's controllers (their rows are in commands.cc):
+// Identify, Get Log Page (including the discovery and ANA logs), Get/Set Features, Keep
+// Alive, Asynchronous Event Request, Abort.
 // They run on the admin queue's thread and read subsystem state under the target's mutex.
 #include <algorithm>
 #include <cstring>
 
 #include "env/time.h"
 #include "nvmf/target/connection.h"
+#include "nvmf/wire/nvme_fields.h"
 #include "nvmf/wire/nvme_spec.h"
 
 namespace nds::nvmf {
@@ -21,26 +23,26 @@ void Connection::admin(const uint8_t* sqe, const uint8_t* data, uint32_t data_le
   (void)data;
   (void)data_length;
   last_keep_alive_ns_ = monotonic_ns();  // any admin command counts as traffic (TBKAS)
-  const uint16_t cid = get16(sqe + 2);
-  switch (sqe[0]) {
-    case kOpIdentify: return identify(sqe);
-    case kOpGetLogPage: return get_log_page(sqe);
-    case kOpSetFeatures:
-    case kOpGetFeatures: return features(sqe);
-    case kOpKeepAlive: return respond(cid, kSuccess);
-    case kOpAsyncEventRequest:
-      if (held_aers_.size() >= kMaxHeldAers) return respond(cid, kAsyncEventLimitExceeded | kDoNotRetry);
-      if (!pending_events_.empty()) {
-        uint32_t dw0 = pending_events_.front();
-        pending_events_.erase(pending_events_.begin());
-        return respond(cid, kSuccess, dw0);
-      }
-      held_aers_.push_back(cid);  // held until an event occurs
-      return;
-    case kOpAbort: return respond(cid, kSuccess, 1);  // bit 0: the command was not aborted
-    default: return respond(cid, kInvalidOpcode | kDoNotRetry);
-  }
+  const AdminCommand* command = admin_command(SqeView(sqe).opcode());
+  if (!command) return respond(SqeView(sqe).cid(), kInvalidOpcode | kDoNotRetry);
+  (this->*(command->handle))(sqe);
 }
+
+void Connection::keep_alive(const uint8_t* sqe) { respond(SqeView(sqe).cid(), kSuccess); }
+
+void Connection::async_event_request(const uint8_t* sqe) {
+  const uint16_t cid = SqeView(sqe).cid();
+  if (held_aers_.size() >= kMaxHeldAers) return respond(cid, kAsyncEventLimitExceeded | kDoNotRetry);
+  if (!pending_events_.empty()) {
+    uint32_t dw0 = pending_events_.front();
+    pending_events_.erase(pending_events_.begin());
+    return respond(cid, kSuccess, dw0);
+  }
+  held_aers_.push_back(cid);  // held until an event occurs
+}
+
+// Bit 0 of dword 0: the command was not aborted (commands here finish on their own).
+void Connection::abort_command(const uint8_t* sqe) { respond(SqeView(sqe).cid(), kSuccess, 1); }
 
 void Connection::identify(const uint8_t* sqe) {
   const uint16_t cid = get16(sqe + 2);
@@ -203,12 +205,7 @@ void Connection::get_log_page(const uint8_t* sqe) {
       case kLogCommandEffects:
         // CSUPP for every command handled; LBCC for the ones that change data.
         log.assign(4096, 0);
-        for (uint8_t op : {kOpGetLogPage, kOpIdentify, kOpAbort, kOpSetFeatures, kOpGetFeatures, kOpAsyncEventRequest,
-                           kOpKeepAlive})
-          put32(log.data() + 4 * op, 1);
-        if (sub)
-          for (uint8_t op : {kOpFlush, kOpWrite, kOpRead, kOpCompare, kOpWriteZeroes, kOpDatasetManagement})
-            put32(log.data() + 1024 + 4 * op, op == kOpRead || op == kOpCompare || op == kOpFlush ? 1u : 3u);
+        fill_effects_log(log.data(), sub != nullptr);
         break;
       case kLogChangedNamespaces: {
         log.assign(4096, 0);

@@ -1,4 +1,5 @@
 #include "nvmf/target/connection.h"
+#include "nvmf/target/connection_internal.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -14,34 +15,6 @@ using namespace spec;
 
 void* HeapBuffers::get(uint32_t length) { return std::aligned_alloc(4096, (std::max<uint32_t>(length, 1) + 4095) & ~4095u); }
 void HeapBuffers::put(void* buffer, uint32_t) { std::free(buffer); }
-
-// A command in flight on an I/O queue.
-struct Connection::Request {
-  Connection* conn = nullptr;
-  uint16_t index = 0;
-  bool busy = false;
-  bool awaiting_data = false;
-  uint8_t sqe[64];
-  uint16_t cid = 0;
-  uint8_t opcode = 0;
-  NamespaceSlot* slot = nullptr;
-  uint64_t offset = 0;
-  uint32_t length = 0;    // data bytes of a read, write or compare
-  uint32_t received = 0;  // H2CData bytes so far
-  void* buf = nullptr;
-  uint32_t buf_length = 0;
-  void* compare_with = nullptr;  // Compare: the host's data, while `buf` receives the media's
-  uint32_t pending = 0;          // sub-I/Os still running (Dataset Management)
-  int first_error = 0;
-};
-
-// A connection's view of one namespace: the entry and this thread's queue on it.
-struct Connection::NamespaceSlot {
-  std::shared_ptr<const NamespaceEntry> entry;
-  void* queue = nullptr;
-  uint32_t in_flight = 0;
-  bool retired = false;
-};
 
 Connection::Connection(Target& target, ListenerAddress via, BufferSource& buffers, Thread* thread)
     : target_(target), via_(std::move(via)), buffers_(buffers), thread_(thread) {}
@@ -336,147 +309,6 @@ void Connection::release(Request* r) {
   r->busy = false;
   --in_flight_;
   free_requests_.push_back(r);
-}
-
-void Connection::io(const PduView& pdu) {
-  const uint8_t* sqe = pdu.bytes + 8;
-  const uint16_t cid = get16(sqe + 2);
-  Subsystem* sub = ctrl_->subsystem.get();
-  if (!sub) return respond(cid, kInvalidOpcode | kDoNotRetry);
-  if (sub->generation.load(std::memory_order_acquire) != table_generation_) refresh_namespaces();
-  const uint8_t opcode = sqe[0];
-  if (opcode != kOpRead && opcode != kOpWrite && opcode != kOpFlush && opcode != kOpWriteZeroes &&
-      opcode != kOpDatasetManagement && opcode != kOpCompare)
-    return respond(cid, kInvalidOpcode | kDoNotRetry);
-  NamespaceSlot* slot = slot_for(get32(sqe + 4));
-  if (!slot) return respond(cid, kInvalidNamespace | kDoNotRetry);
-  if (ana_ == AnaState::Inaccessible) return respond(cid, kAnaInaccessible);
-  Namespace& ns = *slot->entry->ns;
-  const uint64_t slba = get64(sqe + 40);
-  const uint64_t blocks = (get32(sqe + 48) & 0xffff) + 1ull;
-  const uint32_t bs = ns.block_size();
-  const bool ranged = opcode == kOpRead || opcode == kOpWrite || opcode == kOpWriteZeroes || opcode == kOpCompare;
-  if (ranged && (slba >= ns.num_blocks() || blocks > ns.num_blocks() - slba))
-    return respond(cid, kLbaOutOfRange | kDoNotRetry);
-  const bool moves_data = opcode == kOpRead || opcode == kOpWrite || opcode == kOpCompare;
-  if (moves_data && blocks * bs > kMaxDataTransfer) return respond(cid, kInvalidField | kDoNotRetry);
-
-  Request* r = take_request(sqe);
-  if (!r) return terminate(FatalError::PduSequenceError, 0, "more commands outstanding than the queue holds");
-  r->slot = slot;
-  ++slot->in_flight;
-  r->offset = slba * bs;
-  r->length = moves_data ? static_cast<uint32_t>(blocks * bs) : 0;
-  if (opcode == kOpDatasetManagement) {
-    uint32_t ranges = (get32(sqe + 40) & 0xff) + 1;
-    if (!(get32(sqe + 44) & 4)) {  // no deallocate attribute: nothing to do
-      release(r);
-      return respond(cid, kSuccess);
-    }
-    if (pdu.data_length < ranges * 16) {
-      release(r);
-      return respond(cid, kDataSglLengthInvalid | kDoNotRetry);
-    }
-    r->buf_length = ranges * 16;
-    r->buf = buffers_.get(r->buf_length);
-    if (!r->buf) {
-      release(r);
-      return respond(cid, kInternalError);
-    }
-    std::memcpy(r->buf, pdu.data(), r->buf_length);
-    return dsm(r);
-  }
-  if (moves_data) {
-    r->buf_length = r->length;
-    r->buf = buffers_.get(r->length);
-    if (!r->buf) {
-      release(r);
-      return respond(cid, kInternalError);  // transient: the host may retry
-    }
-    if (opcode != kOpRead) {
-      if (pdu.data_length) {
-        if (pdu.data_length != r->length) {
-          release(r);
-          return respond(cid, kDataSglLengthInvalid | kDoNotRetry);
-        }
-        std::memcpy(r->buf, pdu.data(), r->length);
-      } else {
-        // Larger than the capsule: ask for the data with one R2T (MAXH2CDATA covers MDTS).
-        r->awaiting_data = true;
-        uint8_t header[kDataHeaderLength] = {};
-        put16(header + 8, cid);
-        put16(header + 10, static_cast<uint16_t>(r->index + 1));
-        put32(header + 16, r->length);
-        return append_pdu(&out_.bytes(), PduType::R2T, digest_flags(false), header, kDataHeaderLength, nullptr, 0);
-      }
-    }
-  }
-  execute(r);
-}
-
-void Connection::execute(Request* r) {
-  Namespace& ns = *r->slot->entry->ns;
-  void* q = r->slot->queue;
-  int rc;
-  switch (r->opcode) {
-    case kOpRead: rc = ns.submit(q, IoType::Read, r->offset, r->length, r->buf, io_done, r); break;
-    case kOpWrite: rc = ns.submit(q, IoType::Write, r->offset, r->length, r->buf, io_done, r); break;
-    case kOpCompare: {
-      // Keep the host's data aside and read the media into the DMA buffer.
-      r->compare_with = std::malloc(r->length);
-      if (!r->compare_with) {
-        rc = -ENOMEM;
-        break;
-      }
-      std::memcpy(r->compare_with, r->buf, r->length);
-      rc = ns.submit(q, IoType::Read, r->offset, r->length, r->buf, io_done, r);
-      break;
-    }
-    case kOpFlush: rc = ns.submit(q, IoType::Flush, 0, 0, nullptr, io_done, r); break;
-    default: {  // Write Zeroes
-      uint64_t blocks = (get32(r->sqe + 48) & 0xffff) + 1ull;
-      rc = ns.submit(q, IoType::WriteZeroes, r->offset, blocks * ns.block_size(), nullptr, io_done, r);
-      break;
-    }
-  }
-  if (rc != 0) finish(r, rc);
-}
-
-void Connection::dsm(Request* r) {
-  Namespace& ns = *r->slot->entry->ns;
-  const uint32_t ranges = r->buf_length / 16;
-  const uint8_t* list = static_cast<const uint8_t*>(r->buf);
-  for (uint32_t i = 0; i < ranges; ++i) {
-    uint64_t start = get64(list + 16 * i + 8), count = get32(list + 16 * i + 4);
-    if (count && (start >= ns.num_blocks() || count > ns.num_blocks() - start)) {
-      r->first_error = -ERANGE;
-      break;
-    }
-  }
-  // Deallocated blocks read as zeroes afterwards (DLFEAT), so deallocate is write zeroes.
-  r->pending = 1;  // held until every range is submitted
-  for (uint32_t i = 0; i < ranges && r->first_error == 0; ++i) {
-    uint64_t start = get64(list + 16 * i + 8), count = get32(list + 16 * i + 4);
-    if (!count) continue;
-    ++r->pending;
-    int rc = ns.submit(r->slot->queue, IoType::WriteZeroes, start * ns.block_size(), count * ns.block_size(), nullptr,
-                       io_done, r);
-    if (rc != 0) {
-      --r->pending;
-      r->first_error = rc;
-    }
-  }
-  io_done(0, r);
-}
-
-void Connection::io_done(int status, void* arg) {
-  auto* r = static_cast<Request*>(arg);
-  if (r->opcode == kOpDatasetManagement) {
-    if (status != 0 && r->first_error == 0) r->first_error = status;
-    if (--r->pending > 0) return;
-    status = r->first_error;
-  }
-  r->conn->finish(r, status);
 }
 
 void Connection::finish(Request* r, int status) {

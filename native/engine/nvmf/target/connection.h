@@ -81,6 +81,43 @@ class Connection {
   std::vector<uint8_t> discovery_log();
   std::vector<uint8_t> ana_log(bool without_nsids);
 
+  // The commands served, one row each (commands.cc). A row drives validation (the flags),
+  // dispatch, and the Commands Supported and Effects log. Adding a command is one row
+  // and its handler.
+  struct AdminCommand {
+    uint8_t opcode;
+    uint32_t effects;  // Commands Supported and Effects: bit 0 CSUPP, bit 1 LBCC
+    void (Connection::*handle)(const uint8_t* sqe);
+  };
+  enum IoFlag : uint8_t {
+    kRanged = 1,       // SLBA and NLB must lie inside the namespace
+    kMovesData = 2,    // NLB blocks of data move (capped by MDTS)
+    kFromHost = 4,     // the data comes from the host (in the capsule or by R2T)
+    kRangeList = 8,    // the capsule holds a list of ranges (Dataset Management)
+  };
+  struct IoCommand {
+    uint8_t opcode;
+    uint8_t flags;
+    uint32_t effects;
+    void (Connection::*execute)(Request* req);  // once the data, if any, is in req->buf
+  };
+  static const AdminCommand kAdminCommands[];
+  static const IoCommand kIoCommands[];
+  static const AdminCommand* admin_command(uint8_t opcode);
+  static const IoCommand* io_command(uint8_t opcode);
+  // Fills the 4 KiB Commands Supported and Effects log (NVM commands only for I/O controllers).
+  static void fill_effects_log(uint8_t* log, bool with_io_commands);
+  // Admin handlers.
+  void keep_alive(const uint8_t* sqe);
+  void async_event_request(const uint8_t* sqe);
+  void abort_command(const uint8_t* sqe);
+  // I/O handlers.
+  void execute_read(Request* req);
+  void execute_write(Request* req);
+  void execute_compare(Request* req);
+  void execute_flush(Request* req);
+  void execute_write_zeroes(Request* req);
+
   void io(const PduView& pdu);
   void execute(Request* req);
   static void io_done(int status, void* arg);

@@ -1,0 +1,49 @@
+// Native binding types for one area: js_nvmf.cc (target and discovery).
+import type { NativeEngine } from './engine.js';
+
+export interface NativeSubsystemInfo {
+  nqn: string;
+  serial: string;
+  model: string;
+  allowAnyHost: boolean;
+  maxNamespaces: number;
+  hosts: string[];
+  listeners: { address: string; port: number; anaState: 'optimized' | 'non_optimized' | 'inaccessible' }[];
+  namespaces: { nsid: number; bdevName: string }[];
+  controllers: number;
+}
+
+export interface NativeDiscoveryEntry {
+  transport: string;
+  addressFamily: string;
+  subtype: string;
+  address: string;
+  port: string;
+  nqn: string;
+  portId: number;
+}
+
+/** The functions of js_nvmf.cc. */
+export interface NativeNvmfFunctions {
+  /** NVMe-oF target (js_nvmf.cc); arguments validated by src/nvmf-target/. */
+  nvmfCreateSubsystem(
+    engine: NativeEngine,
+    nqn: string,
+    serial: string,
+    model: string,
+    allowAnyHost: boolean,
+    hosts: string[],
+    maxNamespaces: number,
+  ): Promise<void>;
+  nvmfDestroySubsystem(engine: NativeEngine, nqn: string): Promise<void>;
+  nvmfAddNamespace(engine: NativeEngine, nqn: string, bdevName: string, nsid: number, uuid: string | null, nguid: string | null): Promise<number>;
+  nvmfRemoveNamespace(engine: NativeEngine, nqn: string, nsid: number): Promise<void>;
+  nvmfAddListener(engine: NativeEngine, nqn: string, address: string, port: number): Promise<number>;
+  nvmfRemoveListener(engine: NativeEngine, nqn: string, address: string, port: number): Promise<void>;
+  nvmfAddHost(engine: NativeEngine, nqn: string, host: string): Promise<void>;
+  nvmfRemoveHost(engine: NativeEngine, nqn: string, host: string): Promise<void>;
+  nvmfSetAnaState(engine: NativeEngine, nqn: string, address: string, port: number, state: number): Promise<void>;
+  nvmfList(engine: NativeEngine): Promise<NativeSubsystemInfo[]>;
+  nvmfDiscover(engine: NativeEngine, address: string, port: number, hostNqn: string): Promise<NativeDiscoveryEntry[]>;
+  nvmfHostNqn(): string;
+}
