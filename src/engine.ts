@@ -1,4 +1,4 @@
-import { binding, type NativeBdevCreated, type NativeEngine, type NativeEngineInfo, type NativePoolOpened } from './binding.js';
+import { binding, IoOp, type IoOpName, type NativeBdevCreated, type NativeEngine, type NativeEngineInfo, type NativePoolOpened } from './binding.js';
 import { Pool, type PoolHost } from './lvol/pool.js';
 import { Bdev, type BdevHost, type HandleStatus } from './bdev/bdev.js';
 import { resolveBenchOptions, shapeBenchResult, type BenchOptions, type BenchResult } from './bench.js';
@@ -27,6 +27,15 @@ export interface EngineOptions {
 }
 
 export type EngineInfo = NativeEngineInfo;
+
+export interface BdevDescription {
+  name: string;
+  /** Who claimed it (a pool, a nexus, an error bdev), or null. */
+  claimedBy: string | null;
+  /** The module whose object it is (an lvol's store), or null. */
+  belongsTo: string | null;
+  ioTypes: IoOpName[];
+}
 
 export interface CreatePoolOptions {
   /** 1-63 bytes, no '/'. */
@@ -305,6 +314,20 @@ export class Engine implements BdevHost, PoolHost, NvmfHost, NexusHost {
   }
 
   /** The bdev of that name created through this engine, or undefined. */
+  /** Who claims each bdev, which module's object it is, and the I/O types it serves. */
+  describeBdevs(): Promise<BdevDescription[]> {
+    return withCallerStack('describeBdevs', undefined, async () => {
+      this.assertRunning('describeBdevs');
+      const rows = await binding().bdevDescribeAll(this.#native);
+      return rows.map((row) => ({
+        name: row.name,
+        claimedBy: row.claimedBy,
+        belongsTo: row.belongsTo,
+        ioTypes: (Object.keys(IoOp) as IoOpName[]).filter((op) => row.ioTypes & (1 << IoOp[op])),
+      }));
+    });
+  }
+
   getBdev(name: string): Bdev | undefined {
     requireString(name, 'name');
     this.assertRunning('getBdev', name);

@@ -1,4 +1,4 @@
-export { Engine, type EngineOptions, type EngineInfo, type CreatePoolOptions } from './engine.js';
+export { Engine, type EngineOptions, type EngineInfo, type CreatePoolOptions, type BdevDescription } from './engine.js';
 export { Pool, type CreateLvolOptions } from './lvol/pool.js';
 export { Lvol } from './lvol/lvol.js';
 export { Bdev, type HandleStatus, type BdevHealth } from './bdev/bdev.js';
@@ -28,3 +28,7 @@ export {
   type RebuildStats,
 } from './nexus/nexus.js';
 export type { CreateNexusOptions } from './nexus/options.js';
+export { Daemon, type DaemonOptions } from './daemon/daemon.js';
+export { FileNexusInfoStore, type NexusInfoStore } from './daemon/nexus-store.js';
+export { RpcClient, type RpcClientOptions } from './rpc/client.js';
+export { RpcError, RpcCode } from './rpc/protocol.js';

@@ -158,6 +158,40 @@ Napi::Value BatchSubmit(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, engine->submit_batch(bdev.get(), batch, slot, bytes));
 }
 
+// bdevDescribeAll(engine) -> Promise<{ name, claimedBy, belongsTo, ioTypes }[]>: what only the
+// app thread may read (claims change there), for every bdev in one hop. ioTypes has bit
+// (1 << IoType) set for each type the bdev's module serves.
+Napi::Value BdevDescribeAll(const Napi::CallbackInfo& info) {
+  JsEngine* engine = running_engine(info);
+  if (!engine) return info.Env().Undefined();
+  return engine->control(info.Env(), [engine](ControlRequest* r) {
+    struct Row {
+      std::string name, claimed_by, belongs_to;
+      uint32_t io_types = 0;
+    };
+    auto rows = std::make_shared<std::vector<Row>>();
+    for (Bdev* bdev : engine->engine().bdevs().all()) {
+      Row row{bdev->name(), bdev->claimed_by(), bdev->belongs_to()};
+      for (int t = 0; t < kIoTypeCount; ++t)
+        if (bdev->io_type_supported(static_cast<IoType>(t))) row.io_types |= 1u << t;
+      rows->push_back(std::move(row));
+    }
+    engine->finish(r, Status::ok(), [rows](Napi::Env env) {
+      Napi::Array out = Napi::Array::New(env, rows->size());
+      for (size_t i = 0; i < rows->size(); ++i) {
+        const Row& row = (*rows)[i];
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("name", row.name);
+        o.Set("claimedBy", row.claimed_by.empty() ? env.Null() : Napi::String::New(env, row.claimed_by));
+        o.Set("belongsTo", row.belongs_to.empty() ? env.Null() : Napi::String::New(env, row.belongs_to));
+        o.Set("ioTypes", row.io_types);
+        out.Set(i, o);
+      }
+      return out;
+    });
+  });
+}
+
 }  // namespace
 
 void register_bdev_functions(Napi::Env env, Napi::Object exports) {
@@ -166,6 +200,7 @@ void register_bdev_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("bdevStats", Napi::Function::New(env, BdevStats));
   exports.Set("bdevResetStats", Napi::Function::New(env, BdevResetStats));
   exports.Set("bdevHealth", Napi::Function::New(env, BdevHealth));
+  exports.Set("bdevDescribeAll", Napi::Function::New(env, BdevDescribeAll));
   exports.Set("bdevControl", Napi::Function::New(env, BdevControl));
   exports.Set("bdevIo", Napi::Function::New(env, BdevIo));
   exports.Set("allocBuffer", Napi::Function::New(env, AllocBuffer));

@@ -52,10 +52,23 @@ Napi::Value subsystem_value(Napi::Env env, const nvmf::SubsystemInfo& s) {
     Napi::Object n = Napi::Object::New(env);
     n.Set("nsid", s.namespaces[i].first);
     n.Set("bdevName", s.namespaces[i].second);
+    n.Set("uuid", Uuid{s.namespace_ids[i].first}.to_string());
+    n.Set("nguid", Uuid{s.namespace_ids[i].second}.to_string());
     namespaces.Set(i, n);
   }
   o.Set("namespaces", namespaces);
   o.Set("controllers", static_cast<double>(s.controllers));
+  Napi::Array controllers = Napi::Array::New(env, s.controller_list.size());
+  for (size_t i = 0; i < s.controller_list.size(); ++i) {
+    const auto& c = s.controller_list[i];
+    Napi::Object v = Napi::Object::New(env);
+    v.Set("cntlid", c.cntlid);
+    v.Set("hostNqn", c.hostnqn);
+    v.Set("address", c.listener.address);
+    v.Set("port", c.listener.port);
+    controllers.Set(i, v);
+  }
+  o.Set("controllerList", controllers);
   return o;
 }
 
@@ -105,6 +118,13 @@ Napi::Value AddNamespace(const Napi::CallbackInfo& info) {
     Status st = js->engine().nvmf().add_namespace(nqn, o, &nsid);
     js->finish(r, st, [nsid](Napi::Env e) { return Napi::Number::New(e, nsid); });
   });
+}
+
+// nvmfSetAllowAnyHost(engine, nqn, allow)
+Napi::Value SetAllowAnyHost(const Napi::CallbackInfo& info) {
+  std::string nqn = str(info[1]);
+  bool allow = info[2].As<Napi::Boolean>();
+  return simple(info, [nqn, allow](nvmf::TargetService& svc) { return svc.set_allow_any_host(nqn, allow); });
 }
 
 // nvmfRemoveNamespace(engine, nqn, nsid)
@@ -214,6 +234,7 @@ void register_nvmf_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("nvmfAddListener", Napi::Function::New(env, AddListener));
   exports.Set("nvmfRemoveListener", Napi::Function::New(env, RemoveListener));
   exports.Set("nvmfAddHost", Napi::Function::New(env, AddHost));
+  exports.Set("nvmfSetAllowAnyHost", Napi::Function::New(env, SetAllowAnyHost));
   exports.Set("nvmfRemoveHost", Napi::Function::New(env, RemoveHost));
   exports.Set("nvmfSetAnaState", Napi::Function::New(env, SetAnaState));
   exports.Set("nvmfList", Napi::Function::New(env, List));

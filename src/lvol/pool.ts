@@ -102,6 +102,11 @@ export class Pool {
     return this.#lvols.get(name);
   }
 
+  /** The lvols as of the last operation or listing, without asking the engine. */
+  lvolsNow(): Lvol[] {
+    return [...this.#lvols.values()];
+  }
+
   async listLvols(): Promise<Lvol[]> {
     await this.refresh();
     return [...this.#lvols.values()];

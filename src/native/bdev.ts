@@ -47,6 +47,15 @@ export interface NativeInjection {
   latencyUs: number;
 }
 
+/** What the app thread alone may read about a bdev (bdevDescribeAll). */
+export interface NativeBdevDescription {
+  name: string;
+  claimedBy: string | null;
+  belongsTo: string | null;
+  /** Bit (1 << IoOp) for each I/O type the module serves. */
+  ioTypes: number;
+}
+
 /** The functions of js_bdev.cc. */
 export interface NativeBdevFunctions {
   /** BdevCreate: creates a bdev from a URI and opens it. */
@@ -89,6 +98,8 @@ export interface NativeBdevFunctions {
     buffers: (Uint8Array | null)[],
     statuses: Int32Array,
   ): number;
+  /** BdevDescribeAll: claims, owners and I/O types of every bdev, read on the app thread. */
+  bdevDescribeAll(engine: NativeEngine): Promise<NativeBdevDescription[]>;
   /** BdevHealth: the device's state, and why it is reconnecting or gone. */
   bdevHealth(bdev: NativeBdev): { state: 'online' | 'reconnecting' | 'gone'; reason: string | null };
 }

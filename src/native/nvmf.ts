@@ -9,8 +9,10 @@ export interface NativeSubsystemInfo {
   maxNamespaces: number;
   hosts: string[];
   listeners: { address: string; port: number; anaState: 'optimized' | 'non_optimized' | 'inaccessible' }[];
-  namespaces: { nsid: number; bdevName: string }[];
+  namespaces: { nsid: number; bdevName: string; uuid: string; nguid: string }[];
   controllers: number;
+  /** The controllers hosts have made, with the listener each came in through. */
+  controllerList: { cntlid: number; hostNqn: string; address: string; port: number }[];
 }
 
 export interface NativeDiscoveryEntry {
@@ -41,6 +43,7 @@ export interface NativeNvmfFunctions {
   nvmfAddListener(engine: NativeEngine, nqn: string, address: string, port: number): Promise<number>;
   nvmfRemoveListener(engine: NativeEngine, nqn: string, address: string, port: number): Promise<void>;
   nvmfAddHost(engine: NativeEngine, nqn: string, host: string): Promise<void>;
+  nvmfSetAllowAnyHost(engine: NativeEngine, nqn: string, allow: boolean): Promise<void>;
   nvmfRemoveHost(engine: NativeEngine, nqn: string, host: string): Promise<void>;
   nvmfSetAnaState(engine: NativeEngine, nqn: string, address: string, port: number, state: number): Promise<void>;
   nvmfList(engine: NativeEngine): Promise<NativeSubsystemInfo[]>;

@@ -115,6 +115,14 @@ export class Subsystem {
     return this.#call('addHost', () => binding().nvmfAddHost(this.#host.nativeHandle, this.nqn, requireNqn(hostNqn, 'hostNqn')));
   }
 
+  /** With true, any host may connect; with false, only the listed hosts (from the next connection on). */
+  setAllowAnyHost(allow: boolean): Promise<void> {
+    return this.#call('setAllowAnyHost', () => {
+      if (typeof allow !== 'boolean') throw new TypeError('allow must be a boolean');
+      return binding().nvmfSetAllowAnyHost(this.#host.nativeHandle, this.nqn, allow);
+    });
+  }
+
   /** Takes a host off the allowlist; its controllers are torn down now. */
   removeHost(hostNqn: string): Promise<void> {
     return this.#call('removeHost', () => binding().nvmfRemoveHost(this.#host.nativeHandle, this.nqn, requireString(hostNqn, 'hostNqn')));

@@ -24,6 +24,8 @@ class BdevManager {
   // Registers the bdev under its name (EEXIST if taken).
   Status add(std::unique_ptr<Bdev> bdev);
   Bdev* find(std::string_view name) const;
+  // Every bdev, stacked ones after what they sit on (app thread).
+  const std::vector<Bdev*>& all() const { return registration_order_; }
 
   Status open(std::string_view name, bool write, BdevDesc** out);
   void close(BdevDesc* desc);

@@ -177,6 +177,14 @@ Status Target::add_host(const std::string& nqn, const std::string& host) {
   return Status::ok();
 }
 
+Status Target::set_allow_any_host(const std::string& nqn, bool allow) {
+  std::lock_guard lock(mutex_);  // connect reads it under the same mutex
+  auto it = subsystems_.find(nqn);
+  if (it == subsystems_.end()) return missing(nqn);
+  it->second->options.allow_any_host = allow;
+  return Status::ok();
+}
+
 Status Target::remove_host(const std::string& nqn, const std::string& host) {
   std::lock_guard lock(mutex_);
   auto it = subsystems_.find(nqn);
@@ -218,10 +226,16 @@ std::vector<SubsystemInfo> Target::list() const {
     SubsystemInfo info;
     info.options = sub->options;
     info.listeners = sub->listeners;
-    for (auto& e : *sub->table)
-      if (e) info.namespaces.emplace_back(e->nsid, e->bdev_name);
-    for (auto& [id, c] : controllers_)
-      if (c->subsystem == sub) ++info.controllers;
+    for (auto& e : *sub->table) {
+      if (!e) continue;
+      info.namespaces.emplace_back(e->nsid, e->bdev_name);
+      info.namespace_ids.emplace_back(e->uuid, e->nguid);
+    }
+    for (auto& [id, c] : controllers_) {
+      if (c->subsystem != sub) continue;
+      ++info.controllers;
+      info.controller_list.push_back({c->cntlid, c->hostnqn, c->listener});
+    }
     out.push_back(std::move(info));
   }
   return out;

@@ -112,7 +112,14 @@ struct SubsystemInfo {
   SubsystemOptions options;
   std::vector<SubsystemListener> listeners;
   std::vector<std::pair<uint32_t, std::string>> namespaces;  // nsid, bdev name
+  std::vector<std::pair<std::array<uint8_t, 16>, std::array<uint8_t, 16>>> namespace_ids;  // uuid, nguid
   size_t controllers = 0;
+  struct ControllerSummary {
+    uint16_t cntlid;
+    std::string hostnqn;
+    ListenerAddress listener;
+  };
+  std::vector<ControllerSummary> controller_list;
 };
 
 class Target {
@@ -130,6 +137,8 @@ class Target {
   Status remove_listener(const std::string& nqn, const ListenerAddress& address);
   Status add_host(const std::string& nqn, const std::string& host);
   Status remove_host(const std::string& nqn, const std::string& host);
+  // Hosts that connect from now on are checked against the list unless `allow` is set.
+  Status set_allow_any_host(const std::string& nqn, bool allow);
   Status set_ana_state(const std::string& nqn, const ListenerAddress& address, AnaState state);
   std::vector<SubsystemInfo> list() const;
   bool has_subsystem(const std::string& nqn) const;

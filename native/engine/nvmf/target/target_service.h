@@ -36,6 +36,7 @@ class TargetService {
   Status add_listener(const std::string& nqn, ListenerAddress* address);
   Status remove_listener(const std::string& nqn, const ListenerAddress& address);
   Status add_host(const std::string& nqn, const std::string& host) { return target_.add_host(nqn, host); }
+  Status set_allow_any_host(const std::string& nqn, bool allow) { return target_.set_allow_any_host(nqn, allow); }
   Status remove_host(const std::string& nqn, const std::string& host) { return target_.remove_host(nqn, host); }
   Status set_ana_state(const std::string& nqn, const ListenerAddress& address, AnaState state);
   std::vector<SubsystemInfo> list() const { return target_.list(); }

@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// The `nodestor` command: `nodestor daemon` runs a node daemon; `nodestor rpc` calls one
+// of its methods and prints the result as JSON, as SPDK's rpc.py does.
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { Daemon } from '../daemon/daemon.js';
+import { RpcClient } from '../rpc/client.js';
+import { RpcError } from '../rpc/protocol.js';
+import { parseKeyValues, parseHostPort } from './args.js';
+
+const program = new Command('nodestor').description('nodestor: a storage engine node and its tools');
+
+const cores = (text: string) => {
+  const list = text.split(',').map((c) => Number(c));
+  if (list.some((c) => !Number.isInteger(c) || c < 0)) throw new InvalidArgumentError('a comma-separated list of core numbers');
+  return list;
+};
+const positive = (text: string) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('a positive whole number');
+  return n;
+};
+const hostPort = (text: string) => {
+  try {
+    return parseHostPort(text);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+};
+
+program
+  .command('daemon')
+  .description('run a node daemon: one engine, driven over JSON-RPC')
+  .requiredOption('--node <name>', "this node's name")
+  .option('--cores <list>', 'cores for the reactors', cores, [0])
+  .option('--memory-mb <n>', 'DMA memory in MiB', positive)
+  .option('--hugepages <mode>', 'auto | require | off', 'auto')
+  .option('--idle <mode>', 'poll | adaptive', 'adaptive')
+  .option('--rpc <path>', 'Unix socket (default /var/tmp/nodestor-<node>.sock)')
+  .option('--rpc-tcp <host:port>', 'also serve RPC over TCP (needs --token-file off loopback)', hostPort)
+  .option('--token-file <file>', 'the token TCP clients must send')
+  .option('--tls-cert <file>', 'TLS certificate for --rpc-tcp')
+  .option('--tls-key <file>', 'TLS key for --rpc-tcp')
+  .option('--config <file>', 'an SPDK-format JSON config to apply at start')
+  .option('--replica-listener <host:port>', 'where replicas are shared', hostPort, { host: '127.0.0.1', port: 8420 })
+  .option('--data-dir <dir>', 'where nexus info is kept (default /var/tmp/nodestor-<node>)')
+  .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
+  .action(async (o) => {
+    if (!['auto', 'require', 'off'].includes(o.hugepages)) throw new InvalidArgumentError('--hugepages must be auto, require or off');
+    if (!['poll', 'adaptive'].includes(o.idle)) throw new InvalidArgumentError('--idle must be poll or adaptive');
+    if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new InvalidArgumentError('--tls-cert and --tls-key go together');
+    const daemon = await Daemon.start({
+      node: o.node,
+      cores: o.cores,
+      ...(o.memoryMb ? { memoryMb: o.memoryMb } : {}),
+      hugepages: o.hugepages,
+      idle: o.idle,
+      ...(o.rpc ? { rpcSocket: o.rpc } : {}),
+      ...(o.rpcTcp ? { rpcTcp: o.rpcTcp } : {}),
+      ...(o.tokenFile ? { token: readFileSync(o.tokenFile, 'utf8').trim() } : {}),
+      ...(o.tlsCert ? { tls: { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } } : {}),
+      ...(o.config ? { config: o.config } : {}),
+      replicaListener: { address: o.replicaListener.host, port: o.replicaListener.port },
+      ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+      logLevel: o.logLevel,
+    });
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (daemon.stopping) {
+        daemon.log.warn({ signal }, 'already stopping; this signal changes nothing');
+        return;
+      }
+      daemon.log.info({ signal }, 'stopping');
+      daemon.stop().then(
+        () => process.exit(0),
+        (error) => {
+          daemon.log.error({ error: (error as Error).message }, 'stop failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+
+program
+  .command('rpc')
+  .description("call a daemon method and print its result as JSON (like SPDK's rpc.py)")
+  .argument('<method>', 'e.g. bdev_get_bdevs')
+  .argument('[params...]', "a JSON object, or --key value pairs (values parsed as JSON when they are)")
+  .option('-s, --socket <path>', 'Unix socket (default: the --node daemon\'s, or $NODESTOR_RPC_SOCKET)')
+  .option('--node <name>', 'the daemon of this node: /var/tmp/nodestor-<name>.sock')
+  .option('--tcp <host:port>', 'TCP instead of the Unix socket', hostPort)
+  .option('--token-file <file>', 'the token for TCP')
+  .option('--rpc-timeout <seconds>', 'give up after this long', positive, 60)
+  .allowUnknownOption(true)
+  .action(async (method: string, rest: string[], o) => {
+    const params = parseKeyValues(rest);
+    const socketPath = o.socket ?? (o.node ? `/var/tmp/nodestor-${o.node}.sock` : process.env.NODESTOR_RPC_SOCKET);
+    if (!o.tcp && !socketPath) throw new InvalidArgumentError('say which daemon: --node NAME, --socket PATH or --tcp HOST:PORT');
+    const client = await RpcClient.connect({
+      ...(o.tcp ? { tcp: o.tcp } : { socketPath }),
+      ...(o.tokenFile ? { token: readFileSync(o.tokenFile, 'utf8').trim() } : {}),
+      timeoutMs: o.rpcTimeout * 1000,
+    });
+    try {
+      const result = await client.call(method, params);
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    } catch (error) {
+      if (error instanceof RpcError) {
+        process.stderr.write(`${JSON.stringify({ code: error.code, message: error.message, ...(error.data !== undefined ? { data: error.data } : {}) }, null, 2)}\n`);
+        process.exitCode = 1;
+      } else throw error;
+    } finally {
+      client.close();
+    }
+  });
+
+program.parseAsync(process.argv).catch((error: Error) => {
+  process.stderr.write(`nodestor: ${error.message}\n`);
+  process.exit(2);
+});

@@ -1,0 +1,163 @@
+// The node daemon: one engine, its JSON-RPC server (Unix socket, optional TCP), an optional
+// SPDK-format config applied before the daemon answers, and a clean stop (nexuses shut
+// down with the clean flag persisted, subsystems removed, pools exported).
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import pino from 'pino';
+import { Engine } from '../engine.js';
+import { MethodRegistry } from '../rpc/registry.js';
+import { RpcServer } from '../rpc/server.js';
+import { registerBdevMethods } from '../rpc/methods/bdev.js';
+import { registerFrameworkMethods } from '../rpc/methods/framework.js';
+import { registerLvolMethods } from '../rpc/methods/lvol.js';
+import { registerNexusMethods } from '../rpc/methods/nexus.js';
+import { registerNvmeMethods } from '../rpc/methods/nvme.js';
+import { registerNvmfMethods } from '../rpc/methods/nvmf.js';
+import { registerPoolMethods } from '../rpc/methods/pools.js';
+import { applyConfig, readConfig } from './config.js';
+import { DaemonContext } from './context.js';
+import { FileNexusInfoStore, type NexusInfoStore } from './nexus-store.js';
+
+export interface DaemonOptions {
+  /** The node's name: in logs, events and the default socket path. */
+  node: string;
+  cores?: number[];
+  memoryMb?: number;
+  hugepages?: 'auto' | 'require' | 'off';
+  idle?: 'poll' | 'adaptive';
+  /** Default /var/tmp/nodestor-<node>.sock. */
+  rpcSocket?: string;
+  rpcTcp?: { host: string; port: number };
+  token?: string;
+  tls?: { cert: Buffer; key: Buffer };
+  /** An SPDK-format JSON config (a path or the parsed object), applied before the daemon answers. */
+  config?: string | object;
+  /** Where replica_create shares; default 127.0.0.1:8420. */
+  replicaListener?: { address: string; port: number };
+  logLevel?: string;
+  /** Default /var/tmp/nodestor-<node>: the nexus-info files live here. */
+  dataDir?: string;
+  nexusStore?: NexusInfoStore;
+  /** A pino logger to use instead of JSON lines on stderr. */
+  logger?: pino.Logger;
+}
+
+function packageVersion(): string {
+  const require = createRequire(import.meta.url);
+  for (const path of ['../../package.json', '../../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(require.resolve(path), 'utf8')) as { version: string }).version;
+    } catch {
+      /* try the next layout (src/ or dist/src/) */
+    }
+  }
+  return '0.0.0';
+}
+
+export class Daemon {
+  readonly context: DaemonContext;
+  readonly registry: MethodRegistry;
+  readonly log: pino.Logger;
+  readonly socketPath: string;
+  #server: RpcServer | undefined;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(context: DaemonContext, registry: MethodRegistry, log: pino.Logger, socketPath: string) {
+    this.context = context;
+    this.registry = registry;
+    this.log = log;
+    this.socketPath = socketPath;
+  }
+
+  get tcpPort(): number | undefined {
+    return this.#server?.tcpPort;
+  }
+
+  get stopping(): boolean {
+    return this.#stopping !== undefined;
+  }
+
+  static async start(options: DaemonOptions): Promise<Daemon> {
+    if (!options || typeof options.node !== 'string' || !/^[A-Za-z0-9._-]{1,63}$/.test(options.node))
+      throw new RangeError('node must be 1-63 letters, digits, dots, dashes or underscores');
+    const log = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { node: options.node } }, pino.destination({ dest: 2, sync: true }));
+    const engine = await Engine.start({
+      ...(options.cores ? { cores: options.cores } : {}),
+      ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
+      hugepages: options.hugepages ?? 'auto',
+      idle: options.idle ?? 'adaptive',
+    });
+    for (const warning of engine.warnings) log.warn({ warning }, 'engine');
+    const dataDir = options.dataDir ?? `/var/tmp/nodestor-${options.node}`;
+    const context = new DaemonContext({
+      engine,
+      node: options.node,
+      log,
+      nexusStore: options.nexusStore ?? new FileNexusInfoStore(`${dataDir}/nexus`),
+      replicaListener: options.replicaListener ?? { address: '127.0.0.1', port: 8420 },
+    });
+    const registry = new MethodRegistry((method, members) => log.warn({ method, ignored: members }, `${method}: these parameters have no meaning in nodestor`));
+    const version = packageVersion();
+    registerFrameworkMethods(registry, context, version);
+    registerBdevMethods(registry, context);
+    registerNvmeMethods(registry, context);
+    registerLvolMethods(registry, context);
+    registerNvmfMethods(registry, context);
+    registerPoolMethods(registry, context);
+    registerNexusMethods(registry, context);
+    const socketPath = options.rpcSocket ?? `/var/tmp/nodestor-${options.node}.sock`;
+    const daemon = new Daemon(context, registry, log, socketPath);
+    try {
+      if (options.config !== undefined) {
+        const calls = await applyConfig(registry, readConfig(options.config));
+        log.info({ calls }, 'config applied');
+      }
+      daemon.#server = await RpcServer.listen({
+        registry,
+        log,
+        socketPath,
+        ...(options.rpcTcp ? { tcp: options.rpcTcp } : {}),
+        ...(options.token !== undefined ? { token: options.token } : {}),
+        ...(options.tls ? { tls: options.tls } : {}),
+      });
+    } catch (error) {
+      // Never half-configured: what the config made goes with the engine.
+      await daemon.#shutdown().catch(() => undefined);
+      throw error;
+    }
+    log.info({ socket: socketPath, tcpPort: daemon.tcpPort, version }, 'daemon ready');
+    return daemon;
+  }
+
+  /** Stops cleanly; a second call returns the same promise. */
+  stop(): Promise<void> {
+    if (!this.#stopping) this.#stopping = this.#shutdown();
+    return this.#stopping;
+  }
+
+  async #shutdown(): Promise<void> {
+    const { engine } = this.context;
+    await this.#server?.close();
+    this.#server = undefined;
+    if (engine.status !== 'open') return;
+    for (const nexus of engine.listNexuses()) {
+      try {
+        await nexus.shutdown(); // unpublishes, persists the clean flag
+      } catch (error) {
+        this.log.error({ nexus: nexus.name, error: (error as Error).message }, 'nexus shutdown failed');
+      }
+    }
+    for (const s of await engine.nvmf.listSubsystems()) await engine.nvmf.subsystem(s.nqn).destroy().catch(() => undefined);
+    for (const nexus of engine.listNexuses()) await nexus.destroy().catch(() => undefined);
+    for (const pool of engine.listPools()) {
+      try {
+        await pool.export();
+        this.log.info({ pool: pool.name }, 'pool exported');
+      } catch (error) {
+        this.log.error({ pool: pool.name, error: (error as Error).message }, 'pool export failed');
+      }
+    }
+    await engine.stop();
+    this.log.info({}, 'daemon stopped');
+  }
+}

@@ -1,0 +1,58 @@
+// Where a daemon keeps each nexus's child health and clean-shutdown flag, so a nexus made
+// again after a crash opens only the children that were healthy. Pluggable: the default is
+// one JSON file per nexus, written with fsync and an atomic rename; the control plane
+// brings a shared store.
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NexusPersistInfo } from '../nexus/nexus.js';
+
+export interface NexusInfoStore {
+  save(info: NexusPersistInfo): Promise<void>;
+  load(uuid: string): Promise<NexusPersistInfo | undefined>;
+  remove(uuid: string): Promise<void>;
+}
+
+export class FileNexusInfoStore implements NexusInfoStore {
+  readonly dir: string;
+  constructor(dir: string) {
+    this.dir = dir;
+    mkdirSync(dir, { recursive: true });
+  }
+
+  #path(uuid: string): string {
+    if (!/^[0-9a-f-]{36}$/i.test(uuid)) throw new RangeError(`not a nexus uuid: ${uuid}`);
+    return join(this.dir, `${uuid}.json`);
+  }
+
+  async save(info: NexusPersistInfo): Promise<void> {
+    const path = this.#path(info.uuid);
+    const temp = `${path}.tmp`;
+    const fd = openSync(temp, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify(info));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+    const dirFd = openSync(this.dir, 'r'); // the rename itself must be durable
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  }
+
+  async load(uuid: string): Promise<NexusPersistInfo | undefined> {
+    try {
+      return JSON.parse(readFileSync(this.#path(uuid), 'utf8')) as NexusPersistInfo;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async remove(uuid: string): Promise<void> {
+    rmSync(this.#path(uuid), { force: true });
+  }
+}
