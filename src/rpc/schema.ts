@@ -58,13 +58,13 @@ export function check(schema: Schema, value: unknown, path: string): string | nu
         if (!schema.open && schema.properties[key] === undefined && !schema.ignored?.includes(key))
           return `${path === 'params' ? '' : `${path}.`}${key} is not a parameter of this method`;
       }
-      for (const key of schema.required ?? [])
-        if (record[key] === undefined) return `${path === 'params' ? '' : `${path}.`}${key} is required`;
       for (const [key, sub] of Object.entries(schema.properties)) {
         if (record[key] === undefined) continue;
         const problem = check(sub, record[key], path === 'params' ? key : `${path}.${key}`);
         if (problem) return problem;
       }
+      for (const key of schema.required ?? [])
+        if (record[key] === undefined) return `${path === 'params' ? '' : `${path}.`}${key} is required`;
       return null;
     }
   }
