@@ -8,6 +8,7 @@ import { micro } from './micro.js';
 import { nexusBench } from './nexus.js';
 import { nvmfBench } from './nvmf.js';
 import { replicatedBench } from './replicated.js';
+import { rpcBench } from './rpc.js';
 import { uringVsFio } from './uring-vs-fio.js';
 
 const usage = `usage:
@@ -22,6 +23,7 @@ const usage = `usage:
   npm run bench -- nexus [--seconds 3] [--core 0]
   npm run bench -- replicated [--seconds 3] [--trials 3] [--cores 0,1] [--read-policy least-loaded|round-robin] [--replica-processes 1|2]
                             (replica core, volume core; 3-replica nexus vs one remote replica)
+  npm run bench -- rpc [--calls 10000] [--cycles 1000] [--core 0]   (JSON-RPC calls/s to a daemon process, depth 1 and 32)
   (results: JSON on stdout, and JSON/SVG under --out, default bench/results)`;
 
 const [name, ...rest] = process.argv.slice(2);
@@ -45,6 +47,8 @@ const { values } = parseArgs({
     trials: { type: 'string' },
     'read-policy': { type: 'string', default: 'least-loaded' },
     'replica-processes': { type: 'string', default: '1' },
+    calls: { type: 'string', default: '10000' },
+    cycles: { type: 'string', default: '1000' },
   },
 });
 
@@ -84,6 +88,8 @@ if (name === 'nvmf') {
     replicaProcesses: values['replica-processes'] === '2' ? 2 : 1,
     out: values.out,
   });
+} else if (name === 'rpc') {
+  await rpcBench({ calls: positive(values.calls, '--calls'), cycles: positive(values.cycles, '--cycles'), core: Number(values.core), out: values.out });
 } else if (name === 'nexus') {
   await nexusBench({ seconds: positive(values.seconds ?? '3', '--seconds'), core: Number(values.core), out: values.out });
 } else if (name === 'bdevperf') {
