@@ -15,7 +15,8 @@ describe('NVMe-oF target and host', () => {
       const { address, port } = await sub.addListener({ address: '127.0.0.1', port: 0 });
       expect(port).toBeGreaterThan(0);
       const info = await sub.info();
-      expect(info.namespaces).toEqual([{ nsid: 1, bdevName: 'm0' }]);
+      // The namespace UUID and NGUID default to the bdev's UUID.
+      expect(info.namespaces).toEqual([{ nsid: 1, bdevName: 'm0', uuid: local.uuid, nguid: local.uuid }]);
       expect(info.listeners).toEqual([{ address, port, anaState: 'optimized' }]);
       expect(info.hosts).toEqual([HOST]);
 
@@ -25,6 +26,7 @@ describe('NVMe-oF target and host', () => {
         expect(remote.module).toBe('nvmf');
         expect([remote.blockSize, remote.numBlocks, remote.uuid]).toEqual([local.blockSize, local.numBlocks, local.uuid]);
         expect(remote.health).toEqual({ state: 'online', reason: null });
+        expect((await sub.info()).controllerList).toEqual([{ cntlid: expect.any(Number), hostNqn: HOST, address: '127.0.0.1', port }]);
         const a = patternBytes(128 * 1024, digests ? 1 : 2);
         await remote.write(0, a);
         expect((await local.read(0, a.length)).equals(a)).toBe(true);
@@ -34,6 +36,7 @@ describe('NVMe-oF target and host', () => {
         await remote.destroy();
       }
       expect((await sub.info()).controllers).toBe(0);
+      expect((await sub.info()).controllerList).toEqual([]);
     });
   });
 
