@@ -98,6 +98,7 @@ export class Engine implements BdevHost, PoolHost, NvmfHost, NexusHost {
     const warnings = started.warning ? [started.warning] : [];
     for (const warning of warnings) process.emitWarning(warning, { code: 'NODESTOR_HUGEPAGES' });
     const engine = new Engine(started.handle, dispatcher, warnings);
+    engine.#startEventPump(); // host connections and nexus events come through it
     running = engine;
     return engine;
   }
@@ -200,6 +201,7 @@ export class Engine implements BdevHost, PoolHost, NvmfHost, NexusHost {
         for (const event of events) {
           if (event.kind === 'persist') void this.#persist(event.id, event.info);
           else if (event.kind === 'release') void this.#releaseHeld(event.id, event.bdev);
+          else if (event.kind === 'host') this.nvmf.dispatchHost({ subsystem: event.nexus, hostNqn: event.hostNqn, cntlid: event.cntlid, connected: event.detail === 'connected' });
           else this.#nexuses.get(event.nexus)?.dispatch(event.kind, event.child, event.detail);
         }
       }

@@ -16,6 +16,7 @@ export {
   type ListenerAddress,
   type AnaState,
   type DiscoveryEntry,
+  type HostConnectionEvent,
 } from './nvmf-target/target.js';
 export {
   Nexus,

@@ -146,6 +146,7 @@ Napi::Promise JsEngine::stop(Napi::Env env) {
       for (auto& h : handles) h->closed = true;
       return e.Undefined();
     };
+    engine_->nvmf().target().set_controller_hook(nullptr);  // no host events during the stop
     nexus_bridge().close();
     release_pending_held([this, r] {
       release_all_bdevs_on_app_thread([this, r] { engine_->shutdown_here([this, r] { complete(Completion{0, 0, r}); }); });
@@ -173,6 +174,7 @@ void JsEngine::stop_for_exit() {
     stopping_ = true;
     std::atomic<bool> done{false};
     engine_->app_thread().send([this, &done] {
+      engine_->nvmf().target().set_controller_hook(nullptr);
       nexus_bridge().close();
       release_pending_held([this, &done] {
         release_all_bdevs_on_app_thread([this, &done] {

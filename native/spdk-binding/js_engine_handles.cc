@@ -69,6 +69,14 @@ void JsEngine::watch_consumer_bdevs() {
     nexus_bridge().request_release(id, bdev->name());
   };
   engine_->bdevs().set_holder_hooks(std::move(hooks));
+  // Hosts' controllers coming and going reach JavaScript with the nexus events. The hook
+  // runs on a poll-group thread under the target's mutex: hand over to the app thread.
+  engine_->nvmf().target().set_controller_hook(
+      [this](const std::string& subnqn, const std::string& hostnqn, uint16_t cntlid, bool connected) {
+        engine_->app_thread().send([this, subnqn, hostnqn, cntlid, connected] {
+          nexus_bridge().post_host(subnqn, hostnqn, cntlid, connected);
+        });
+      });
 }
 
 std::vector<std::pair<std::shared_ptr<JsBdev>, BdevProperties>> JsEngine::take_adopted() {

@@ -243,7 +243,10 @@ Napi::Value Destroy(const Napi::CallbackInfo& info) {
 Napi::Value Events(const Napi::CallbackInfo& info) {
   JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
-  return js->control_background(info.Env(), [js](ControlRequest* r) { js->nexus_bridge().wait(r); });
+  return js->control_background(info.Env(), [js](ControlRequest* r) {
+    js->watch_consumer_bdevs();  // the first wait installs the hooks whose events come here
+    js->nexus_bridge().wait(r);
+  });
 }
 
 // bdevTakeAdopted(engine) -> created[]: bdevs nexuses made from child URIs since the last
@@ -303,6 +306,17 @@ void NexusBridge::request_persist(const std::string& nexus, const nexus::Persist
   deliver();
 }
 
+void NexusBridge::post_host(const std::string& subnqn, const std::string& hostnqn, uint16_t cntlid, bool connected) {
+  if (closed_) return;
+  Item item;
+  item.host = true;
+  item.event = nexus::NexusEvent{nexus::EventKind::State, subnqn, "", connected ? "connected" : "disconnected"};
+  item.bdev = hostnqn;
+  item.id = cntlid;
+  queue_.push_back(std::move(item));
+  deliver();
+}
+
 void NexusBridge::request_release(uint64_t id, const std::string& bdev) {
   Item item;
   item.release = true;
@@ -352,7 +366,12 @@ void NexusBridge::deliver() {
       const Item& item = (*items)[i];
       Napi::Object o = Napi::Object::New(env);
       o.Set("nexus", item.event.nexus);
-      if (item.release) {
+      if (item.host) {
+        o.Set("kind", "host");
+        o.Set("hostNqn", item.bdev);
+        o.Set("cntlid", Napi::Number::New(env, static_cast<double>(item.id)));
+        o.Set("detail", item.event.detail);
+      } else if (item.release) {
         o.Set("kind", "release");
         o.Set("id", Napi::Number::New(env, static_cast<double>(item.id)));
         o.Set("bdev", item.bdev);

@@ -26,6 +26,8 @@ class NexusBridge {
   void persist_done(uint64_t id, Status status);
   // Asks JavaScript to stop using bdev `bdev` and answer bdevReleaseHeld(id).
   void request_release(uint64_t id, const std::string& bdev);
+  // A host's controller on subsystem `subnqn` came or went.
+  void post_host(const std::string& subnqn, const std::string& hostnqn, uint16_t cntlid, bool connected);
   bool closed() const { return closed_; }
   void wait(ControlRequest* request);
   // Engine stop: the open wait settles with null, pending persistence requests fail.
@@ -36,7 +38,8 @@ class NexusBridge {
     nexus::NexusEvent event;
     bool persist = false;
     bool release = false;
-    std::string bdev;  // release: the bdev JavaScript lets go of
+    bool host = false;  // a host's controller: event.nexus is the subsystem NQN, detail connected|disconnected
+    std::string bdev;  // release: the bdev JavaScript lets go of; host: the host NQN
     uint64_t id = 0;
     nexus::PersistInfo info;
   };

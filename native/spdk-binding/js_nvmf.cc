@@ -66,6 +66,9 @@ Napi::Value subsystem_value(Napi::Env env, const nvmf::SubsystemInfo& s) {
     v.Set("hostNqn", c.hostnqn);
     v.Set("address", c.listener.address);
     v.Set("port", c.listener.port);
+    Napi::Array qids = Napi::Array::New(env, c.io_queues.size());
+    for (size_t q = 0; q < c.io_queues.size(); ++q) qids.Set(q, c.io_queues[q]);
+    v.Set("ioQueues", qids);
     controllers.Set(i, v);
   }
   o.Set("controllerList", controllers);

@@ -96,6 +96,9 @@ export class Daemon {
       nexusStore: options.nexusStore ?? new FileNexusInfoStore(`${dataDir}/nexus`),
       replicaListener: options.replicaListener ?? { address: '127.0.0.1', port: 8420 },
     });
+    engine.nvmf.on('host', (e) =>
+      context.emit({ kind: e.connected ? 'host.connected' : 'host.disconnected', subsystem: e.subsystem, hostNqn: e.hostNqn, cntlid: e.cntlid }),
+    );
     const registry = new MethodRegistry((method, members) => log.warn({ method, ignored: members }, `${method}: these parameters have no meaning in nodestor`));
     const version = packageVersion();
     registerFrameworkMethods(registry, context, version);

@@ -64,7 +64,9 @@ export interface NativePersistInfo {
 export type NativeNexusEvent =
   | { kind: 'child' | 'state' | 'rebuild'; nexus: string; child?: string; detail: string }
   | { kind: 'persist'; nexus: string; id: number; info: NativePersistInfo }
-  | { kind: 'release'; nexus: string; id: number; bdev: string };
+  | { kind: 'release'; nexus: string; id: number; bdev: string }
+  /** A host's controller on subsystem `nexus` (its NQN) came or went. */
+  | { kind: 'host'; nexus: string; hostNqn: string; cntlid: number; detail: 'connected' | 'disconnected' };
 
 /** The functions of js_nexus.cc. */
 export interface NativeNexusFunctions {

@@ -12,7 +12,7 @@ export interface NativeSubsystemInfo {
   namespaces: { nsid: number; bdevName: string; uuid: string; nguid: string }[];
   controllers: number;
   /** The controllers hosts have made, with the listener each came in through. */
-  controllerList: { cntlid: number; hostNqn: string; address: string; port: number }[];
+  controllerList: { cntlid: number; hostNqn: string; address: string; port: number; ioQueues: number[] }[];
 }
 
 export interface NativeDiscoveryEntry {

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { binding, type NativeDiscoveryEntry, type NativeEngine, type NativeSubsystemInfo } from '../binding.js';
 import { NodestorError, withCallerStack } from '../errors.js';
@@ -46,6 +47,14 @@ const AnaStateCode: Record<AnaState, number> = { optimized: 1, non_optimized: 2,
 export type DiscoveryEntry = NativeDiscoveryEntry;
 
 export type SubsystemInfo = NativeSubsystemInfo;
+
+/** A host's controller on one of our subsystems came (connected: true) or went. */
+export interface HostConnectionEvent {
+  subsystem: string;
+  hostNqn: string;
+  cntlid: number;
+  connected: boolean;
+}
 
 function requireAddress(value: ListenerAddress | undefined, name: string, defaultPort: number): { address: string; port: number } {
   if (value !== undefined && (value === null || typeof value !== 'object')) throw new TypeError(`${name} must be an object`);
@@ -159,12 +168,19 @@ export class Subsystem {
 }
 
 /** The engine's NVMe-oF target and discovery (engine.nvmf). */
-export class NvmfTarget {
+/** The engine's NVMe-oF target. Emits 'host' when a host's controller connects or goes. */
+export class NvmfTarget extends EventEmitter<{ host: [HostConnectionEvent] }> {
   #host: NvmfHost;
 
   /** @internal */
   constructor(host: NvmfHost) {
+    super();
     this.#host = host;
+  }
+
+  /** @internal From the engine's event pump. */
+  dispatchHost(event: HostConnectionEvent): void {
+    this.emit('host', event);
   }
 
   /** This process's default host NQN (used by nvmf:// bdevs without hostnqn=). */

@@ -23,14 +23,28 @@ export class JsonFramer {
   push(chunk: Buffer): FrameResult {
     const texts: string[] = [];
     let start = 0;
+    let backslash = -2; // where the next backslash is (-1: none in this chunk; -2: not looked yet)
     for (let i = 0; i < chunk.length; i++) {
-      const c = chunk[i]!;
       if (this.#inString) {
-        if (this.#escaped) this.#escaped = false;
-        else if (c === 0x5c) this.#escaped = true;
-        else if (c === 0x22) this.#inString = false;
+        if (this.#escaped) {
+          this.#escaped = false;
+          continue;
+        }
+        // Jump to the string's next quote or backslash (native searches, not a byte loop).
+        if (backslash !== -1 && backslash < i) backslash = chunk.indexOf(0x5c, i);
+        const quote = chunk.indexOf(0x22, i);
+        if (backslash !== -1 && (quote === -1 || backslash < quote)) {
+          this.#escaped = true;
+          i = backslash;
+        } else if (quote !== -1) {
+          this.#inString = false;
+          i = quote;
+        } else {
+          i = chunk.length; // the string goes on in the next chunk
+        }
         continue;
       }
+      const c = chunk[i]!;
       if (this.#depth === 0) {
         if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
           start = i + 1;

@@ -140,11 +140,26 @@ describe('daemon methods', () => {
     await remote.write(8192, data);
     expect((await s.daemon.context.engine.getBdev('T0')!.read(8192, 4096)).equals(data)).toBe(true);
     const ctrls = await call<{ cntlid: number; hostnqn: string }[]>('nvmf_subsystem_get_controllers', { nqn });
-    expect(ctrls).toEqual([{ cntlid: expect.any(Number), hostnqn: host, listen_address: { trtype: 'TCP', adrfam: 'IPv4', traddr: '127.0.0.1', trsvcid: String(port) } }]);
+    const listener = { trtype: 'TCP', adrfam: 'IPv4', traddr: '127.0.0.1', trsvcid: String(port) };
+    expect(ctrls).toEqual([{ cntlid: expect.any(Number), hostnqn: host, num_io_qpairs: expect.any(Number), listen_address: listener }]);
+    const qpairs = await call<{ cntlid: number; qid: number; state: string }[]>('nvmf_subsystem_get_qpairs', { nqn });
+    // The admin queue and each I/O queue our host opened (one per thread that did I/O).
+    const ioQueues = (ctrls[0] as unknown as { num_io_qpairs: number }).num_io_qpairs;
+    expect(ioQueues).toBeGreaterThanOrEqual(1);
+    expect(qpairs.map((q) => q.qid)).toEqual([0, ...Array.from({ length: ioQueues }, (_, i) => expect.any(Number))]);
+    expect(qpairs.every((q) => q.cntlid === ctrls[0]!.cntlid && q.state === 'active')).toBe(true);
+    expect(new Set(qpairs.map((q) => q.qid)).size).toBe(ioQueues + 1);
     expect(await call('nvmf_subsystem_listener_set_ana_state', { nqn, listen_address, ana_state: 'non_optimized' })).toBe(true);
     expect(await call('nvmf_subsystem_allow_any_host', { nqn, allow_any_host: true })).toBe(true);
     expect((await call<Record<string, unknown>[]>('nvmf_get_subsystems', { nqn }))[0]).toMatchObject({ allow_any_host: true });
     expect(await call('bdev_nvme_detach_controller', { name: 'Nvme0' })).toBe(true);
+    // The daemon logged the host's controller coming and going (its event pump).
+    for (let i = 0; i < 200 && !s.lines.some((l) => l.msg === 'host.disconnected'); i++) await new Promise((r) => setTimeout(r, 5));
+    const hostLines = s.lines.filter((l) => l.msg === 'host.connected' || l.msg === 'host.disconnected').map((l) => l.event as Record<string, unknown>);
+    expect(hostLines.filter((e) => e.subsystem === nqn).map((e) => [e.kind, e.hostNqn])).toEqual([
+      ['host.connected', host],
+      ['host.disconnected', host],
+    ]);
     expect(await call('bdev_nvme_get_controllers')).toEqual([]);
     expect(await call('nvmf_subsystem_remove_host', { nqn, host })).toBe(true);
     expect(await call('nvmf_subsystem_remove_listener', { nqn, listen_address })).toBe(true);

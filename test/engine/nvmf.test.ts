@@ -26,7 +26,8 @@ describe('NVMe-oF target and host', () => {
         expect(remote.module).toBe('nvmf');
         expect([remote.blockSize, remote.numBlocks, remote.uuid]).toEqual([local.blockSize, local.numBlocks, local.uuid]);
         expect(remote.health).toEqual({ state: 'online', reason: null });
-        expect((await sub.info()).controllerList).toEqual([{ cntlid: expect.any(Number), hostNqn: HOST, address: '127.0.0.1', port }]);
+        // Our host's controller (its I/O queues connect as threads do I/O).
+        expect((await sub.info()).controllerList).toEqual([{ cntlid: expect.any(Number), hostNqn: HOST, address: '127.0.0.1', port, ioQueues: expect.any(Array) }]);
         const a = patternBytes(128 * 1024, digests ? 1 : 2);
         await remote.write(0, a);
         expect((await local.read(0, a.length)).equals(a)).toBe(true);

@@ -242,7 +242,17 @@ export function registerNvmfMethods(registry: MethodRegistry, ctx: DaemonContext
     { type: 'object', properties: { nqn, tgt_name: tgtName }, required: ['nqn'] },
     async (p) => {
       const sub = await findSubsystem(ctx, p.nqn, 'nvmf_subsystem_get_controllers');
-      return sub.controllerList.map((c) => ({ cntlid: c.cntlid, hostnqn: c.hostNqn, listen_address: listenEntry(c) }));
+      return sub.controllerList.map((c) => ({ cntlid: c.cntlid, hostnqn: c.hostNqn, num_io_qpairs: c.ioQueues.length, listen_address: listenEntry(c) }));
+    },
+  );
+  registry.register<{ nqn: string }>(
+    'nvmf_subsystem_get_qpairs',
+    { type: 'object', properties: { nqn, tgt_name: tgtName }, required: ['nqn'] },
+    async (p) => {
+      const sub = await findSubsystem(ctx, p.nqn, 'nvmf_subsystem_get_qpairs');
+      return sub.controllerList.flatMap((c) =>
+        [0, ...c.ioQueues].map((qid) => ({ cntlid: c.cntlid, qid, state: 'active', listen_address: listenEntry(c) })),
+      );
     },
   );
 }

@@ -45,9 +45,10 @@ void Connection::async_event_request(const uint8_t* sqe) {
 void Connection::abort_command(const uint8_t* sqe) { respond(SqeView(sqe).cid(), kSuccess, 1); }
 
 void Connection::identify(const uint8_t* sqe) {
-  const uint16_t cid = get16(sqe + 2);
-  const uint8_t cns = sqe[40];
-  const uint32_t nsid = get32(sqe + 4);
+  const SqeView cmd(sqe);
+  const uint16_t cid = cmd.cid();
+  const uint8_t cns = cmd.cns();
+  const uint32_t nsid = cmd.nsid();
   const Subsystem* sub = ctrl_->subsystem.get();
   std::vector<uint8_t> d(4096, 0);
   std::lock_guard lock(target_.mutex());
@@ -182,11 +183,12 @@ std::vector<uint8_t> Connection::ana_log(bool without_nsids) {
 }
 
 void Connection::get_log_page(const uint8_t* sqe) {
-  const uint16_t cid = get16(sqe + 2);
-  const uint8_t lid = sqe[40];
+  const SqeView cmd(sqe);
+  const uint16_t cid = cmd.cid();
+  const uint8_t lid = cmd.log_id();
   // 64-bit: NUMD is 0's based, so FFFFFFFFh + 1 and anything times 4 must not wrap.
-  const uint64_t numd = (static_cast<uint64_t>(get16(sqe + 44)) << 16 | get16(sqe + 42)) + 1;
-  const uint64_t offset = get64(sqe + 48);
+  const uint64_t numd = cmd.log_dwords();
+  const uint64_t offset = cmd.log_offset();
   if (numd * 4 > kMaxDataTransfer) return respond(cid, kInvalidField | kDoNotRetry);
   const uint32_t length = static_cast<uint32_t>(numd * 4);
   const Subsystem* sub = ctrl_->subsystem.get();
@@ -200,7 +202,7 @@ void Connection::get_log_page(const uint8_t* sqe) {
         break;
       case kLogAna:
         if (!sub) return respond(cid, kInvalidField | kDoNotRetry);
-        log = ana_log(sqe[41] & 1);  // LSP bit 0: groups only, no NSID lists
+        log = ana_log(cmd.log_specific() & 1);  // LSP bit 0: groups only, no NSID lists
         break;
       case kLogCommandEffects:
         // CSUPP for every command handled; LBCC for the ones that change data.
@@ -215,7 +217,7 @@ void Connection::get_log_page(const uint8_t* sqe) {
         } else {
           for (size_t i = 0; i < list.size(); ++i) put32(log.data() + 4 * i, list[i]);
         }
-        if (!(sqe[41] & 0x80)) list.clear();  // read without Retain Asynchronous Event: cleared
+        if (!cmd.log_retain_event()) list.clear();  // read without Retain Asynchronous Event: cleared
         break;
       }
       case kLogError:
@@ -237,10 +239,11 @@ void Connection::get_log_page(const uint8_t* sqe) {
 }
 
 void Connection::features(const uint8_t* sqe) {
-  const uint16_t cid = get16(sqe + 2);
-  const uint8_t fid = sqe[40];
-  const uint32_t value = get32(sqe + 44);
-  const bool set = sqe[0] == kOpSetFeatures;
+  const SqeView cmd(sqe);
+  const uint16_t cid = cmd.cid();
+  const uint8_t fid = cmd.feature_id();
+  const uint32_t value = cmd.feature_value();
+  const bool set = cmd.opcode() == kOpSetFeatures;
   const bool nvm = ctrl_->subsystem != nullptr;
   switch (fid) {
     case kFeatureNumberOfQueues:

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "env/time.h"
+#include "nvmf/wire/nvme_fields.h"
 #include "nvmf/wire/nvme_spec.h"
 #include "thread/thread.h"
 
@@ -49,7 +50,15 @@ void Connection::close(std::string reason) {
 // The admin queue going away ends its controller (and so every I/O queue of it), the way a
 // host disconnecting or a keep-alive expiring does.
 void Connection::teardown_controller() {
-  if (!ctrl_ || qid_ != 0) return;
+  if (!ctrl_) return;
+  if (qid_ != 0) {
+    if (!io_queue_listed_) return;
+    io_queue_listed_ = false;
+    std::lock_guard lock(target_.mutex());
+    auto it = ctrl_->io_queues_connected.find(qid_);
+    if (it != ctrl_->io_queues_connected.end()) ctrl_->io_queues_connected.erase(it);
+    return;
+  }
   if (ctrl_->admin == this) ctrl_->admin = nullptr;
   std::lock_guard lock(target_.mutex());
   ctrl_->failed.store(true);
@@ -135,16 +144,17 @@ void Connection::send_data(uint16_t cid, const uint8_t* data, uint32_t length, v
 
 void Connection::handle_command(const PduView& pdu) {
   const uint8_t* sqe = pdu.bytes + 8;
-  if (sqe[0] == kOpFabrics) return fabrics(sqe, pdu.data(), pdu.data_length);
-  if (!ctrl_) return respond(get16(sqe + 2), kCommandSequenceError | kDoNotRetry);  // nothing before Connect
+  if (SqeView(sqe).opcode() == kOpFabrics) return fabrics(sqe, pdu.data(), pdu.data_length);
+  if (!ctrl_) return respond(SqeView(sqe).cid(), kCommandSequenceError | kDoNotRetry);  // nothing before Connect
   if (ctrl_->failed.load(std::memory_order_relaxed)) return close("controller torn down");
   if (qid_ == 0) return admin(sqe, pdu.data(), pdu.data_length);
   io(pdu);
 }
 
 void Connection::fabrics(const uint8_t* sqe, const uint8_t* data, uint32_t data_length) {
-  uint16_t cid = get16(sqe + 2);
-  uint8_t fctype = sqe[4];
+  const SqeView cmd(sqe);
+  uint16_t cid = cmd.cid();
+  uint8_t fctype = cmd.fabrics_type();
   if (fctype == kFabricsConnect) return connect(sqe, data, data_length);
   if (!ctrl_) return respond(cid, kCommandSequenceError | kDoNotRetry);
   if (fctype == kFabricsDisconnect) {
@@ -152,8 +162,8 @@ void Connection::fabrics(const uint8_t* sqe, const uint8_t* data, uint32_t data_
     return close("the host disconnected the queue");
   }
   if (qid_ != 0) return respond(cid, kInvalidField | kDoNotRetry);  // properties live on the admin queue
-  uint32_t offset = get32(sqe + 44);
-  bool eight = sqe[40] & 1;
+  uint32_t offset = cmd.property_offset();
+  bool eight = cmd.property_eight_bytes();
   if (fctype == kFabricsPropertyGet) {
     uint64_t value = 0;
     switch (offset) {
@@ -169,7 +179,7 @@ void Connection::fabrics(const uint8_t* sqe, const uint8_t* data, uint32_t data_
   }
   if (fctype == kFabricsPropertySet) {
     if (offset != kRegCc) return respond(cid, kInvalidField | kDoNotRetry);
-    ctrl_->cc = static_cast<uint32_t>(get64(sqe + 48));
+    ctrl_->cc = static_cast<uint32_t>(cmd.property_value());
     ctrl_->csts = (ctrl_->cc & 1) ? 1 : 0;              // RDY follows EN
     if ((ctrl_->cc >> 14) & 3) ctrl_->csts |= 2u << 2;  // shutdown complete at once: no volatile state here
     return respond(cid, kSuccess);
@@ -178,11 +188,12 @@ void Connection::fabrics(const uint8_t* sqe, const uint8_t* data, uint32_t data_
 }
 
 void Connection::connect(const uint8_t* sqe, const uint8_t* data, uint32_t data_length) {
-  uint16_t cid = get16(sqe + 2);
+  const SqeView cmd(sqe);
+  uint16_t cid = cmd.cid();
   if (ctrl_) return respond(cid, kCommandSequenceError | kDoNotRetry);
   if (data_length < 1024) return respond(cid, kConnectInvalidParameters | kDoNotRetry);
-  uint16_t qid = get16(sqe + 42);
-  uint32_t sqsize = get16(sqe + 44) + 1u;
+  uint16_t qid = cmd.connect_qid();
+  uint32_t sqsize = cmd.connect_queue_size();
   std::string subnqn = get_text(data + 256, 256), hostnqn = get_text(data + 512, 256);
   uint16_t want_cntlid = get16(data + 16);
   // For invalid parameters dw0 says where: IATTR (bit 0: 1 = in the data) and IPO (bits 31:16).
@@ -201,13 +212,15 @@ void Connection::connect(const uint8_t* sqe, const uint8_t* data, uint32_t data_
     if (!ctrl_) return respond(cid, kConnectControllerBusy);
     ctrl_->admin_thread = thread_;
     ctrl_->admin = this;
-    ctrl_->keep_alive_ms = get32(sqe + 48);
+    ctrl_->keep_alive_ms = cmd.connect_keep_alive_ms();
     last_keep_alive_ns_ = monotonic_ns();
   } else {
     auto c = target_.controller_locked(want_cntlid);
     if (!c || discovery || c->subsystem != sub || c->hostnqn != hostnqn || c->failed.load())
       return respond(cid, kConnectInvalidParameters | kDoNotRetry, (16u << 16) | 1);
     ctrl_ = std::move(c);
+    ctrl_->io_queues_connected.insert(qid);
+    io_queue_listed_ = true;
   }
   qid_ = qid;
   sq_size_ = static_cast<uint16_t>(sqsize);
@@ -282,8 +295,8 @@ Connection::Request* Connection::take_request(const uint8_t* sqe) {
   }
   std::memcpy(r->sqe, sqe, 64);
   r->busy = true;
-  r->cid = get16(sqe + 2);
-  r->opcode = sqe[0];
+  r->cid = SqeView(sqe).cid();
+  r->opcode = SqeView(sqe).opcode();
   r->received = 0;
   r->pending = 0;
   r->first_error = 0;

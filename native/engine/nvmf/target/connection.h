@@ -152,6 +152,7 @@ class Connection {
   bool header_digest_ = false;
   bool data_digest_ = false;
   uint16_t qid_ = 0;
+  bool io_queue_listed_ = false;  // this I/O queue is in its controller's io_queues_connected
   uint16_t sq_head_ = 0;
   uint16_t sq_size_ = 1;
   std::shared_ptr<Controller> ctrl_;

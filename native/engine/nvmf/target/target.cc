@@ -234,7 +234,7 @@ std::vector<SubsystemInfo> Target::list() const {
     for (auto& [id, c] : controllers_) {
       if (c->subsystem != sub) continue;
       ++info.controllers;
-      info.controller_list.push_back({c->cntlid, c->hostnqn, c->listener});
+      info.controller_list.push_back({c->cntlid, c->hostnqn, c->listener, {c->io_queues_connected.begin(), c->io_queues_connected.end()}});
     }
     out.push_back(std::move(info));
   }
@@ -296,12 +296,22 @@ std::shared_ptr<Controller> Target::create_controller_locked(std::shared_ptr<Sub
     c->hostnqn = std::move(hostnqn);
     c->listener = std::move(listener);
     controllers_[id] = c;
+    controller_event_locked(*c, true);
     return c;
   }
   return nullptr;
 }
 
-void Target::drop_controller_locked(uint16_t cntlid) { controllers_.erase(cntlid); }
+void Target::drop_controller_locked(uint16_t cntlid) {
+  auto it = controllers_.find(cntlid);
+  if (it == controllers_.end()) return;
+  controller_event_locked(*it->second, false);
+  controllers_.erase(it);
+}
+
+void Target::controller_event_locked(const Controller& c, bool connected) const {
+  if (controller_hook_ && c.subsystem) controller_hook_(c.subsystem->options.nqn, c.hostnqn, c.cntlid, connected);
+}
 
 void Target::notify_locked(const std::function<bool(const Controller&)>& which, AsyncEvent event, uint32_t nsid) {
   for (auto& [id, c] : controllers_)
@@ -312,6 +322,7 @@ void Target::fail_locked(const std::function<bool(const Controller&)>& which) {
   for (auto it = controllers_.begin(); it != controllers_.end();) {
     if (which(*it->second)) {
       it->second->failed.store(true);
+      controller_event_locked(*it->second, false);
       it = controllers_.erase(it);
     } else {
       ++it;

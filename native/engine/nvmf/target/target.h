@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,7 @@ struct Controller {
   uint32_t keep_alive_ms = 0;
   uint16_t io_queues = 0;
   std::vector<uint32_t> changed_nsids;  // for the Changed Namespace List log
+  std::multiset<uint16_t> io_queues_connected;  // under the target's mutex: qids of its I/O queues
   // Features a host may read and set that need no behaviour here: arbitration, power
   // management, temperature threshold, error recovery, interrupt coalescing and its
   // per-vector form, asynchronous event configuration (0x0b, consulted for AENs).
@@ -118,12 +120,21 @@ struct SubsystemInfo {
     uint16_t cntlid;
     std::string hostnqn;
     ListenerAddress listener;
+    std::vector<uint16_t> io_queues;  // qids of the connected I/O queues
   };
   std::vector<ControllerSummary> controller_list;
 };
 
 class Target {
  public:
+  // Told when a host's controller comes (connected) and goes, on the connection's thread
+  // and under the target's mutex: it must not call back into the target.
+  using ControllerHook = std::function<void(const std::string& subnqn, const std::string& hostnqn, uint16_t cntlid, bool connected)>;
+  void set_controller_hook(ControllerHook hook) {
+    std::lock_guard lock(mutex_);
+    controller_hook_ = std::move(hook);
+  }
+
   // ---- configuration (the app thread in the engine) ----
   Status add_subsystem(SubsystemOptions options);
   // Fails the subsystem's controllers and returns its namespaces (to release) and the
@@ -168,6 +179,8 @@ class Target {
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Subsystem>> subsystems_;
   std::map<uint16_t, std::shared_ptr<Controller>> controllers_;
+  ControllerHook controller_hook_;
+  void controller_event_locked(const Controller& c, bool connected) const;
   uint16_t next_cntlid_ = 1;
 };
 

@@ -28,6 +28,22 @@ class SqeView {
   uint8_t cns() const { return s_[40]; }
   uint8_t log_id() const { return s_[40]; }
   uint8_t feature_id() const { return s_[40]; }
+  uint32_t feature_value() const { return cdw(11); }
+  // Get Log Page: log specific field (LSP) and Retain Asynchronous Event (RAE) in byte 41,
+  // number of dwords (0-based, NUMDU:NUMDL) and the byte offset.
+  uint8_t log_specific() const { return s_[41]; }
+  bool log_retain_event() const { return s_[41] & 0x80; }
+  uint64_t log_dwords() const { return (static_cast<uint64_t>(get16(s_ + 44)) << 16 | get16(s_ + 42)) + 1; }
+  uint64_t log_offset() const { return get64(s_ + 48); }
+  // Fabrics commands: the command type; Property Get/Set: size, offset and value; Connect:
+  // queue id, 0-based queue size and keep-alive timeout.
+  uint8_t fabrics_type() const { return s_[4]; }
+  bool property_eight_bytes() const { return s_[40] & 1; }
+  uint32_t property_offset() const { return cdw(11); }
+  uint64_t property_value() const { return get64(s_ + 48); }
+  uint16_t connect_qid() const { return get16(s_ + 42); }
+  uint32_t connect_queue_size() const { return get16(s_ + 44) + 1u; }
+  uint32_t connect_keep_alive_ms() const { return get32(s_ + 48); }
   const uint8_t* bytes() const { return s_; }
 
  private:
