@@ -295,6 +295,16 @@ Napi::Value LvolSetProperty(const Napi::CallbackInfo& info) {
   });
 }
 
+// lvolSetReadOnly(engine, pool, lvol)
+Napi::Value LvolSetReadOnly(const Napi::CallbackInfo& info) {
+  JsEngine* js = running_engine(info);
+  if (!js) return info.Env().Undefined();
+  return with_lvol(info, js, [js](LvolStore* store, Lvol* lvol, ControlRequest* r) {
+    std::string name = lvol->rec.name;
+    store->set_read_only(lvol, [js, r, store, name](Status st) { finish_with_info(js, r, store, name, st); });
+  });
+}
+
 // lvolDestroy(engine, pool, lvol)
 Napi::Value LvolDestroy(const Napi::CallbackInfo& info) {
   JsEngine* js = running_engine(info);
@@ -329,6 +339,7 @@ void register_pool_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("lvolInflate", Napi::Function::New(env, LvolInflate));
   exports.Set("lvolDecoupleParent", Napi::Function::New(env, LvolDecouple));
   exports.Set("lvolSetProperty", Napi::Function::New(env, LvolSetProperty));
+  exports.Set("lvolSetReadOnly", Napi::Function::New(env, LvolSetReadOnly));
   exports.Set("lvolDestroy", Napi::Function::New(env, LvolDestroy));
 }
 

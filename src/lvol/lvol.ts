@@ -103,6 +103,13 @@ export class Lvol {
     });
   }
 
+  /** Makes the lvol read-only for good, as SPDK's bdev_lvol_set_read_only: writes then get EROFS, and it can be cloned. */
+  setReadOnly(): Promise<void> {
+    return this.#op('setReadOnly', async (engine) => {
+      this.#update(await binding().lvolSetReadOnly(engine, this.pool.name, this.name));
+    });
+  }
+
   /** Destroys the lvol and frees its clusters. EBUSY while it has clones. */
   destroy(): Promise<void> {
     if (this.#life.isClosed) return Promise.resolve();

@@ -66,6 +66,8 @@ export interface NativePoolFunctions {
   /** LvolDecoupleParent */
   lvolDecoupleParent(engine: NativeEngine, pool: string, lvol: string): Promise<NativeLvolInfo>;
   /** LvolSetProperty */
+  /** LvolSetReadOnly: for good; writes get EROFS and it can be cloned. */
+  lvolSetReadOnly(engine: NativeEngine, pool: string, lvol: string): Promise<NativeLvolInfo>;
   lvolSetProperty(engine: NativeEngine, pool: string, lvol: string, key: string, value: string): Promise<NativeLvolInfo>;
   /** LvolDestroy */
   lvolDestroy(engine: NativeEngine, pool: string, lvol: string): Promise<void>;

@@ -93,7 +93,15 @@ describe('daemon methods', () => {
     expect(byName.clone1).toMatchObject({ uuid: clone, is_clone: true });
     expect(await call('bdev_lvol_resize', { name: vol, size_in_mib: 12 })).toBe(true);
     expect(await call('bdev_lvol_inflate', { name: clone })).toBe(true);
-    await expect(call('bdev_lvol_set_read_only', { name: vol })).rejects.toMatchObject({ code: -95, data: { code: 'ENOTSUP' } });
+    const ro = await call<string>('bdev_lvol_create', { lvol_name: 'ro', size_in_mib: 4, lvs_name: 'lvs0' });
+    const roBdev = s.daemon.context.engine.getBdev('lvs0/ro')!;
+    await roBdev.write(0, Buffer.alloc(4096, 7));
+    expect(await call('bdev_lvol_set_read_only', { name: ro })).toBe(true);
+    await expect(roBdev.write(0, Buffer.alloc(4096, 8))).rejects.toMatchObject({ code: 'EROFS' });
+    expect((await roBdev.read(0, 4096)).equals(Buffer.alloc(4096, 7))).toBe(true);
+    const roClone = await call<string>('bdev_lvol_clone', { snapshot_name: 'lvs0/ro', clone_name: 'roc' }); // read-only lvols can be cloned
+    expect(await call('bdev_lvol_delete', { name: roClone })).toBe(true);
+    expect(await call('bdev_lvol_delete', { name: ro })).toBe(true);
     await expect(call('bdev_lvol_delete', { name: snap })).rejects.toMatchObject({ code: -16, data: { code: 'EBUSY' } });
     await expect(call('bdev_lvol_create', { lvol_name: 'huge', size_in_mib: 1024, lvs_name: 'lvs0' })).rejects.toMatchObject({ code: -28, data: { code: 'ENOSPC' } });
     const [lbdev] = await call<Record<string, unknown>[]>('bdev_get_bdevs', { name: vol });

@@ -13,6 +13,29 @@ async function withPool(body: (engine: Engine, pool: Pool) => Promise<void>) {
 }
 
 describe('lvols', () => {
+  it('setReadOnly: writes get EROFS from then on, data stays, and it persists across export and import', async () => {
+    await withPool(async (engine) => {
+      await engine.createBdev('malloc:///rod?size_mb=64&blk_size=4096'); // outlives the pool's export
+      const pool = await engine.createPool({ name: 'rop', disk: 'bdev:///rod', clusterSizeBytes: MiB });
+      const vol = await pool.createLvol({ name: 'ro', sizeBytes: 4 * MiB, thin: true });
+      const data = patternBytes(8192, 3);
+      await vol.bdev.write(0, data);
+      await vol.setReadOnly();
+      expect(vol.readOnly).toBe(true);
+      await vol.setReadOnly(); // already read-only: nothing to do
+      await expect(vol.bdev.write(0, patternBytes(4096, 4))).rejects.toMatchObject({ code: 'EROFS' });
+      await expect(vol.resize(8 * MiB)).rejects.toMatchObject({ code: 'EROFS' });
+      expect((await vol.bdev.read(0, 8192)).equals(data)).toBe(true);
+      await pool.export();
+      const again = await engine.importPool({ disk: 'bdev:///rod' });
+      const reopened = (await again.getLvol('ro'))!;
+      expect(reopened.readOnly).toBe(true);
+      await expect(reopened.bdev.write(0, patternBytes(4096, 5))).rejects.toMatchObject({ code: 'EROFS' });
+      expect((await reopened.bdev.read(0, 8192)).equals(data)).toBe(true);
+      await again.check();
+    });
+  });
+
   it('thin lvols read zeroes until written and allocate on first write; thick ones are zeroed', async () => {
     await withPool(async (_engine, pool) => {
       const thin = await pool.createLvol({ name: 'thin', sizeBytes: 8 * MiB, thin: true });

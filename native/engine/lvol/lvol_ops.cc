@@ -172,6 +172,27 @@ void LvolStore::set_property(Lvol* lvol, std::string key, std::string value, std
   log_.commit(pages, [done](int rc) { done(rc == 0 ? Status::ok() : Status::error(rc, "cannot write the pool's metadata")); });
 }
 
+void LvolStore::set_read_only(Lvol* lvol, std::function<void(Status)> done) {
+  if (lvol->rec.read_only) return done(Status::ok());
+  if (lvol->busy) return done(Status::error(-EBUSY, "lvol " + lvol->rec.name + " is busy"));
+  lvol->rec.read_only = true;
+  std::vector<uint64_t> pages;
+  write_blob_page(lvol, &pages);
+  const uint64_t blob = lvol->rec.id;
+  log_.commit(pages, [this, blob, done](int rc) {
+    auto it = lvols_.find(blob);
+    if (it == lvols_.end()) return done(Status::error(-ENODEV, "the lvol went away"));
+    Lvol* l = it->second.get();
+    if (rc != 0) {
+      l->rec.read_only = false;
+      return done(Status::error(rc, "cannot write the pool's metadata"));
+    }
+    // Writes submitted from now on get EROFS; it may be cloned, as a snapshot may.
+    l->bdev->set_view(make_view(l));
+    done(Status::ok());
+  });
+}
+
 void LvolStore::resize(Lvol* lvol, uint64_t size_bytes, std::function<void(Status)> done) {
   if (lvol->rec.read_only) return done(Status::error(-EROFS, "snapshot " + lvol->rec.name + " cannot be resized"));
   if (lvol->busy) return done(Status::error(-EBUSY, "lvol " + lvol->rec.name + " is busy"));

@@ -86,6 +86,8 @@ class LvolStore {
   void clone(Lvol* snapshot, std::string name, std::function<void(Status, Lvol*)> done);
   void resize(Lvol* lvol, uint64_t size_bytes, std::function<void(Status)> done);
   void set_property(Lvol* lvol, std::string key, std::string value, std::function<void(Status)> done);
+  // Makes the lvol read-only for good (persisted): writes get EROFS, and it can be cloned.
+  void set_read_only(Lvol* lvol, std::function<void(Status)> done);
   void inflate(Lvol* lvol, std::function<void(Status)> done);
   void decouple_parent(Lvol* lvol, std::function<void(Status)> done);
   void destroy_lvol(Lvol* lvol, std::function<void(Status)> done);

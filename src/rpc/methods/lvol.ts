@@ -156,13 +156,9 @@ export function registerLvolMethods(registry: MethodRegistry, ctx: DaemonContext
     await requireLvol(ctx, p.name, 'bdev_lvol_decouple_parent').decoupleParent();
     return true;
   });
-  registry.register<{ name: string }>('bdev_lvol_set_read_only', byName, (p) => {
-    requireLvol(ctx, p.name, 'bdev_lvol_set_read_only');
-    throw new NodestorError('ENOTSUP', 'lvols cannot be made read-only; take a snapshot (bdev_lvol_snapshot), which is', {
-      op: 'bdev_lvol_set_read_only',
-      resource: p.name,
-      errno: -95,
-    });
+  registry.register<{ name: string }>('bdev_lvol_set_read_only', byName, async (p) => {
+    await requireLvol(ctx, p.name, 'bdev_lvol_set_read_only').setReadOnly();
+    return true;
   });
   registry.register<{ name: string }>('bdev_lvol_delete', byName, async (p) => {
     await requireLvol(ctx, p.name, 'bdev_lvol_delete').destroy();
