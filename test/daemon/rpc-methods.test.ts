@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcCode } from '../../src/rpc/protocol.js';
+import { check } from '../../src/rpc/schema.js';
 import { cleanup, connect, inProcessDaemon } from './helpers/daemon.js';
 
 type Setup = Awaited<ReturnType<typeof inProcessDaemon>>;
@@ -218,5 +219,67 @@ describe('daemon methods', () => {
     const kinds = events.map((e) => e.kind);
     for (const kind of ['pool.created', 'nexus.created', 'nexus.state', 'nexus.child', 'nexus.destroyed', 'pool.exported']) expect(kinds).toContain(kind);
     expect(events.every((e) => e.node === 'test' && typeof e.time === 'string')).toBe(true);
+  });
+
+  it('the rest: aio, pool import and destroy, replica share/unshare/resize, child and rebuild controls, decouple', async () => {
+    const file = join(s.dir, 'aio.img');
+    writeFileSync(file, Buffer.alloc(64 * MiB));
+    expect(await call('bdev_aio_create', { name: 'A0', filename: file, block_size: 4096 })).toBe('A0');
+    expect((await call<Record<string, unknown>[]>('bdev_get_bdevs', { name: 'A0' }))[0]).toMatchObject({ product_name: 'AIO disk', num_blocks: 16384 });
+    await call('pool_create', { name: 'pa', disk: 'A0' });
+    const r = await call<{ uuid: string; uri: string }>('replica_create', { pool: 'pa', name: 'ra', size_bytes: 8 * MiB, share: false });
+    const shared = await call<string>('replica_share', { uuid: r.uuid, allowed_hosts: ['nqn.2026-12.io.example:h1'] });
+    expect(shared).toMatch(new RegExp(`nqn\\.2019-05\\.io\\.nodestor:${r.uuid}$`));
+    expect(await call('replica_share', { uuid: r.uuid })).toBe(shared); // already shared: the same URI
+    expect((await call<Record<string, unknown>[]>('replica_list', { pool: 'pa' }))[0]).toMatchObject({ share: 'nvmf', allowed_hosts: ['nqn.2026-12.io.example:h1'] });
+    expect(await call('replica_resize', { uuid: r.uuid, size_bytes: 12 * MiB })).toMatchObject({ size_bytes: 12 * MiB });
+    expect(await call('replica_unshare', { uuid: r.uuid })).toBe(true);
+    expect((await call<Record<string, unknown>[]>('replica_list', { pool: 'pa' }))[0]).toMatchObject({ share: 'none', uri: 'bdev:///pa/ra' });
+    // decouple_parent: a clone of a snapshot stops depending on it.
+    const snap = await call<string>('bdev_lvol_snapshot', { lvol_name: r.uuid, snapshot_name: 'sa' });
+    const clone = await call<string>('bdev_lvol_clone', { snapshot_name: snap, clone_name: 'ca' });
+    expect(await call('bdev_lvol_decouple_parent', { name: clone })).toBe(true);
+    expect((await call<Record<string, unknown>[]>('bdev_lvol_get_lvols', { lvs_name: 'pa' })).find((l) => l.uuid === clone)).toMatchObject({ is_clone: false });
+    expect(await call('pool_export', { name: 'pa' })).toBe(true);
+    expect((await call<Record<string, unknown>>('pool_import', { disk: 'A0' })).name).toBe('pa');
+    expect((await call<Record<string, unknown>[]>('replica_list', { pool: 'pa' })).map((x) => x.name).sort()).toEqual(['ca', 'ra', 'sa']);
+
+    // A child whose writes are slowed (an error bdev with a delay) keeps its rebuild running.
+    await call('bdev_malloc_create', { name: 'fast', num_blocks: 4096, block_size: 4096 });
+    await call('bdev_malloc_create', { name: 'slow', num_blocks: 4096, block_size: 4096 });
+    await call('bdev_error_create', { base_name: 'slow' });
+    s.daemon.context.engine.getBdev('EE_slow')!.injectError({ ioType: 'write', latencyUs: 20_000 });
+    await call('nexus_create', { name: 'nr', children: ['bdev:///fast'] });
+    expect(await call('nexus_add_child', { name: 'nr', uri: 'bdev:///EE_slow' })).toMatchObject({ state: 'Degraded' });
+    expect(await call('nexus_rebuild_pause', { name: 'nr', uri: 'bdev:///EE_slow' })).toMatchObject({ name: 'nr' });
+    for (let i = 0; i < 200 && (await call<{ state: string }>('nexus_rebuild_stats', { name: 'nr', uri: 'bdev:///EE_slow' })).state !== 'Paused'; i++)
+      await new Promise((res) => setTimeout(res, 10));
+    expect(await call('nexus_rebuild_stats', { name: 'nr', uri: 'bdev:///EE_slow' })).toMatchObject({ state: 'Paused', childUri: 'bdev:///EE_slow', sourceUri: 'bdev:///fast' });
+    await call('nexus_rebuild_resume', { name: 'nr', uri: 'bdev:///EE_slow' });
+    expect((await call<{ state: string }>('nexus_rebuild_stats', { name: 'nr', uri: 'bdev:///EE_slow' })).state).toBe('Running');
+    await call('nexus_rebuild_stop', { name: 'nr', uri: 'bdev:///EE_slow' });
+    for (let i = 0; i < 200 && (await call<{ state: string }>('nexus_rebuild_stats', { name: 'nr', uri: 'bdev:///EE_slow' })).state !== 'Stopped'; i++)
+      await new Promise((res) => setTimeout(res, 10));
+    expect((await call<{ state: string }>('nexus_rebuild_stats', { name: 'nr', uri: 'bdev:///EE_slow' })).state).toBe('Stopped');
+    s.daemon.context.engine.getBdev('EE_slow')!.clearInjectedErrors();
+    const offline = await call<{ children: { uri: string; state: string }[] }>('nexus_offline_child', { name: 'nr', uri: 'bdev:///EE_slow' });
+    expect(offline.children.find((c) => c.uri === 'bdev:///EE_slow')!.state).not.toBe('Open');
+    await expect(call('nexus_remove_child', { name: 'nr', uri: 'bdev:///fast' })).rejects.toMatchObject({ data: { code: 'EBUSY' } }); // the last healthy child
+    expect((await call<{ children: unknown[] }>('nexus_remove_child', { name: 'nr', uri: 'bdev:///EE_slow' })).children).toHaveLength(1);
+    expect((await call<{ method: string; params: { children: string[] } }[]>('framework_get_config', { name: 'nodestor' })).find((c) => c.method === 'nexus_create')!.params.children).toEqual(['bdev:///fast']);
+    // Every call the saved config holds passes its method's parameter check.
+    for (const { subsystem } of await call<{ subsystem: string }[]>('framework_get_subsystems'))
+      for (const c of await call<{ method: string; params?: unknown }[]>('framework_get_config', { name: subsystem }))
+        expect(check(s.daemon.registry.schema(c.method)!, c.params ?? {}, 'params'), `${c.method} ${JSON.stringify(c.params)}`).toBeNull();
+    await call('nexus_destroy', { name: 'nr' });
+    const bdevConfig = await call<{ method: string; params: Record<string, unknown> }[]>('framework_get_config', { name: 'bdev' });
+    expect(bdevConfig.map((c) => [c.method, c.params.name ?? c.params.base_name])).toEqual([
+      ['bdev_aio_create', 'A0'],
+      ['bdev_malloc_create', 'fast'],
+      ['bdev_malloc_create', 'slow'],
+      ['bdev_error_create', 'slow'],
+    ]);
+    expect(await call('pool_destroy', { name: 'pa' })).toBe(true);
+    expect(await call('pool_list')).toEqual([]);
   });
 });

@@ -84,9 +84,9 @@ export async function bdevEntries(ctx: DaemonContext, only?: Bdev): Promise<Reco
   });
 }
 
-async function create(ctx: DaemonContext, uri: string, call: { method: string; params: Record<string, unknown> }): Promise<string> {
+async function create(ctx: DaemonContext, uri: string, call: { method: string; params: Record<string, unknown> }, named = true): Promise<string> {
   const bdev = await ctx.engine.createBdev(uri);
-  ctx.bdevCalls.set(bdev.name, { method: call.method, params: { ...call.params, name: bdev.name } });
+  ctx.bdevCalls.set(bdev.name, { method: call.method, params: named ? { name: bdev.name, ...call.params } : call.params });
   return bdev.name;
 }
 
@@ -239,7 +239,7 @@ export function registerBdevMethods(registry: MethodRegistry, ctx: DaemonContext
       await create(ctx, `error:///EE_${encodeURIComponent(base.name)}${query({ base: base.name })}`, {
         method: 'bdev_error_create',
         params: { base_name: base.name },
-      });
+      }, false); // SPDK names it EE_<base>: the call takes no name
       return true;
     },
   );
