@@ -26,6 +26,19 @@ bool uuid_bytes(const Napi::Value& v, std::array<uint8_t, 16>* out) {
   return true;
 }
 
+// { cntlid, hostNqn, address, port, ioQueues: qid[] }
+Napi::Object controller_value(Napi::Env env, const nvmf::SubsystemInfo::ControllerSummary& c) {
+  Napi::Object v = Napi::Object::New(env);
+  v.Set("cntlid", c.cntlid);
+  v.Set("hostNqn", c.hostnqn);
+  v.Set("address", c.listener.address);
+  v.Set("port", c.listener.port);
+  Napi::Array qids = Napi::Array::New(env, c.io_queues.size());
+  for (size_t q = 0; q < c.io_queues.size(); ++q) qids.Set(q, c.io_queues[q]);
+  v.Set("ioQueues", qids);
+  return v;
+}
+
 Napi::Value listener_value(Napi::Env env, const nvmf::SubsystemListener& l) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("address", l.address.address);
@@ -59,18 +72,7 @@ Napi::Value subsystem_value(Napi::Env env, const nvmf::SubsystemInfo& s) {
   o.Set("namespaces", namespaces);
   o.Set("controllers", static_cast<double>(s.controllers));
   Napi::Array controllers = Napi::Array::New(env, s.controller_list.size());
-  for (size_t i = 0; i < s.controller_list.size(); ++i) {
-    const auto& c = s.controller_list[i];
-    Napi::Object v = Napi::Object::New(env);
-    v.Set("cntlid", c.cntlid);
-    v.Set("hostNqn", c.hostnqn);
-    v.Set("address", c.listener.address);
-    v.Set("port", c.listener.port);
-    Napi::Array qids = Napi::Array::New(env, c.io_queues.size());
-    for (size_t q = 0; q < c.io_queues.size(); ++q) qids.Set(q, c.io_queues[q]);
-    v.Set("ioQueues", qids);
-    controllers.Set(i, v);
-  }
+  for (size_t i = 0; i < s.controller_list.size(); ++i) controllers.Set(i, controller_value(env, s.controller_list[i]));
   o.Set("controllerList", controllers);
   return o;
 }

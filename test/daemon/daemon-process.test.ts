@@ -32,6 +32,35 @@ async function hostEngine(): Promise<Engine> {
   return engine;
 }
 
+/**
+ * A daemon process with a pool on a file and a thin replica shared on `replicaPort`, its
+ * config saved as rpc.py saves it, and random writes from this process's engine running
+ * until 500 are acknowledged (they go on until stopped).
+ */
+async function replicaUnderWrites(node: string, replicaPort: number) {
+  const dir = tempDir();
+  const disk = join(dir, 'disk.img');
+  writeFileSync(disk, '');
+  truncateSync(disk, 64 * MiB);
+  const daemon = await spawnDaemon(node, dir, ['--replica-listener', `127.0.0.1:${replicaPort}`]);
+  const client = await connect(daemon.socket);
+  await client.call('pool_create', { name: 'p0', disk: `uring://${disk}?blk_size=4096` });
+  const replica = await client.call<{ uri: string; uuid: string }>('replica_create', { pool: 'p0', name: 'r0', size_bytes: 16 * MiB, thin: true });
+  const config = await saveConfig(client);
+  const configFile = join(dir, 'conf.json');
+  writeFileSync(configFile, JSON.stringify(config));
+  const host = await hostEngine();
+  const remote = await host.createBdev(`${replica.uri}?ctrl_loss_timeout_ms=300&reconnect_delay_ms=50`);
+  const model = new BlockModel(1024);
+  const writes = startWrites(remote, model, { first: 0, end: 1024 }, 8);
+  while (writes.acked < 500) await new Promise((r) => setTimeout(r, 5));
+  const stopWrites = async () => {
+    await writes.stop();
+    await remote.destroy();
+  };
+  return { dir, daemon, replica, config, configFile, host, model, stopWrites };
+}
+
 async function readBack(host: Engine, uri: string, model: BlockModel): Promise<string[]> {
   const bdev = await host.createBdev(uri);
   const problems: string[] = [];
@@ -45,36 +74,18 @@ async function readBack(host: Engine, uri: string, model: BlockModel): Promise<s
 
 describe('nodestor daemon processes', () => {
   it('SIGTERM during writes stops cleanly (exit 0); a restart from the saved config serves every acknowledged write', async () => {
-    const dir = tempDir();
-    const disk = join(dir, 'disk.img');
-    writeFileSync(disk, '');
-    truncateSync(disk, 64 * MiB);
-    const replicaPort = basePort;
-    const a = await spawnDaemon('a', dir, ['--replica-listener', `127.0.0.1:${replicaPort}`]);
-    const client = await connect(a.socket);
-    await client.call('pool_create', { name: 'p0', disk: `uring://${disk}?blk_size=4096` });
-    const replica = await client.call<{ uri: string; uuid: string }>('replica_create', { pool: 'p0', name: 'r0', size_bytes: 16 * MiB, thin: true });
-    const config = await saveConfig(client);
-    const file = join(dir, 'conf.json');
-    writeFileSync(file, JSON.stringify(config));
-
-    const host = await hostEngine();
-    const remote = await host.createBdev(`${replica.uri}?ctrl_loss_timeout_ms=300&reconnect_delay_ms=50`);
-    const model = new BlockModel(1024);
-    const writes = startWrites(remote, model, { first: 0, end: 1024 }, 8);
-    while (writes.acked < 500) await new Promise((r) => setTimeout(r, 5));
+    const { dir, daemon: a, replica, config, configFile, host, model, stopWrites } = await replicaUnderWrites('a', basePort);
     a.child.kill('SIGTERM');
     a.child.kill('SIGINT'); // a second signal during the stop changes nothing (a different one: the kernel would merge two SIGTERMs)
     expect(await a.exited).toBe(0);
-    await writes.stop();
-    await remote.destroy();
+    await stopWrites();
     const log = a.stderr();
     expect(log).toMatch(/"msg":"already stopping; this signal changes nothing"/);
     expect(log).toMatch(/"pool":"p0","msg":"pool exported"/);
     expect(log).toMatch(/"msg":"daemon stopped"/);
     expect(log).toMatch(/"rpc":"replica_create".*"ok":true/);
 
-    const b = await spawnDaemon('a', dir, ['--replica-listener', `127.0.0.1:${replicaPort}`, '--config', file]);
+    const b = await spawnDaemon('a', dir, ['--replica-listener', `127.0.0.1:${basePort}`, '--config', configFile]);
     const again = await connect(b.socket);
     const pools = await again.call<{ name: string; imported_dirty: boolean }[]>('pool_list');
     expect(pools.map((p) => [p.name, p.imported_dirty])).toEqual([['p0', false]]); // exported cleanly
@@ -85,28 +96,11 @@ describe('nodestor daemon processes', () => {
   });
 
   it('after kill -9 during writes, a restart imports the pool and every acknowledged write is there', async () => {
-    const dir = tempDir();
-    const disk = join(dir, 'disk.img');
-    writeFileSync(disk, '');
-    truncateSync(disk, 64 * MiB);
-    const replicaPort = basePort + 1;
-    const a = await spawnDaemon('k', dir, ['--replica-listener', `127.0.0.1:${replicaPort}`]);
-    const client = await connect(a.socket);
-    await client.call('pool_create', { name: 'p0', disk: `uring://${disk}?blk_size=4096` });
-    const replica = await client.call<{ uri: string }>('replica_create', { pool: 'p0', name: 'r0', size_bytes: 16 * MiB, thin: true });
-    const file = join(dir, 'conf.json');
-    writeFileSync(file, JSON.stringify(await saveConfig(client)));
-    const host = await hostEngine();
-    const remote = await host.createBdev(`${replica.uri}?ctrl_loss_timeout_ms=300&reconnect_delay_ms=50`);
-    const model = new BlockModel(1024);
-    const writes = startWrites(remote, model, { first: 0, end: 1024 }, 8);
-    while (writes.acked < 500) await new Promise((r) => setTimeout(r, 5));
+    const { dir, daemon: a, replica, configFile, host, model, stopWrites } = await replicaUnderWrites('k', basePort + 1);
     a.child.kill('SIGKILL');
     expect(await a.exited).toBe('SIGKILL');
-    await writes.stop();
-    await remote.destroy();
-
-    const b = await spawnDaemon('k', dir, ['--replica-listener', `127.0.0.1:${replicaPort}`, '--config', file]);
+    await stopWrites();
+    const b = await spawnDaemon('k', dir, ['--replica-listener', `127.0.0.1:${basePort + 1}`, '--config', configFile]);
     const again = await connect(b.socket);
     expect((await again.call<{ imported_dirty: boolean }[]>('pool_list'))[0]!.imported_dirty).toBe(true);
     expect(await readBack(host, replica.uri, model)).toEqual([]);
