@@ -14,10 +14,11 @@ const withNativeTests = process.argv.includes('--native-tests');
 // Benchmarks compare against fio (uring-vs-fio), a Debian package too.
 const withBenchTools = process.argv.includes('--bench');
 const isRoot = process.getuid?.() === 0;
-// The fuzz targets need clang and its libFuzzer runtime (native tests only).
+// The fuzz targets need clang and its libFuzzer runtime, and the RPC TLS test makes its
+// certificate with openssl (tests only).
 const DEBIAN_PACKAGES = [
   'cmake', 'g++', 'make', 'liburing-dev', 'libaio-dev',
-  ...(withNativeTests ? ['clang-14', 'libclang-rt-14-dev'] : []),
+  ...(withNativeTests ? ['clang-14', 'libclang-rt-14-dev', 'openssl'] : []),
   ...(withBenchTools ? ['fio'] : []),
 ];
 const HUGEPAGES = 1024; // 2 GiB of 2 MiB pages: room for several test engines at once

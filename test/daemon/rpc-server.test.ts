@@ -3,7 +3,7 @@
 // socket's mode, a live or stale socket path, and the TCP token.
 import { spawnSync } from 'node:child_process';
 import { createConnection, type Socket } from 'node:net';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcClient } from '../../src/rpc/client.js';
@@ -167,5 +167,32 @@ describe('RPC server', () => {
     const { registry: r } = registry();
     const { logger } = memoryLogger();
     await expect(RpcServer.listen({ registry: r, log: logger, tcp: { host: '0.0.0.0', port: 0 } })).rejects.toMatchObject({ code: 'EACCES' });
+  });
+
+  it('over TLS with a token: a client that trusts the certificate gets answers, one that does not is refused', async () => {
+    const dir = tempDir();
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    expect(made.status).toBe(0);
+    const { registry: r } = registry();
+    const { logger } = memoryLogger();
+    const srv = await RpcServer.listen({
+      registry: r,
+      log: logger,
+      tcp: { host: '127.0.0.1', port: 0 },
+      token: 'tls-token-0123456789',
+      tls: { cert: readFileSync(cert), key: readFileSync(key) },
+    });
+    servers.push(srv);
+    const tcp = { host: '127.0.0.1', port: srv.tcpPort! };
+    const trusted = await RpcClient.connect({ tcp, token: 'tls-token-0123456789', tls: { ca: readFileSync(cert) } });
+    expect(await trusted.call('echo', { value: 'over tls' })).toBe('over tls');
+    trusted.close();
+    await expect(RpcClient.connect({ tcp, token: 'tls-token-0123456789', tls: {} })).rejects.toThrow(/self[- ]signed|certificate/);
+    // Plain TCP to the TLS port gets nothing it can use.
+    const plain = await RpcClient.connect({ tcp, token: 'tls-token-0123456789', timeoutMs: 2000 });
+    await expect(plain.call('echo', { value: 'x' })).rejects.toThrow();
+    plain.close();
   });
 });
