@@ -14,11 +14,11 @@ const withNativeTests = process.argv.includes('--native-tests');
 // Benchmarks compare against fio (uring-vs-fio), a Debian package too.
 const withBenchTools = process.argv.includes('--bench');
 const isRoot = process.getuid?.() === 0;
-// The fuzz targets need clang and its libFuzzer runtime, and the RPC TLS test makes its
-// certificate with openssl (tests only).
+// For the tests only: the fuzz targets need clang and its libFuzzer runtime, the RPC TLS
+// test makes its certificate with openssl, and the state-store suite runs a real etcd.
 const DEBIAN_PACKAGES = [
   'cmake', 'g++', 'make', 'liburing-dev', 'libaio-dev',
-  ...(withNativeTests ? ['clang-14', 'libclang-rt-14-dev', 'openssl'] : []),
+  ...(withNativeTests ? ['clang-14', 'libclang-rt-14-dev', 'openssl', 'etcd-server'] : []),
   ...(withBenchTools ? ['fio'] : []),
 ];
 const HUGEPAGES = 1024; // 2 GiB of 2 MiB pages: room for several test engines at once
