@@ -3,7 +3,10 @@
 // of its methods and prints the result as JSON, as SPDK's rpc.py does.
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
+import { EtcdStore } from '../control/store/etcd.js';
+import { StoreNexusInfoStore } from '../control/store/nexus-info.js';
 import { Daemon } from '../daemon/daemon.js';
+import type { NexusInfoStore } from '../daemon/nexus-store.js';
 import { RpcClient } from '../rpc/client.js';
 import { RpcError } from '../rpc/protocol.js';
 import { parseKeyValues, parseHostPort } from './args.js';
@@ -44,12 +47,19 @@ program
   .option('--config <file>', 'an SPDK-format JSON config to apply at start')
   .option('--replica-listener <host:port>', 'where replicas are shared', hostPort, { host: '127.0.0.1', port: 8420 })
   .option('--data-dir <dir>', 'where nexus info is kept (default /var/tmp/nodestor-<node>)')
+  .option('--nexus-store <url>', 'keep nexus info in etcd (etcd://host:port[,host:port]) instead of files')
   .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
   .action(async (o) => {
     if (!['auto', 'require', 'off'].includes(o.hugepages)) throw new InvalidArgumentError('--hugepages must be auto, require or off');
     if (!['poll', 'adaptive'].includes(o.idle)) throw new InvalidArgumentError('--idle must be poll or adaptive');
     if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new InvalidArgumentError('--tls-cert and --tls-key go together');
+    let nexusStore: NexusInfoStore | undefined;
+    if (o.nexusStore) {
+      if (!String(o.nexusStore).startsWith('etcd://')) throw new InvalidArgumentError('--nexus-store takes etcd://host:port[,host:port]');
+      nexusStore = new StoreNexusInfoStore(await EtcdStore.connect(String(o.nexusStore).slice('etcd://'.length).split(',')));
+    }
     const daemon = await Daemon.start({
+      ...(nexusStore ? { nexusStore } : {}),
       node: o.node,
       cores: o.cores,
       ...(o.memoryMb ? { memoryMb: o.memoryMb } : {}),
