@@ -148,20 +148,17 @@ export function registerLvolMethods(registry: MethodRegistry, ctx: DaemonContext
       return true;
     },
   );
-  registry.register<{ name: string }>('bdev_lvol_inflate', byName, async (p) => {
-    await requireLvol(ctx, p.name, 'bdev_lvol_inflate').inflate();
-    return true;
-  });
-  registry.register<{ name: string }>('bdev_lvol_decouple_parent', byName, async (p) => {
-    await requireLvol(ctx, p.name, 'bdev_lvol_decouple_parent').decoupleParent();
-    return true;
-  });
-  registry.register<{ name: string }>('bdev_lvol_set_read_only', byName, async (p) => {
-    await requireLvol(ctx, p.name, 'bdev_lvol_set_read_only').setReadOnly();
-    return true;
-  });
-  registry.register<{ name: string }>('bdev_lvol_delete', byName, async (p) => {
-    await requireLvol(ctx, p.name, 'bdev_lvol_delete').destroy();
-    return true;
-  });
+  // The methods that name one lvol and answer true.
+  const byLvol = [
+    ['bdev_lvol_inflate', (l: Lvol) => l.inflate()],
+    ['bdev_lvol_decouple_parent', (l: Lvol) => l.decoupleParent()],
+    ['bdev_lvol_set_read_only', (l: Lvol) => l.setReadOnly()],
+    ['bdev_lvol_delete', (l: Lvol) => l.destroy()],
+  ] as const;
+  for (const [method, op] of byLvol) {
+    registry.register<{ name: string }>(method, byName, async (p) => {
+      await op(requireLvol(ctx, p.name, method));
+      return true;
+    });
+  }
 }

@@ -213,22 +213,17 @@ export function registerNvmfMethods(registry: MethodRegistry, ctx: DaemonContext
     },
   );
 
-  registry.register<{ nqn: string; host: string }>(
-    'nvmf_subsystem_add_host',
-    { type: 'object', properties: { nqn, host: nqn, tgt_name: tgtName }, required: ['nqn', 'host'] },
-    async (p) => {
-      await ctx.engine.nvmf.subsystem(p.nqn).addHost(p.host);
+  const hostSchema: ObjectSchema = { type: 'object', properties: { nqn, host: nqn, tgt_name: tgtName }, required: ['nqn', 'host'] };
+  for (const [method, add] of [
+    ['nvmf_subsystem_add_host', true],
+    ['nvmf_subsystem_remove_host', false],
+  ] as const) {
+    registry.register<{ nqn: string; host: string }>(method, hostSchema, async (p) => {
+      const sub = ctx.engine.nvmf.subsystem(p.nqn);
+      await (add ? sub.addHost(p.host) : sub.removeHost(p.host));
       return true;
-    },
-  );
-  registry.register<{ nqn: string; host: string }>(
-    'nvmf_subsystem_remove_host',
-    { type: 'object', properties: { nqn, host: nqn, tgt_name: tgtName }, required: ['nqn', 'host'] },
-    async (p) => {
-      await ctx.engine.nvmf.subsystem(p.nqn).removeHost(p.host);
-      return true;
-    },
-  );
+    });
+  }
   registry.register<{ nqn: string; allow_any_host: boolean }>(
     'nvmf_subsystem_allow_any_host',
     { type: 'object', properties: { nqn, allow_any_host: { type: 'boolean' }, tgt_name: tgtName }, required: ['nqn', 'allow_any_host'] },
