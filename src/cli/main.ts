@@ -3,8 +3,6 @@
 // of its methods and prints the result as JSON, as SPDK's rpc.py does.
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { EtcdStore } from '../control/store/etcd.js';
-import { StoreNexusInfoStore } from '../control/store/nexus-info.js';
 import { Daemon } from '../daemon/daemon.js';
 import type { NexusInfoStore } from '../daemon/nexus-store.js';
 import { RpcClient } from '../rpc/client.js';
@@ -56,6 +54,9 @@ program
     let nexusStore: NexusInfoStore | undefined;
     if (o.nexusStore) {
       if (!String(o.nexusStore).startsWith('etcd://')) throw new InvalidArgumentError('--nexus-store takes etcd://host:port[,host:port]');
+      // Loaded only when asked for: the etcd client (gRPC) is heavy for every other command.
+      const { EtcdStore } = await import('../control/store/etcd.js');
+      const { StoreNexusInfoStore } = await import('../control/store/nexus-info.js');
       nexusStore = new StoreNexusInfoStore(await EtcdStore.connect(String(o.nexusStore).slice('etcd://'.length).split(',')));
     }
     const daemon = await Daemon.start({
