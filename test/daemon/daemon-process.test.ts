@@ -11,7 +11,7 @@ import { BlockModel, startWrites } from '../cluster/helpers/workload.js';
 import { cleanup, connect, spawnDaemon, tempDir } from './helpers/daemon.js';
 
 const MiB = 1024 * 1024;
-const basePort = 21000 + (process.pid % 500) * 8;
+const basePort = 21000 + (process.pid % 300) * 8; // 21000-23399: apart from the other tests' port ranges
 let engine: Engine | undefined;
 afterEach(async () => {
   await engine?.stop();

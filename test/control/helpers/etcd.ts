@@ -12,7 +12,7 @@ export interface EtcdServer {
 
 export async function startEtcd(): Promise<EtcdServer> {
   const dir = mkdtempSync(join(tmpdir(), 'nodestor-etcd-'));
-  const client = 23000 + (process.pid % 1000) * 2;
+  const client = 28000 + (process.pid % 1000) * 2; // 28000-29999: apart from the daemon tests' ports
   const peer = client + 1;
   const child: ChildProcess = spawn(
     'etcd',
