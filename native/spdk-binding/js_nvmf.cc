@@ -226,6 +226,37 @@ Napi::Value Discover(const Napi::CallbackInfo& info) {
   });
 }
 
+// nvmfListNamespaces(engine, address, port, subnqn, hostnqn) -> the subsystem's active NSIDs,
+// through a controller that connects, identifies and goes (as SPDK's attach does first).
+Napi::Value ListNamespaces(const Napi::CallbackInfo& info) {
+  JsEngine* js = running_engine(info);
+  if (!js) return info.Env().Undefined();
+  nvmf::HostControllerOptions o;
+  o.address = str(info[1]);
+  o.port = port_of(info[2]);
+  o.subnqn = str(info[3]);
+  o.hostnqn = str(info[4]);
+  if (o.hostnqn.empty()) o.hostnqn = default_host_nqn();
+  Uuid hostid = Uuid::random_v4();
+  std::memcpy(o.hostid.data(), hostid.bytes.data(), 16);
+  o.nsid = 0;  // identify only
+  o.ctrl_loss_timeout_ms = 0;
+  return js->control(info.Env(), [js, o](ControlRequest* r) {
+    nvmf::HostController::connect(js->engine().app_thread(), o, [js, r](Status st, std::shared_ptr<nvmf::HostController> ctrl) {
+      auto list = std::make_shared<std::vector<uint32_t>>();
+      if (st.is_ok() && ctrl) {
+        *list = ctrl->active_namespaces();
+        ctrl->shutdown();
+      }
+      js->finish(r, st, [list](Napi::Env e) {
+        Napi::Array a = Napi::Array::New(e, list->size());
+        for (size_t i = 0; i < list->size(); ++i) a.Set(i, (*list)[i]);
+        return a;
+      });
+    });
+  });
+}
+
 // nvmfHostNqn() -> this process's default host NQN
 Napi::Value HostNqn(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), default_host_nqn()); }
 
@@ -245,6 +276,7 @@ void register_nvmf_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("nvmfList", Napi::Function::New(env, List));
   exports.Set("nvmfDiscover", Napi::Function::New(env, Discover));
   exports.Set("nvmfHostNqn", Napi::Function::New(env, HostNqn));
+  exports.Set("nvmfListNamespaces", Napi::Function::New(env, ListNamespaces));
 }
 
 }  // namespace nds::binding

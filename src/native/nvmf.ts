@@ -49,4 +49,6 @@ export interface NativeNvmfFunctions {
   nvmfList(engine: NativeEngine): Promise<NativeSubsystemInfo[]>;
   nvmfDiscover(engine: NativeEngine, address: string, port: number, hostNqn: string): Promise<NativeDiscoveryEntry[]>;
   nvmfHostNqn(): string;
+  /** ListNamespaces: a subsystem's active NSIDs (a controller connects, identifies, goes). */
+  nvmfListNamespaces(engine: NativeEngine, address: string, port: number, subnqn: string, hostNqn: string): Promise<number[]>;
 }

@@ -218,6 +218,17 @@ export class NvmfTarget extends EventEmitter<{ host: [HostConnectionEvent] }> {
     });
   }
 
+  /** The active namespace IDs of a subsystem on any NVMe/TCP target (ours or not). */
+  listNamespaces(options: ListenerAddress & { subnqn: string; hostNqn?: string }): Promise<number[]> {
+    return withCallerStack('listNamespaces', options?.subnqn, async () => {
+      const { address, port } = requireAddress(options, 'options', 4420);
+      const subnqn = requireNqn(options.subnqn, 'subnqn');
+      const hostNqn = options.hostNqn === undefined ? '' : requireNqn(options.hostNqn, 'hostNqn');
+      this.#host.assertRunning('listNamespaces', subnqn);
+      return binding().nvmfListNamespaces(this.#host.nativeHandle, address, port, subnqn, hostNqn);
+    });
+  }
+
   /** The discovery log of a target (any NVMe/TCP target, ours or not). */
   discover(options: ListenerAddress & { hostNqn?: string }): Promise<DiscoveryEntry[]> {
     return withCallerStack('discover', undefined, async () => {

@@ -139,7 +139,11 @@ describe('daemon methods', () => {
       model_number: 'SPDK bdev Controller',
       namespaces: [{ nsid: 1, bdev_name: 'T0', name: 'T0', uuid: expect.any(String), nguid: expect.stringMatching(/^[0-9A-F]{32}$/) }],
     });
-    expect(await call('bdev_nvme_attach_controller', { name: 'Nvme0', trtype: 'TCP', adrfam: 'IPv4', traddr: '127.0.0.1', trsvcid: String(port), subnqn: nqn })).toEqual(['Nvme0n1']);
+    // A second namespace at NSID 3: attach makes a bdev for each active one.
+    await call('bdev_malloc_create', { name: 'T3', num_blocks: 256, block_size: 4096 });
+    expect(await call('nvmf_subsystem_add_ns', { nqn, namespace: { bdev_name: 'T3', nsid: 3 } })).toBe(3);
+    expect(await call('bdev_nvme_attach_controller', { name: 'Nvme0', trtype: 'TCP', adrfam: 'IPv4', traddr: '127.0.0.1', trsvcid: String(port), subnqn: nqn })).toEqual(['Nvme0n1', 'Nvme0n3']);
+    expect((await call<{ num_blocks: number }[]>('bdev_get_bdevs', { name: 'Nvme0n3' }))[0]!.num_blocks).toBe(256);
     const controllers = await call<Record<string, unknown>[]>('bdev_nvme_get_controllers');
     expect(controllers).toEqual([
       { name: 'Nvme0', ctrlrs: [{ state: 'enabled', trid: { trtype: 'TCP', adrfam: 'IPv4', traddr: '127.0.0.1', trsvcid: String(port), subnqn: nqn }, host: { nqn: host, addr: '', svcid: '' } }] },
@@ -148,31 +152,37 @@ describe('daemon methods', () => {
     const data = Buffer.alloc(4096, 0x5a);
     await remote.write(8192, data);
     expect((await s.daemon.context.engine.getBdev('T0')!.read(8192, 4096)).equals(data)).toBe(true);
-    const ctrls = await call<{ cntlid: number; hostnqn: string }[]>('nvmf_subsystem_get_controllers', { nqn });
+    // One controller per attached namespace (each nvmf:// bdev has its own; SPDK shares one).
+    const ctrls = await call<{ cntlid: number; hostnqn: string; num_io_qpairs: number }[]>('nvmf_subsystem_get_controllers', { nqn });
     const listener = { trtype: 'TCP', adrfam: 'IPv4', traddr: '127.0.0.1', trsvcid: String(port) };
-    expect(ctrls).toEqual([{ cntlid: expect.any(Number), hostnqn: host, num_io_qpairs: expect.any(Number), listen_address: listener }]);
+    expect(ctrls).toEqual([0, 1].map(() => ({ cntlid: expect.any(Number), hostnqn: host, num_io_qpairs: expect.any(Number), listen_address: listener })));
+    // Nvme0n1 did I/O, so its controller has an I/O queue (one per thread that did I/O).
+    expect(Math.max(...ctrls.map((c) => c.num_io_qpairs))).toBeGreaterThanOrEqual(1);
     const qpairs = await call<{ cntlid: number; qid: number; state: string }[]>('nvmf_subsystem_get_qpairs', { nqn });
-    // The admin queue and each I/O queue our host opened (one per thread that did I/O).
-    const ioQueues = (ctrls[0] as unknown as { num_io_qpairs: number }).num_io_qpairs;
-    expect(ioQueues).toBeGreaterThanOrEqual(1);
-    expect(qpairs.map((q) => q.qid)).toEqual([0, ...Array.from({ length: ioQueues }, (_, i) => expect.any(Number))]);
-    expect(qpairs.every((q) => q.cntlid === ctrls[0]!.cntlid && q.state === 'active')).toBe(true);
-    expect(new Set(qpairs.map((q) => q.qid)).size).toBe(ioQueues + 1);
+    for (const c of ctrls) {
+      const mine = qpairs.filter((q) => q.cntlid === c.cntlid);
+      expect(mine.map((q) => q.qid)[0]).toBe(0); // the admin queue first
+      expect(new Set(mine.map((q) => q.qid)).size).toBe(c.num_io_qpairs + 1);
+    }
+    expect(qpairs.every((q) => q.state === 'active')).toBe(true);
     expect(await call('nvmf_subsystem_listener_set_ana_state', { nqn, listen_address, ana_state: 'non_optimized' })).toBe(true);
     expect(await call('nvmf_subsystem_allow_any_host', { nqn, allow_any_host: true })).toBe(true);
     expect((await call<Record<string, unknown>[]>('nvmf_get_subsystems', { nqn }))[0]).toMatchObject({ allow_any_host: true });
     expect(await call('bdev_nvme_detach_controller', { name: 'Nvme0' })).toBe(true);
     // The daemon logged the host's controller coming and going (its event pump).
-    for (let i = 0; i < 200 && !s.lines.some((l) => l.msg === 'host.disconnected'); i++) await new Promise((r) => setTimeout(r, 5));
-    const hostLines = s.lines.filter((l) => l.msg === 'host.connected' || l.msg === 'host.disconnected').map((l) => l.event as Record<string, unknown>);
-    expect(hostLines.filter((e) => e.subsystem === nqn).map((e) => [e.kind, e.hostNqn])).toEqual([
-      ['host.connected', host],
-      ['host.disconnected', host],
-    ]);
+    // Three controllers came and went: attach's namespace listing, then Nvme0n1 and Nvme0n3.
+    const hostEvents = () => s.lines.filter((l) => l.msg === 'host.connected' || l.msg === 'host.disconnected').map((l) => l.event as Record<string, unknown>).filter((e) => e.subsystem === nqn);
+    for (let i = 0; i < 200 && hostEvents().filter((e) => e.kind === 'host.disconnected').length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    const kinds = hostEvents().map((e) => e.kind);
+    expect([kinds.filter((k) => k === 'host.connected').length, kinds.filter((k) => k === 'host.disconnected').length]).toEqual([3, 3]);
+    expect(kinds[0]).toBe('host.connected');
+    expect(hostEvents().every((e) => e.hostNqn === host)).toBe(true);
     expect(await call('bdev_nvme_get_controllers')).toEqual([]);
     expect(await call('nvmf_subsystem_remove_host', { nqn, host })).toBe(true);
     expect(await call('nvmf_subsystem_remove_listener', { nqn, listen_address })).toBe(true);
     expect(await call('nvmf_subsystem_remove_ns', { nqn, nsid: 1 })).toBe(true);
+    expect(await call('nvmf_subsystem_remove_ns', { nqn, nsid: 3 })).toBe(true);
+    await call('bdev_malloc_delete', { name: 'T3' });
     expect(await call('nvmf_delete_subsystem', { nqn })).toBe(true);
     await expect(call('nvmf_delete_subsystem', { nqn })).rejects.toMatchObject({ data: { code: 'ENOENT' } });
     await call('bdev_malloc_delete', { name: 'T0' });

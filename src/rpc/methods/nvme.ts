@@ -1,5 +1,6 @@
 // SPDK's NVMe-oF host methods (module/bdev/nvme/bdev_nvme_rpc.c): a controller attached
-// over TCP becomes the bdev <name>n1 (an nvmf:// bdev of the engine's own host).
+// over TCP becomes a bdev <name>n<nsid> per active namespace (nvmf:// bdevs of the
+// engine's own host, one connection each).
 import type { DaemonContext } from '../../daemon/context.js';
 import { NodestorError } from '../../errors.js';
 import { RpcCode, RpcError } from '../protocol.js';
@@ -54,21 +55,33 @@ export function registerNvmeMethods(registry: MethodRegistry, ctx: DaemonContext
       const host = p.traddr.includes(':') ? `[${p.traddr}]` : p.traddr;
       const loss = p.ctrlr_loss_timeout_sec ?? ctx.limits.nvmeCtrlrLossTimeoutSec;
       const delay = p.reconnect_delay_sec ?? ctx.limits.nvmeReconnectDelaySec;
-      const query = new URLSearchParams({ name: `${p.name}n1` });
-      if (p.hostnqn) query.set('hostnqn', p.hostnqn);
-      if (p.hdgst) query.set('hdgst', '1');
-      if (p.ddgst) query.set('ddgst', '1');
-      if (loss) query.set('ctrl_loss_timeout_ms', String(loss * 1000));
-      if (delay) query.set('reconnect_delay_ms', String(delay * 1000));
-      const bdev = await ctx.engine.createBdev(`nvmf://${host}:${port}/${p.subnqn}?${query}`);
+      // As SPDK does: a bdev <name>n<nsid> for every active namespace of the subsystem.
+      const nsids = await ctx.engine.nvmf.listNamespaces({ address: p.traddr, port: Number(port), subnqn: p.subnqn, ...(p.hostnqn ? { hostNqn: p.hostnqn } : {}) });
+      if (nsids.length === 0)
+        throw new NodestorError('ENODEV', `subsystem ${p.subnqn} has no active namespace`, { op: 'bdev_nvme_attach_controller', resource: p.subnqn, errno: -19 });
+      const names: string[] = [];
+      try {
+        for (const nsid of nsids) {
+          const query = new URLSearchParams({ name: `${p.name}n${nsid}`, nsid: String(nsid) });
+          if (p.hostnqn) query.set('hostnqn', p.hostnqn);
+          if (p.hdgst) query.set('hdgst', '1');
+          if (p.ddgst) query.set('ddgst', '1');
+          if (loss) query.set('ctrl_loss_timeout_ms', String(loss * 1000));
+          if (delay) query.set('reconnect_delay_ms', String(delay * 1000));
+          names.push((await ctx.engine.createBdev(`nvmf://${host}:${port}/${p.subnqn}?${query}`)).name);
+        }
+      } catch (error) {
+        for (const name of names) await ctx.engine.getBdev(name)?.destroy().catch(() => undefined); // all or nothing
+        throw error;
+      }
       ctx.controllers.set(p.name, {
         name: p.name,
-        bdevs: [bdev.name],
+        bdevs: names,
         trid: { trtype: 'TCP', adrfam: p.traddr.includes(':') ? 'IPv6' : 'IPv4', traddr: p.traddr, trsvcid: port, subnqn: p.subnqn },
         hostnqn: p.hostnqn ?? ctx.engine.nvmf.hostNqn,
         call: { method: 'bdev_nvme_attach_controller', params: { ...p } },
       });
-      return [bdev.name];
+      return names;
     },
   );
   registry.register<{ name: string }>(

@@ -109,6 +109,7 @@ const char* HostController::step_name(BringUpStep step) {
     case BringUpStep::EnableController: return "Property Set CC";
     case BringUpStep::WaitReady: return "Property Get CSTS";
     case BringUpStep::IdentifyController: return "Identify controller";
+    case BringUpStep::ListNamespaces: return "Identify active namespace list";
     case BringUpStep::SetQueueCount: return "Set Features queues";
     case BringUpStep::ConfigureAsyncEvents: return "Set Features async events";
     case BringUpStep::IdentifyNamespace: return "Identify namespace";
@@ -139,6 +140,12 @@ void HostController::run_step(BringUpStep step) {
       break;
     case BringUpStep::SetQueueCount: copy(SqeBuilder(kOpSetFeatures).feature(kFeatureNumberOfQueues, (63u << 16) | 63u)); break;
     case BringUpStep::ConfigureAsyncEvents: copy(SqeBuilder(kOpSetFeatures).feature(kFeatureAsyncEventConfig, 1u << 8)); break;
+    case BringUpStep::ListNamespaces:
+      scratch_.assign(4096, 0);
+      copy(SqeBuilder(kOpIdentify).nsid(0).cns(kCnsActiveNamespaces));
+      buf = scratch_.data();
+      length = 4096;
+      break;
     case BringUpStep::IdentifyNamespace:
     case BringUpStep::NamespaceDescriptors:
       scratch_.assign(4096, 0);
@@ -184,7 +191,16 @@ void HostController::step_done(BringUpStep step, int rc, uint16_t st, uint64_t d
       identified_.write_zeroes = id.supports_write_zeroes();
       std::string subnqn = id.subnqn();
       if (!subnqn.empty() && subnqn != options_.subnqn) return bring_up_failed(-EPROTO, "controller reports subsystem " + subnqn);
-      return run_step(BringUpStep::SetQueueCount);
+      return run_step(options_.nsid == 0 ? BringUpStep::ListNamespaces : BringUpStep::SetQueueCount);
+    }
+    case BringUpStep::ListNamespaces: {
+      active_nsids_.clear();
+      for (size_t at = 0; at + 4 <= 4096; at += 4) {
+        uint32_t nsid = get32(scratch_.data() + at);
+        if (nsid == 0) break;  // the list ends at the first zero
+        active_nsids_.push_back(nsid);
+      }
+      return run_step(BringUpStep::Done);
     }
     case BringUpStep::SetQueueCount:
       io_queues_ = static_cast<uint16_t>(std::min<uint64_t>(dw0 & 0xffff, (dw0 >> 16) & 0xffff) + 1);

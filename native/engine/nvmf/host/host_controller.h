@@ -35,6 +35,7 @@ struct HostControllerOptions {
   // again; after kIoAttempts such timeouts the I/O fails with ETIMEDOUT. 0: no limit.
   uint32_t io_timeout_ms = 30000;
   uint16_t io_queue_size = 128;
+  // 0: identify only: list the active namespaces (active_namespaces()) and go no further.
   uint32_t nsid = 1;
 };
 
@@ -65,6 +66,8 @@ class HostController : public std::enable_shared_from_this<HostController> {
   uint32_t max_transfer() const { return max_transfer_; }
   uint32_t in_capsule_limit() const { return in_capsule_limit_; }
   uint16_t io_queue_count() const { return io_queues_; }
+  // The active NSIDs, read at connect when options.nsid is 0 (app thread).
+  const std::vector<uint32_t>& active_namespaces() const { return active_nsids_; }
   // An I/O queue failed while the controller looked connected (any thread).
   void report_queue_lost(uint64_t generation);
   // Runs on the app thread when the controller fails for good (the bdev is gone).
@@ -89,6 +92,7 @@ class HostController : public std::enable_shared_from_this<HostController> {
     EnableController,      // Property Set CC.EN, 64-byte SQ and 16-byte CQ entries
     WaitReady,             // Property Get CSTS until RDY (polled every 1 ms)
     IdentifyController,    // transfer limits, ONCS, the subsystem NQN
+    ListNamespaces,        // the active namespace list (options.nsid 0 only; then Done)
     SetQueueCount,         // ask for 64 I/O queues
     ConfigureAsyncEvents,  // namespace attribute notices (optional)
     IdentifyNamespace,     // size and block size
@@ -132,6 +136,7 @@ class HostController : public std::enable_shared_from_this<HostController> {
   Poller* ready_poller_ = nullptr;
   int ready_tries_ = 0;
   RemoteNamespace identified_;  // the namespace as the current bring-up reads it
+  std::vector<uint32_t> active_nsids_;
   uint64_t keep_alive_sent_ns_ = 0;  // 0: none outstanding
   std::vector<uint8_t> scratch_;     // identify data
   std::shared_ptr<HostController> self_while_connecting_;  // nobody else holds it yet
