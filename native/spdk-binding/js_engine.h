@@ -131,9 +131,11 @@ class JsEngine {
   // App thread: releases the JavaScript handles on these bdevs (channels, descriptors).
   void release_handles_of(std::vector<const Bdev*> bdevs, std::function<void()> done);
 
+  // App thread, once: the BdevManager holder hooks (bdevs consumers create for themselves,
+  // such as nexus children from URIs) and the target's controller hook (host events).
+  void install_engine_hooks();
+
   // ---- bdevs consumers create for themselves (nexus children from URIs) ----
-  // App thread: installs the BdevManager holder hooks (once).
-  void watch_consumer_bdevs();
   // JS thread: the handles opened since the last call, for JavaScript to adopt.
   std::vector<std::pair<std::shared_ptr<JsBdev>, BdevProperties>> take_adopted();
   // App thread: JavaScript stopped using release `id`'s handle: release it, continue.
@@ -182,7 +184,7 @@ class JsEngine {
   // a stop has settled (the completion queue orders the two).
   std::unordered_set<std::shared_ptr<JsBdev>> live_bdevs_;
   std::unique_ptr<NexusBridge> nexus_bridge_;
-  bool watching_consumer_bdevs_ = false;  // app thread
+  bool engine_hooks_installed_ = false;  // app thread
   std::mutex adopted_mutex_;
   std::vector<std::pair<std::shared_ptr<JsBdev>, BdevProperties>> adopted_;
   // App thread: releases asked of JavaScript, by id: the handle and what continues after.

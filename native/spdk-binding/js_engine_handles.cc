@@ -37,9 +37,9 @@ void JsEngine::release_handles_of(std::vector<const Bdev*> bdevs, std::function<
   done();
 }
 
-void JsEngine::watch_consumer_bdevs() {
-  if (watching_consumer_bdevs_) return;
-  watching_consumer_bdevs_ = true;
+void JsEngine::install_engine_hooks() {
+  if (engine_hooks_installed_) return;
+  engine_hooks_installed_ = true;
   BdevManager::HolderHooks hooks;
   hooks.adopted = [this](Bdev* bdev) {
     std::shared_ptr<JsBdev> handle;

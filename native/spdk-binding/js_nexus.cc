@@ -172,7 +172,7 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   options.io.timeout_ms = o.Get("ioTimeoutMs").As<Napi::Number>().Uint32Value();
   return js->control(info.Env(), [js, options](ControlRequest* r) {
     js->nexus_bridge();
-    js->watch_consumer_bdevs();
+    js->install_engine_hooks();
     js->engine().nexuses().create(options, [js, r](Status st, Nexus* n) {
       if (!st.is_ok()) return js->finish(r, st);
       std::shared_ptr<JsBdev> handle;
@@ -244,7 +244,7 @@ Napi::Value Events(const Napi::CallbackInfo& info) {
   JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   return js->control_background(info.Env(), [js](ControlRequest* r) {
-    js->watch_consumer_bdevs();  // the first wait installs the hooks whose events come here
+    js->install_engine_hooks();  // the first wait installs the hooks whose events come here
     js->nexus_bridge().wait(r);
   });
 }

@@ -56,6 +56,11 @@ export class RpcError extends Error {
   }
 }
 
+/** -32602 for a parameter the schema cannot express (a method's own check). */
+export function invalidParams(message: string, data: Record<string, unknown> = {}): RpcError {
+  return new RpcError(RpcCode.invalidParams, `Invalid parameters: ${message}`, { code: 'EINVAL', ...data });
+}
+
 /** The error body for anything a method threw. */
 export function errorBody(error: unknown): RpcErrorBody {
   if (error instanceof RpcError)

@@ -2,7 +2,7 @@
 // parameters (as SPDK's *_rpc.c files register a decoder per method), so a call is checked
 // before its handler runs and rpc_get_methods can list them.
 import { check, type ObjectSchema } from './schema.js';
-import { RpcCode, RpcError } from './protocol.js';
+import { invalidParams, RpcCode, RpcError } from './protocol.js';
 
 /** What a handler knows of the call beyond its parameters. */
 export interface CallContext {
@@ -19,8 +19,6 @@ export interface MethodSpec {
   name: string;
   params: ObjectSchema;
   handler: Handler<never>;
-  /** Called with the names of accepted-but-ignored members that were given. */
-  warnIgnored?: boolean;
 }
 
 export class MethodRegistry {
@@ -54,7 +52,7 @@ export class MethodRegistry {
     if (!spec) throw new RpcError(RpcCode.methodNotFound, `Method not found: ${name}`);
     const given = params === undefined ? {} : params;
     const problem = check(spec.params, given, 'params');
-    if (problem) throw new RpcError(RpcCode.invalidParams, `Invalid parameters: ${problem}`, { code: 'EINVAL', method: name });
+    if (problem) throw invalidParams(problem, { method: name });
     const ignored = (spec.params.ignored ?? []).filter((key) => (given as Record<string, unknown>)[key] !== undefined);
     if (ignored.length) this.#onIgnored(name, ignored);
     return (spec.handler as Handler)(given as Record<string, unknown>, context);

@@ -7,7 +7,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { createServer as createTlsServer } from 'node:tls';
 import { NodestorError } from '../errors.js';
 import { JsonFramer } from './framing.js';
-import { errorBody, RpcCode, RpcError, type RpcId, type RpcResponse } from './protocol.js';
+import { errorBody, RpcCode, type RpcId, type RpcResponse } from './protocol.js';
 import type { MethodRegistry } from './registry.js';
 
 export interface RpcLogger {
@@ -211,4 +211,3 @@ export class RpcServer {
   }
 }
 
-export { RpcError };

@@ -17,7 +17,6 @@ type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key:
 class EmbeddedLease implements Lease {
   readonly id: string;
   #lost: ((why: string) => void)[] = [];
-  timer: NodeJS.Timeout | undefined;
   constructor(id: string) {
     this.id = id;
   }

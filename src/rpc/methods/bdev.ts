@@ -5,7 +5,7 @@ import type { Bdev } from '../../bdev/bdev.js';
 import type { ErrorInjection } from '../../bdev/injection.js';
 import type { DaemonContext } from '../../daemon/context.js';
 import { NodestorError } from '../../errors.js';
-import { RpcCode, RpcError } from '../protocol.js';
+import { invalidParams } from '../protocol.js';
 import type { MethodRegistry } from '../registry.js';
 import type { ObjectSchema } from '../schema.js';
 
@@ -25,13 +25,9 @@ const uuid = { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA
 const blockSize = { type: 'integer', minimum: 512, maximum: 4096 } as const;
 const byName: ObjectSchema = { type: 'object', properties: { name }, required: ['name'] };
 
-function invalid(message: string): RpcError {
-  return new RpcError(RpcCode.invalidParams, `Invalid parameters: ${message}`, { code: 'EINVAL' });
-}
-
 function requireBlockSize(size: number | undefined, what = 'block_size'): number {
   const value = size ?? 512;
-  if (value !== 512 && value !== 4096) throw invalid(`${what} must be 512 or 4096, got ${value}`);
+  if (value !== 512 && value !== 4096) throw invalidParams(`${what} must be 512 or 4096, got ${value}`);
   return value;
 }
 
@@ -107,7 +103,7 @@ function query(params: Record<string, string | number | undefined>): string {
 }
 
 function requireAbsolute(filename: string): string {
-  if (!filename.startsWith('/')) throw invalid(`filename must be an absolute path, got '${filename}'`);
+  if (!filename.startsWith('/')) throw invalidParams(`filename must be an absolute path, got '${filename}'`);
   return filename;
 }
 
@@ -127,7 +123,7 @@ export function registerBdevMethods(registry: MethodRegistry, ctx: DaemonContext
     'bdev_get_iostat',
     { type: 'object', properties: { name, per_channel: { type: 'boolean' } } },
     ({ name: wanted, per_channel }) => {
-      if (per_channel) throw invalid('per_channel is not supported (statistics are kept per bdev)');
+      if (per_channel) throw invalidParams('per_channel is not supported (statistics are kept per bdev)');
       const bdevs = wanted === undefined ? ctx.engine.listBdevs() : [ctx.requireBdev(wanted, 'bdev_get_iostat')];
       const ticks = (us: number, ops: number) => Math.round(us * 1000 * ops);
       return {
@@ -176,7 +172,7 @@ export function registerBdevMethods(registry: MethodRegistry, ctx: DaemonContext
     (p) => {
       const bs = requireBlockSize(p.block_size);
       if (p.physical_block_size !== undefined && p.physical_block_size !== bs)
-        throw invalid(`physical_block_size must equal block_size (${bs}), got ${p.physical_block_size}`);
+        throw invalidParams(`physical_block_size must equal block_size (${bs}), got ${p.physical_block_size}`);
       const bdevName = p.name ?? `Malloc${mallocCount++}`;
       return create(ctx, `malloc:///${encodeURIComponent(bdevName)}${query({ num_blocks: p.num_blocks, blk_size: bs, uuid: p.uuid })}`, {
         method: 'bdev_malloc_create',
@@ -207,8 +203,8 @@ export function registerBdevMethods(registry: MethodRegistry, ctx: DaemonContext
       required: ['name', 'filename'],
     },
     (p) => {
-      if (p.readonly) throw invalid('readonly: read-only aio bdevs are not supported');
-      if (p.fallocate) throw invalid('fallocate is not supported');
+      if (p.readonly) throw invalidParams('readonly: read-only aio bdevs are not supported');
+      if (p.fallocate) throw invalidParams('fallocate is not supported');
       const bs = requireBlockSize(p.block_size);
       return create(ctx, `aio://${requireAbsolute(p.filename)}${query({ blk_size: bs, name: p.name })}`, {
         method: 'bdev_aio_create',
@@ -265,7 +261,7 @@ export function registerBdevMethods(registry: MethodRegistry, ctx: DaemonContext
         return true;
       }
       if (p.error_type === 'pending' || p.error_type === 'nomem')
-        throw invalid(`error_type '${p.error_type}' is not supported (failure and corrupt_data are)`);
+        throw invalidParams(`error_type '${p.error_type}' is not supported (failure and corrupt_data are)`);
       const injection: ErrorInjection = {
         ioType: p.io_type as ErrorInjection['ioType'],
         mode: p.error_type === 'corrupt_data' ? 'corrupt' : 'fail',

@@ -4,7 +4,7 @@
 import { CONFIG_SUBSYSTEMS, configOf } from '../../daemon/config.js';
 import type { DaemonContext, DaemonEvent } from '../../daemon/context.js';
 import { NodestorError } from '../../errors.js';
-import { RpcCode, RpcError } from '../protocol.js';
+import { invalidParams, RpcCode, RpcError } from '../protocol.js';
 import type { MethodRegistry } from '../registry.js';
 import { NO_PARAMS, type ObjectSchema } from '../schema.js';
 
@@ -52,7 +52,7 @@ export function registerFrameworkMethods(registry: MethodRegistry, ctx: DaemonCo
   registry.register('framework_get_subsystems', NO_PARAMS, () => CONFIG_SUBSYSTEMS);
   registry.register<{ name: string }>('framework_get_config', { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'] }, async (p) => {
     const calls = await configOf(ctx, p.name);
-    if (!calls) throw new RpcError(RpcCode.invalidParams, `Invalid parameters: no subsystem named ${p.name}`, { code: 'ENOENT' });
+    if (!calls) throw invalidParams(`no subsystem named ${p.name}`, { code: 'ENOENT' });
     return calls;
   });
 

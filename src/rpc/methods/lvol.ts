@@ -4,7 +4,7 @@ import type { DaemonContext } from '../../daemon/context.js';
 import { NodestorError } from '../../errors.js';
 import type { Lvol } from '../../lvol/lvol.js';
 import type { Pool } from '../../lvol/pool.js';
-import { RpcCode, RpcError } from '../protocol.js';
+import { invalidParams } from '../protocol.js';
 import type { MethodRegistry } from '../registry.js';
 import type { ObjectSchema } from '../schema.js';
 
@@ -13,12 +13,8 @@ const text = { type: 'string', minLength: 1, maxLength: 255 } as const;
 const storeRef: ObjectSchema = { type: 'object', properties: { uuid: text, lvs_name: text } };
 const byName: ObjectSchema = { type: 'object', properties: { name: text }, required: ['name'] };
 
-function invalid(message: string): RpcError {
-  return new RpcError(RpcCode.invalidParams, `Invalid parameters: ${message}`, { code: 'EINVAL' });
-}
-
 export function findStore(ctx: DaemonContext, p: { uuid?: string; lvs_name?: string }, op: string): Pool {
-  if ((p.uuid === undefined) === (p.lvs_name === undefined)) throw invalid('give exactly one of uuid and lvs_name');
+  if ((p.uuid === undefined) === (p.lvs_name === undefined)) throw invalidParams('give exactly one of uuid and lvs_name');
   const pool = ctx.engine.listPools().find((x) => (p.uuid !== undefined ? x.uuid === p.uuid : x.name === p.lvs_name));
   if (!pool) throw new NodestorError('ENODEV', `no lvol store ${p.uuid ?? p.lvs_name}`, { op, resource: p.uuid ?? p.lvs_name, errno: -19 });
   return pool;
@@ -70,7 +66,7 @@ export function registerLvolMethods(registry: MethodRegistry, ctx: DaemonContext
       required: ['bdev_name', 'lvs_name'],
     },
     async (p) => {
-      if (p.cluster_sz !== undefined && p.cluster_sz % MiB !== 0) throw invalid(`cluster_sz must be a multiple of 1 MiB, got ${p.cluster_sz}`);
+      if (p.cluster_sz !== undefined && p.cluster_sz % MiB !== 0) throw invalidParams(`cluster_sz must be a multiple of 1 MiB, got ${p.cluster_sz}`);
       const disk = ctx.requireBdev(p.bdev_name, 'bdev_lvol_create_lvstore');
       const pool = await ctx.engine.createPool({ name: p.lvs_name, disk: `bdev:///${disk.name}`, clusterSizeBytes: p.cluster_sz });
       ctx.poolDisks.set(pool.name, `bdev:///${disk.name}`);
@@ -110,7 +106,7 @@ export function registerLvolMethods(registry: MethodRegistry, ctx: DaemonContext
       required: ['lvol_name'],
     },
     async (p) => {
-      if ((p.size_in_mib === undefined) === (p.size === undefined)) throw invalid('give exactly one of size_in_mib and size');
+      if ((p.size_in_mib === undefined) === (p.size === undefined)) throw invalidParams('give exactly one of size_in_mib and size');
       const pool = findStore(ctx, p, 'bdev_lvol_create');
       const lvol = await pool.createLvol({ name: p.lvol_name, sizeBytes: p.size_in_mib !== undefined ? p.size_in_mib * MiB : p.size!, thin: p.thin_provision ?? false });
       return lvol.uuid;
@@ -143,7 +139,7 @@ export function registerLvolMethods(registry: MethodRegistry, ctx: DaemonContext
     'bdev_lvol_resize',
     { type: 'object', properties: { name: text, size_in_mib: { type: 'integer', minimum: 1 }, size: { type: 'integer', minimum: 1 } }, required: ['name'] },
     async (p) => {
-      if ((p.size_in_mib === undefined) === (p.size === undefined)) throw invalid('give exactly one of size_in_mib and size');
+      if ((p.size_in_mib === undefined) === (p.size === undefined)) throw invalidParams('give exactly one of size_in_mib and size');
       await requireLvol(ctx, p.name, 'bdev_lvol_resize').resize(p.size_in_mib !== undefined ? p.size_in_mib * MiB : p.size!);
       return true;
     },

@@ -3,14 +3,10 @@
 // engine's own host, one connection each).
 import type { DaemonContext } from '../../daemon/context.js';
 import { NodestorError } from '../../errors.js';
-import { RpcCode, RpcError } from '../protocol.js';
+import { invalidParams } from '../protocol.js';
 import type { MethodRegistry } from '../registry.js';
 
 const text = { type: 'string', minLength: 1, maxLength: 223 } as const;
-
-function invalid(message: string): RpcError {
-  return new RpcError(RpcCode.invalidParams, `Invalid parameters: ${message}`, { code: 'EINVAL' });
-}
 
 interface AttachParams {
   name: string;
@@ -47,8 +43,8 @@ export function registerNvmeMethods(registry: MethodRegistry, ctx: DaemonContext
       required: ['name', 'trtype', 'traddr'],
     },
     async (p) => {
-      if (p.trtype.toUpperCase() !== 'TCP') throw invalid(`trtype '${p.trtype}': only TCP is served`);
-      if (p.subnqn === undefined) throw invalid('subnqn is required for TCP');
+      if (p.trtype.toUpperCase() !== 'TCP') throw invalidParams(`trtype '${p.trtype}': only TCP is served`);
+      if (p.subnqn === undefined) throw invalidParams('subnqn is required for TCP');
       if (ctx.controllers.has(p.name))
         throw new NodestorError('EEXIST', `a controller named ${p.name} is already attached`, { op: 'bdev_nvme_attach_controller', resource: p.name, errno: -17 });
       const port = p.trsvcid ?? '4420';

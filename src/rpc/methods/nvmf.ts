@@ -3,7 +3,7 @@
 import type { DaemonContext } from '../../daemon/context.js';
 import { NodestorError } from '../../errors.js';
 import type { SubsystemInfo } from '../../nvmf-target/target.js';
-import { RpcCode, RpcError } from '../protocol.js';
+import { invalidParams } from '../protocol.js';
 import type { MethodRegistry } from '../registry.js';
 import type { ObjectSchema } from '../schema.js';
 
@@ -27,18 +27,14 @@ const TRANSPORT_TUNABLES = [
   'ack_timeout', 'data_wr_pool_size', 'control_msg_num',
 ] as const;
 
-function invalid(message: string): RpcError {
-  return new RpcError(RpcCode.invalidParams, `Invalid parameters: ${message}`, { code: 'EINVAL' });
-}
-
 function requireTcp(trtype: string): void {
-  if (trtype.toUpperCase() !== 'TCP') throw invalid(`trtype '${trtype}': only TCP is served`);
+  if (trtype.toUpperCase() !== 'TCP') throw invalidParams(`trtype '${trtype}': only TCP is served`);
 }
 
 function address(l: { trtype: string; traddr: string; trsvcid: string }): { address: string; port: number } {
   requireTcp(l.trtype);
   const port = Number(l.trsvcid);
-  if (port > 65535) throw invalid(`listen_address.trsvcid must be a port number, got '${l.trsvcid}'`);
+  if (port > 65535) throw invalidParams(`listen_address.trsvcid must be a port number, got '${l.trsvcid}'`);
   return { address: l.traddr, port };
 }
 
@@ -47,7 +43,7 @@ function uuidForm(value: string, what: string): string {
   if (/^[0-9a-f]{32}$/i.test(value))
     return `${value.slice(0, 8)}-${value.slice(8, 12)}-${value.slice(12, 16)}-${value.slice(16, 20)}-${value.slice(20)}`.toLowerCase();
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) return value.toLowerCase();
-  throw invalid(`${what} must be 32 hex digits or a UUID, got '${value}'`);
+  throw invalidParams(`${what} must be 32 hex digits or a UUID, got '${value}'`);
 }
 
 const adrfam = (addr: string) => (addr.includes(':') ? 'IPv6' : 'IPv4');
@@ -186,7 +182,7 @@ export function registerNvmfMethods(registry: MethodRegistry, ctx: DaemonContext
   };
   type ListenerParams = { nqn: string; listen_address: { trtype: string; traddr: string; trsvcid: string }; secure_channel?: boolean };
   registry.register<ListenerParams>('nvmf_subsystem_add_listener', listenerSchema, async (p) => {
-    if (p.secure_channel) throw invalid('secure_channel: TLS listeners are not served yet');
+    if (p.secure_channel) throw invalidParams('secure_channel: TLS listeners are not served yet');
     await ctx.engine.nvmf.subsystem(p.nqn).addListener(address(p.listen_address));
     return true;
   });
