@@ -11,6 +11,10 @@ export type InjectIoType = 'read' | 'write' | 'unmap' | 'flush' | 'all';
  * - `mode: 'gone'`: every I/O of every type fails with ENODEV until cleared.
  * - `mode: 'delay'`: matching I/O succeeds after `latencyUs`. Given `latencyUs` and
  *   neither `mode` nor `errno`, this is the mode.
+ * - `mode: 'pending'`: matching I/O is held, neither served nor failed, until the
+ *   injection is cleared (then it is served) or the I/O is aborted (a timeout above it).
+ * - `mode: 'nomem'`: matching I/O is handed back to the engine's bdev layer as out of
+ *   resources, which submits it again later; each attempt uses one of `count`.
  * `latencyUs` also delays the completion of the other modes. `count` limits the injection
  * to that many I/Os; without it the injection lasts until cleared. A new injection on an
  * I/O type replaces the previous one.
@@ -19,7 +23,7 @@ export interface ErrorInjection {
   ioType?: InjectIoType;
   count?: number;
   errno?: 'EIO' | 'ENOSPC' | 'ETIMEDOUT';
-  mode?: 'fail' | 'corrupt' | 'gone' | 'delay';
+  mode?: 'fail' | 'corrupt' | 'gone' | 'delay' | 'pending' | 'nomem';
   latencyUs?: number;
 }
 
@@ -35,7 +39,7 @@ export function toNativeInjection(injection: ErrorInjection): NativeInjection {
   if (injection === null || typeof injection !== 'object') throw new TypeError('injection must be an object');
   const ioType = requireOneOf(injection.ioType ?? 'all', 'ioType', ['read', 'write', 'unmap', 'flush', 'all'] as const);
   const defaultMode = injection.latencyUs !== undefined && injection.errno === undefined ? 'delay' : 'fail';
-  const mode = requireOneOf(injection.mode ?? defaultMode, 'mode', ['fail', 'corrupt', 'gone', 'delay'] as const);
+  const mode = requireOneOf(injection.mode ?? defaultMode, 'mode', ['fail', 'corrupt', 'gone', 'delay', 'pending', 'nomem'] as const);
   const errno = requireOneOf(injection.errno ?? 'EIO', 'errno', ['EIO', 'ENOSPC', 'ETIMEDOUT'] as const);
   return {
     ioTypes: IO_TYPE_BITS[ioType],

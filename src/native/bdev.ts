@@ -37,7 +37,7 @@ export type NativeBdevStats = Record<
 >;
 
 /** Injection modes, as native/engine/bdev/error/error_bdev.h numbers them. */
-export const InjectMode = { fail: 1, corrupt: 2, gone: 3, delay: 4 } as const;
+export const InjectMode = { fail: 1, corrupt: 2, gone: 3, delay: 4, pending: 5, nomem: 6 } as const;
 
 export interface NativeInjection {
   ioTypes: number; // bit (1 << IoOp)

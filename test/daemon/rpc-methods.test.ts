@@ -62,13 +62,25 @@ describe('daemon methods', () => {
     const ee0 = engine.getBdev('EE_M0')!;
     await expect(ee0.read(0, 4096)).rejects.toMatchObject({ code: 'EIO' });
     expect((await ee0.read(0, 4096)).length).toBe(4096); // num 1: the next read passes
-    await expect(call('bdev_error_inject_error', { name: 'EE_M0', io_type: 'read', error_type: 'nomem' })).rejects.toMatchObject({ code: RpcCode.invalidParams });
     await expect(call('bdev_malloc_delete', { name: 'M0' })).rejects.toMatchObject({ code: -16, data: { code: 'EBUSY' } });
 
     const stat = await call<{ tick_rate: number; bdevs: Record<string, number>[] }>('bdev_get_iostat', { name: 'EE_M0' });
     expect(stat.tick_rate).toBe(1e9);
     // Both reads count as ops; only the one that passed moved bytes, and the other is an error.
     expect(stat.bdevs[0]).toMatchObject({ name: 'EE_M0', num_read_ops: 2, bytes_read: 4096, io_error: { errors: 1 } });
+
+    // nomem: the bdev layer submits the read again; with num 2 the third attempt is served.
+    await ee0.write(0, Buffer.alloc(4096, 0x3c));
+    expect(await call('bdev_error_inject_error', { name: 'EE_M0', io_type: 'read', error_type: 'nomem', num: 2 })).toBe(true);
+    expect(await ee0.read(0, 4096)).toEqual(Buffer.alloc(4096, 0x3c));
+    // pending: the read is held until the injection is cleared, then served.
+    expect(await call('bdev_error_inject_error', { name: 'EE_M0', io_type: 'read', error_type: 'pending', num: 1 })).toBe(true);
+    let served = false;
+    const held = ee0.read(0, 4096).then((data) => ((served = true), data));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(served).toBe(false);
+    expect(await call('bdev_error_inject_error', { name: 'EE_M0', io_type: 'clear', error_type: 'failure' })).toBe(true);
+    expect(await held).toEqual(Buffer.alloc(4096, 0x3c));
 
     expect(await call('bdev_error_delete', { name: 'EE_M0' })).toBe(true);
     expect(await call('bdev_malloc_delete', { name: 'M0' })).toBe(true);

@@ -6,6 +6,7 @@
 
 #include "env/time.h"
 #include "thread/io_device.h"
+#include "thread/poller.h"
 #include "thread/thread.h"
 
 namespace nds {
@@ -49,7 +50,7 @@ void Bdev::reset_stats() {
 
 int bdev_channel_create(void* io_device, void* ctx) {
   auto* bdev = static_cast<Bdev*>(io_device);
-  auto* ch = new (ctx) BdevChannel{bdev, Thread::current(), bdev->create_channel(), {}, {}, 0, 0};
+  auto* ch = new (ctx) BdevChannel{bdev, Thread::current(), bdev->create_channel(), {}, {}, 0, 0, {}, nullptr};
   std::lock_guard<std::mutex> lock(bdev->stats_mutex_);
   bdev->live_stats_.push_back(&ch->stat);
   return 0;
@@ -63,6 +64,10 @@ void bdev_channel_destroy(void* io_device, void* ctx) {
     ch->stat.add_to(&bdev->retired_stats_);
     std::erase(bdev->live_stats_, &ch->stat);
   }
+  // A channel goes only when its users are done with it, after aborting what they had
+  // in flight; a retry left queued here would be a lost completion.
+  assert(ch->retry_queue.empty());
+  if (ch->retry_poller) ch->thread->unregister_poller(ch->retry_poller);
   for (BdevIo* io : ch->io_cache) delete io;
   ch->~BdevChannel();
 }
@@ -85,6 +90,8 @@ struct ClockScope {
 };
 }  // namespace
 
+static void resubmit_retries(BdevChannel* ch);
+
 static void finish_io(void* arg) {
   auto* io = static_cast<BdevIo*>(arg);
   BdevChannel* ch = io->channel;
@@ -96,6 +103,38 @@ static void finish_io(void* arg) {
   int status = io->status;
   ch->io_cache.push_back(io);
   cb(status, cb_arg);
+  // A completion frees what the module ran short of: give the queued I/Os another go.
+  if (!ch->retry_queue.empty()) resubmit_retries(ch);
+}
+
+static void resubmit_retries(BdevChannel* ch) {
+  // Only the I/Os queued now: one the module hands back again waits for the next chance.
+  size_t count = ch->retry_queue.size();
+  ++ch->submit_depth;
+  while (count-- > 0 && !ch->retry_queue.empty()) {
+    BdevIo* io = ch->retry_queue.front();
+    ch->retry_queue.pop_front();
+    ch->bdev->submit(ch->module.get(), io);
+  }
+  --ch->submit_depth;
+  if (ch->retry_queue.empty() && ch->retry_poller) {
+    ch->thread->unregister_poller(ch->retry_poller);
+    ch->retry_poller = nullptr;
+  }
+}
+
+static int retry_poll(void* arg) {
+  auto* ch = static_cast<BdevChannel*>(arg);
+  if (ch->retry_queue.empty()) return 0;
+  resubmit_retries(ch);
+  return 1;
+}
+
+void bdev_io_retry_later(BdevIo* io) {
+  BdevChannel* ch = io->channel;
+  ch->retry_queue.push_back(io);
+  // With nothing else in flight no completion will come to retry it: a timed poller does.
+  if (!ch->retry_poller) ch->retry_poller = ch->thread->register_poller("bdev-retry:" + ch->bdev->name(), retry_poll, ch, 100'000);
 }
 
 void bdev_io_complete(BdevIo* io, int status) {
@@ -154,6 +193,11 @@ void bdev_abort_all(IoChannel* channel, int status) {
   auto* ch = static_cast<BdevChannel*>(channel->ctx);
   // As inside submit(): what the module ends now completes through the deferred queue.
   ++ch->submit_depth;
+  while (!ch->retry_queue.empty()) {
+    BdevIo* io = ch->retry_queue.front();
+    ch->retry_queue.pop_front();
+    bdev_io_complete(io, status);
+  }
   ch->bdev->abort_all(ch->module.get(), status);
   --ch->submit_depth;
 }

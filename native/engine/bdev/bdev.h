@@ -20,6 +20,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,7 @@ namespace nds {
 class Bdev;
 class Thread;
 struct BdevChannel;
+struct Poller;
 
 // A device's own state, for callers that show or act on it (the nexus's error messages,
 // the binding's bdevHealth).
@@ -173,6 +175,9 @@ struct BdevChannel {
   std::vector<BdevIo*> io_cache;
   uint64_t in_flight = 0;
   uint32_t submit_depth = 0;  // > 0 while inside a module's submit()
+  // I/Os a module gave back with bdev_io_retry_later, resubmitted in order.
+  std::deque<BdevIo*> retry_queue;
+  Poller* retry_poller = nullptr;
 };
 
 // ---- I/O (any lightweight thread) ----
@@ -188,6 +193,12 @@ void bdev_put_io_channel(IoChannel* channel);
 // object.
 int bdev_submit(BdevDesc* desc, IoChannel* channel, IoType type, uint64_t offset_bytes, uint64_t length_bytes,
                 void* buf, BdevIoCb cb, void* cb_arg);
+
+// For a module that is out of a resource it gets back (queue slots, buffers): instead of
+// completing `io`, hand it back; the bdev layer submits it to the module again, in order,
+// when another I/O on the channel completes or within 100 us. The caller sees only a
+// later completion. bdev_abort_all ends queued I/Os with its status.
+void bdev_io_retry_later(BdevIo* io);
 
 // bdev_submit with the completion as a closure, run with the status whether the I/O was
 // submitted or refused. Allocates: for management paths (metadata, protocol glue), not for

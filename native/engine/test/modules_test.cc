@@ -172,6 +172,82 @@ NDS_TEST(error_bdev_claims_its_base_and_injects_each_mode) {
   Bdev* base = nullptr;
   run_on(engine->app_thread(), [&] { base = engine->bdevs().find("base"); });
   EXPECT_EQ(error_bdev_inject(base, fail).rc, -EINVAL);  // not an error bdev
+  EXPECT_TRUE(error_bdev_clear(err).is_ok());
+  engine->dma().free(buf);
+  EXPECT_TRUE(remove_bdev(*engine, "err").is_ok());
+  EXPECT_TRUE(remove_bdev(*engine, "base").is_ok());  // the claim went with the error bdev
+  testing::stop_test_engine(*engine);
+}
+
+namespace {
+// A read on worker 0 that the test waits for later.
+std::future<int> read_later(Engine& engine, void* buf) {
+  return std::async(std::launch::async, [&engine, buf] { return io(engine, "err", IoType::Read, 0, 4096, buf); });
+}
+
+void abort_on_worker(Engine& engine, const std::string& name, int status) {
+  BdevDesc* desc = nullptr;
+  run_on(engine.app_thread(), [&] { engine.bdevs().open(name, false, &desc); });
+  run_on(engine.worker(0), [&] {
+    IoChannel* ch = bdev_get_io_channel(desc);
+    bdev_abort_all(ch, status);
+    bdev_put_io_channel(ch);
+  });
+  run_on(engine.app_thread(), [&] { engine.bdevs().close(desc); });
+}
+}  // namespace
+
+NDS_TEST(error_bdev_holds_pending_io_and_the_bdev_layer_retries_nomem) {
+  auto engine = start_engine(IdleMode::Adaptive);
+  ASSERT_TRUE(engine != nullptr);
+  ASSERT_TRUE(create_bdev(*engine, "malloc:///base?size_mb=4&blk_size=4096").is_ok());
+  ASSERT_TRUE(create_bdev(*engine, "error:///err?base=base").is_ok());
+  Bdev* err = nullptr;
+  run_on(engine->app_thread(), [&] { err = engine->bdevs().find("err"); });
+  auto* buf = static_cast<uint8_t*>(engine->dma().alloc(4096));
+  std::memset(buf, 0x5a, 4096);
+  EXPECT_EQ(io(*engine, "err", IoType::Write, 0, 4096, buf), 0);
+  auto* back = static_cast<uint8_t*>(engine->dma().alloc(4096));
+
+  for (InjectMode mode : {InjectMode::Pending, InjectMode::Nomem}) {
+    ErrorInjection hold;
+    hold.io_types = 1u << static_cast<int>(IoType::Read);
+    hold.mode = mode;  // count 0: until cleared
+    EXPECT_TRUE(error_bdev_inject(err, hold).is_ok());
+    // Held (or handed back again and again) until the injection is cleared, then served.
+    std::memset(back, 0, 4096);
+    auto held = read_later(*engine, back);
+    EXPECT_TRUE(held.wait_for(std::chrono::milliseconds(30)) == std::future_status::timeout);
+    EXPECT_EQ(io(*engine, "err", IoType::Write, 4096, 4096, buf), 0);  // writes are not held
+    EXPECT_TRUE(error_bdev_clear(err).is_ok());
+    EXPECT_EQ(held.get(), 0);
+    EXPECT_EQ(std::memcmp(back, buf, 4096), 0);
+
+    // An abort (a reset or a timeout above) ends a held I/O with its status.
+    EXPECT_TRUE(error_bdev_inject(err, hold).is_ok());
+    auto aborted = read_later(*engine, back);
+    EXPECT_TRUE(aborted.wait_for(std::chrono::milliseconds(30)) == std::future_status::timeout);
+    abort_on_worker(*engine, "err", -ECANCELED);
+    EXPECT_EQ(aborted.get(), -ECANCELED);
+    EXPECT_TRUE(error_bdev_clear(err).is_ok());
+  }
+
+  // SPDK's default for nomem is one I/O: the retry then goes through.
+  ErrorInjection nomem;
+  nomem.io_types = 1u << static_cast<int>(IoType::Read);
+  nomem.mode = InjectMode::Nomem;
+  nomem.count = 3;
+  EXPECT_TRUE(error_bdev_inject(err, nomem).is_ok());
+  const auto reads = [&] { return err->stats().types[static_cast<int>(IoType::Read)]; };
+  const IoTypeCounters before = reads();
+  std::memset(back, 0, 4096);
+  EXPECT_EQ(io(*engine, "err", IoType::Read, 0, 4096, back), 0);
+  EXPECT_EQ(std::memcmp(back, buf, 4096), 0);
+  // Three attempts handed back, one served: the caller's one read, counted once.
+  EXPECT_EQ(reads().ops - before.ops, 1u);
+  EXPECT_EQ(reads().errors - before.errors, 0u);
+
+  engine->dma().free(back);
   engine->dma().free(buf);
   EXPECT_TRUE(remove_bdev(*engine, "err").is_ok());
   EXPECT_TRUE(remove_bdev(*engine, "base").is_ok());  // the claim went with the error bdev

@@ -23,6 +23,13 @@ const PRODUCT: Record<string, string> = {
 const name = { type: 'string', minLength: 1, maxLength: 255 } as const;
 const uuid = { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' } as const;
 const blockSize = { type: 'integer', minimum: 512, maximum: 4096 } as const;
+// SPDK's error types; nomem is retried by the bdev layer, as SPDK's is.
+const ERROR_TYPE_MODES: Record<string, NonNullable<ErrorInjection['mode']>> = {
+  failure: 'fail',
+  pending: 'pending',
+  corrupt_data: 'corrupt',
+  nomem: 'nomem',
+};
 const byName: ObjectSchema = { type: 'object', properties: { name }, required: ['name'] };
 
 function requireBlockSize(size: number | undefined, what = 'block_size'): number {
@@ -260,11 +267,9 @@ export function registerBdevMethods(registry: MethodRegistry, ctx: DaemonContext
         bdev.clearInjectedErrors();
         return true;
       }
-      if (p.error_type === 'pending' || p.error_type === 'nomem')
-        throw invalidParams(`error_type '${p.error_type}' is not supported (failure and corrupt_data are)`);
       const injection: ErrorInjection = {
         ioType: p.io_type as ErrorInjection['ioType'],
-        mode: p.error_type === 'corrupt_data' ? 'corrupt' : 'fail',
+        mode: ERROR_TYPE_MODES[p.error_type],
       };
       const count = p.num ?? 1; // SPDK's default
       if (count > 0) injection.count = count;

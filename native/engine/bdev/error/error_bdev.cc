@@ -51,9 +51,11 @@ class ErrorChannel final : public ModuleChannel {
   // without their injected delay.
   void abort_all(int status);
   uint64_t aborts() const { return aborts_; }
+  void hold(BdevIo* io);
 
  private:
   static int release_delayed(void* arg);
+  static int release_held(void* arg);
   struct Later {
     bool operator()(const BdevIo* a, const BdevIo* b) const;
   };
@@ -61,6 +63,8 @@ class ErrorChannel final : public ModuleChannel {
   IoChannel* base_;
   std::priority_queue<BdevIo*, std::vector<BdevIo*>, Later> delayed_;
   Poller* poller_ = nullptr;
+  std::vector<BdevIo*> held_;  // pending injections, in arrival order
+  Poller* held_poller_ = nullptr;
   uint64_t aborts_ = 0;
   Thread* owner_ = Thread::current();  // channels may be torn down from outside any reactor
 };
@@ -102,6 +106,11 @@ class ErrorBdev final : public Bdev {
   void clear() {
     for (auto& slot : slots_) slot.mode.store(0, std::memory_order_release);
   }
+  bool holding(IoType type) const {
+    return slots_[static_cast<int>(type)].mode.load(std::memory_order_acquire) == static_cast<uint8_t>(InjectMode::Pending);
+  }
+  // Sends `io` on to the base, corrupting a write's copy when the decision says so.
+  void forward(ErrorChannel* channel, BdevIo* io);
 
  private:
   // The slot holding a gone injection, whatever I/O type it was set on; nullptr if none.
@@ -135,6 +144,7 @@ ErrorChannel::ErrorChannel(ErrorBdev* bdev) : bdev_(bdev), base_(bdev_get_io_cha
 
 ErrorChannel::~ErrorChannel() {
   if (poller_) owner_->unregister_poller(poller_);
+  if (held_poller_) owner_->unregister_poller(held_poller_);
   if (base_) bdev_put_io_channel(base_);
 }
 
@@ -149,8 +159,32 @@ void ErrorChannel::delay(BdevIo* io) {
   if (!poller_) poller_ = Thread::current()->register_poller("error-delay:" + bdev_->name(), release_delayed, this, 10'000);
 }
 
+void ErrorChannel::hold(BdevIo* io) {
+  held_.push_back(io);
+  // Clearing happens on the JavaScript thread: the channel looks for it every millisecond.
+  if (!held_poller_)
+    held_poller_ = Thread::current()->register_poller("error-hold:" + bdev_->name(), release_held, this, 1'000'000);
+}
+
+int ErrorChannel::release_held(void* arg) {
+  auto* self = static_cast<ErrorChannel*>(arg);
+  std::vector<BdevIo*> still_held;
+  std::vector<BdevIo*> released;
+  for (BdevIo* io : self->held_) (self->bdev_->holding(io->type) ? still_held : released).push_back(io);
+  self->held_.swap(still_held);
+  if (self->held_.empty()) {
+    Thread::current()->unregister_poller(self->held_poller_);
+    self->held_poller_ = nullptr;
+  }
+  for (BdevIo* io : released) self->bdev_->forward(self, io);
+  return static_cast<int>(released.size());
+}
+
 void ErrorChannel::abort_all(int status) {
   ++aborts_;
+  std::vector<BdevIo*> held;
+  held.swap(held_);
+  for (BdevIo* io : held) bdev_io_complete(io, status);
   while (!delayed_.empty()) {
     BdevIo* io = delayed_.top();
     delayed_.pop();
@@ -210,8 +244,16 @@ void ErrorBdev::submit(ModuleChannel* channel, BdevIo* io) {
   switch (state->decision.mode) {
     case InjectMode::Fail:
     case InjectMode::Gone: return finish(io, state->decision.error);
+    case InjectMode::Pending: return ch->hold(io);
+    case InjectMode::Nomem: return bdev_io_retry_later(io);
     default: break;
   }
+  forward(ch, io);
+}
+
+void ErrorBdev::forward(ErrorChannel* ch, BdevIo* io) {
+  auto* state = reinterpret_cast<ErrorIoState*>(io->module_ctx);
+  if (!ch->base()) return finish(io, -ENODEV);
   void* data = io->buf;
   uint64_t bytes = io->num_blocks * block_size();
   if (state->decision.mode == InjectMode::Corrupt && io->type == IoType::Write) {
@@ -276,7 +318,7 @@ Status error_control(Bdev& bdev, std::string_view command, const BdevControlArgs
   ErrorInjection injection;
   injection.io_types = static_cast<uint32_t>(arg("ioTypes", 0));
   int64_t mode = arg("mode", static_cast<int64_t>(InjectMode::Fail));
-  if (mode < 0 || mode > static_cast<int64_t>(InjectMode::Delay)) return Status::error(-EINVAL, "unknown injection mode");
+  if (mode < 0 || mode > static_cast<int64_t>(InjectMode::Nomem)) return Status::error(-EINVAL, "unknown injection mode");
   injection.mode = static_cast<InjectMode>(mode);
   injection.error = static_cast<int>(arg("errno", -EIO));
   injection.count = static_cast<uint64_t>(arg("count", 0));
@@ -290,6 +332,8 @@ const BdevControlArgs kErrorConstants = {
     {"corrupt", static_cast<int64_t>(InjectMode::Corrupt)},
     {"gone", static_cast<int64_t>(InjectMode::Gone)},
     {"delay", static_cast<int64_t>(InjectMode::Delay)},
+    {"pending", static_cast<int64_t>(InjectMode::Pending)},
+    {"nomem", static_cast<int64_t>(InjectMode::Nomem)},
 };
 }  // namespace
 

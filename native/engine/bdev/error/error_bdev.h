@@ -5,6 +5,11 @@
 //   corrupt  reads return data with a flipped byte per block; writes store such data
 //   gone     every I/O of every type fails with ENODEV until cleared (a vanished device)
 //   delay    the I/O succeeds after latency_us (latency_us also delays the modes above)
+//   pending  the I/O is held, neither sent nor completed, until the injection is cleared
+//            or replaced (then it goes to the base) or aborted (it ends with the abort's
+//            status): a device that stops answering, for testing timeouts
+//   nomem    the error bdev hands the I/O back to the bdev layer as out of resources; the
+//            bdev layer submits it again later, and each attempt uses up one of `count`
 // `count` limits an injection to that many I/Os (0 = until cleared).
 #pragma once
 #include <cstdint>
@@ -16,7 +21,7 @@
 
 namespace nds {
 
-enum class InjectMode : uint8_t { None = 0, Fail, Corrupt, Gone, Delay };
+enum class InjectMode : uint8_t { None = 0, Fail, Corrupt, Gone, Delay, Pending, Nomem };
 
 struct ErrorInjection {
   uint32_t io_types = 0;  // bit (1 << IoType)
