@@ -8,6 +8,7 @@ import type { NexusInfoStore } from '../daemon/nexus-store.js';
 import { RpcClient } from '../rpc/client.js';
 import { RpcError } from '../rpc/protocol.js';
 import { parseKeyValues, parseHostPort } from './args.js';
+import { registerControlCommands } from './control-commands.js';
 
 const program = new Command('nodestor').description('nodestor: a storage engine node and its tools');
 
@@ -46,6 +47,14 @@ program
   .option('--replica-listener <host:port>', 'where replicas are shared', hostPort, { host: '127.0.0.1', port: 8420 })
   .option('--data-dir <dir>', 'where nexus info is kept (default /var/tmp/nodestor-<node>)')
   .option('--nexus-store <url>', 'keep nexus info in etcd (etcd://host:port[,host:port]) instead of files')
+  .option('--control <url>', 'register with the control plane at this URL (comma-separated for several)')
+  .option('--control-token-file <file>', "the control plane's API token")
+  .option('--label <k=v>', 'a node label for placement (repeatable)', (text: string, previous: Record<string, string> = {}) => {
+    const m = /^([^=]{1,63})=(.{0,63})$/.exec(text);
+    if (!m) throw new InvalidArgumentError('labels are key=value');
+    return { ...previous, [m[1]!]: m[2]! };
+  })
+  .option('--target-port <port>', 'where this node publishes volume targets', positive)
   .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
   .action(async (o) => {
     if (!['auto', 'require', 'off'].includes(o.hugepages)) throw new InvalidArgumentError('--hugepages must be auto, require or off');
@@ -73,6 +82,16 @@ program
       ...(o.config ? { config: o.config } : {}),
       replicaListener: { address: o.replicaListener.host, port: o.replicaListener.port },
       ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+      ...(o.control
+        ? {
+            control: {
+              urls: String(o.control).split(','),
+              ...(o.controlTokenFile ? { token: readFileSync(o.controlTokenFile, 'utf8').trim() } : {}),
+              ...(o.label ? { labels: o.label } : {}),
+              ...(o.targetPort ? { targetPort: o.targetPort } : {}),
+            },
+          }
+        : {}),
       logLevel: o.logLevel,
     });
     const onSignal = (signal: NodeJS.Signals) => {
@@ -125,6 +144,46 @@ program
       client.close();
     }
   });
+
+program
+  .command('control')
+  .description('run a control plane: replicated volumes over the registered nodes, a REST API')
+  .option('--store <store>', 'embedded:DIR or etcd://host:port[,host:port]', 'embedded:/var/lib/nodestor/control')
+  .option('--listen <host:port>', 'the REST API', hostPort, { host: '127.0.0.1', port: 8080 })
+  .option('--token-file <file>', 'require this Bearer token (needed to listen off loopback)')
+  .option('--daemon-token-file <file>', "the token for daemons' RPC over TCP")
+  .option('--node-ttl-ms <ms>', 'a node without a heartbeat this long is Offline', positive)
+  .option('--reconcile-ms <ms>', 'how often the reconcilers run', positive)
+  .option('--garbage-grace-ms <ms>', 'how long an unowned replica or nexus is left before it is destroyed', positive)
+  .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
+  .action(async (o) => {
+    const { ControlPlane } = await import('../control/control-plane.js');
+    const store = String(o.store);
+    if (store.startsWith('embedded:')) (await import('node:fs')).mkdirSync(store.slice('embedded:'.length), { recursive: true });
+    const plane = await ControlPlane.start({
+      store,
+      listen: o.listen,
+      ...(o.tokenFile ? { token: readFileSync(o.tokenFile, 'utf8').trim() } : {}),
+      ...(o.daemonTokenFile ? { daemonToken: readFileSync(o.daemonTokenFile, 'utf8').trim() } : {}),
+      ...(o.nodeTtlMs ? { nodeTtlMs: o.nodeTtlMs } : {}),
+      ...(o.reconcileMs ? { reconcileMs: o.reconcileMs } : {}),
+      ...(o.garbageGraceMs ? { garbageGraceMs: o.garbageGraceMs } : {}),
+      logLevel: o.logLevel,
+    });
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) return plane.log.warn({ signal }, 'already stopping; this signal changes nothing');
+      stopping = true;
+      plane.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+
+registerControlCommands(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   process.stderr.write(`nodestor: ${error.message}\n`);

@@ -17,6 +17,7 @@ import { registerPoolMethods } from '../rpc/methods/pools.js';
 import { applyConfig, readConfig } from './config.js';
 import { DaemonContext } from './context.js';
 import { FileNexusInfoStore, type NexusInfoStore } from './nexus-store.js';
+import { ControlNexusInfoStore, ControlRegistration, type ControlOptions } from './registration.js';
 
 export interface DaemonOptions {
   /** The node's name: in logs, events and the default socket path. */
@@ -40,6 +41,11 @@ export interface DaemonOptions {
   nexusStore?: NexusInfoStore;
   /** A pino logger to use instead of JSON lines on stderr. */
   logger?: pino.Logger;
+  /**
+   * Register with a control plane and keep the registration alive. Without `nexusStore`,
+   * nexus info is then kept by the control plane.
+   */
+  control?: ControlOptions;
 }
 
 function packageVersion(): string {
@@ -61,6 +67,7 @@ export class Daemon {
   readonly socketPath: string;
   #server: RpcServer | undefined;
   #stopping: Promise<void> | undefined;
+  #registration: ControlRegistration | undefined;
 
   private constructor(context: DaemonContext, registry: MethodRegistry, log: pino.Logger, socketPath: string) {
     this.context = context;
@@ -89,12 +96,17 @@ export class Daemon {
     });
     for (const warning of engine.warnings) log.warn({ warning }, 'engine');
     const dataDir = options.dataDir ?? `/var/tmp/nodestor-${options.node}`;
+    const socketPath = options.rpcSocket ?? `/var/tmp/nodestor-${options.node}.sock`;
+    const replicaListener = options.replicaListener ?? { address: '127.0.0.1', port: 8420 };
+    const registration = options.control
+      ? new ControlRegistration(options.control, options.node, { socketPath }, replicaListener, (message) => log.warn({}, message))
+      : undefined;
     const context = new DaemonContext({
       engine,
       node: options.node,
       log,
-      nexusStore: options.nexusStore ?? new FileNexusInfoStore(`${dataDir}/nexus`),
-      replicaListener: options.replicaListener ?? { address: '127.0.0.1', port: 8420 },
+      nexusStore: options.nexusStore ?? (registration ? new ControlNexusInfoStore(registration.client) : new FileNexusInfoStore(`${dataDir}/nexus`)),
+      replicaListener,
     });
     engine.nvmf.on('host', (e) =>
       context.emit({ kind: e.connected ? 'host.connected' : 'host.disconnected', subsystem: e.subsystem, hostNqn: e.hostNqn, cntlid: e.cntlid }),
@@ -108,8 +120,8 @@ export class Daemon {
     registerNvmfMethods(registry, context);
     registerPoolMethods(registry, context);
     registerNexusMethods(registry, context);
-    const socketPath = options.rpcSocket ?? `/var/tmp/nodestor-${options.node}.sock`;
     const daemon = new Daemon(context, registry, log, socketPath);
+    daemon.#registration = registration;
     try {
       if (options.config !== undefined) {
         const calls = await applyConfig(registry, readConfig(options.config));
@@ -128,6 +140,7 @@ export class Daemon {
       await daemon.#shutdown().catch(() => undefined);
       throw error;
     }
+    if (registration) await registration.start();
     log.info({ socket: socketPath, tcpPort: daemon.tcpPort, version }, 'daemon ready');
     return daemon;
   }
@@ -140,6 +153,7 @@ export class Daemon {
 
   async #shutdown(): Promise<void> {
     const { engine } = this.context;
+    this.#registration?.stop();
     await this.#server?.close();
     this.#server = undefined;
     if (engine.status !== 'open') return;

@@ -45,7 +45,10 @@ export async function createNexus(
   let children = p.children;
   if (p.uuid) {
     const saved = await ctx.nexusStore.load(p.uuid);
-    if (saved && !saved.cleanShutdown) {
+    if (saved) {
+      // Only a child recorded healthy is trusted: one recorded unhealthy is stale even after
+      // a clean stop, and one the record does not name was never in sync with this nexus.
+      // Those are added back with a rebuild.
       const healthy = new Set(saved.children.filter((c) => c.healthy).map((c) => c.uri));
       const kept = children.filter((c) => healthy.has(c));
       if (kept.length === 0)

@@ -1,0 +1,15 @@
+// What the REST routes drive: the control plane's services, without the plane itself.
+import type { Registry } from '../registry/registry.js';
+import type { Pools } from '../services/pools.js';
+import type { Volumes } from '../services/volumes.js';
+import type { StoreNexusInfoStore } from '../store/nexus-info.js';
+
+export interface ApiServices {
+  registry: Registry;
+  pools: Pools;
+  volumes: Volumes;
+  nexusInfo: StoreNexusInfoStore;
+  /** Asks the reconcilers for a pass (a node came or went). */
+  reconcileSoon(): void;
+  status(): { leader: boolean; store: string; reconcile: { passes: number; lastMs: number; errors: number } };
+}

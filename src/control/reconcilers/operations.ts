@@ -1,0 +1,59 @@
+// Operations a control plane left half done (it died between two steps): a create makes
+// its missing replicas (or is undone when it cannot be), a scale-up makes and adds its
+// replica, a delete, publish or unpublish runs again.
+import type { Logger } from 'pino';
+import type { Registry } from '../registry/registry.js';
+import type { SpecStore } from '../specs/spec-store.js';
+import type { Volumes } from '../services/volumes.js';
+import type { Reconciler } from './reconciler.js';
+
+export class OperationReconciler implements Reconciler {
+  readonly name = 'operations';
+  constructor(
+    private readonly specs: SpecStore,
+    private readonly volumes: Volumes,
+    private readonly registry: Registry,
+    private readonly log: Logger,
+  ) {}
+
+  async run(): Promise<void> {
+    for (const { spec } of await this.specs.listVolumes()) {
+      if (!spec.operation) continue;
+      await this.volumes.lock.run(spec.name, async () => {
+        const record = await this.specs.getVolume(spec.name);
+        const op = record?.spec.operation;
+        if (!record || !op) return;
+        this.log.info({ volume: spec.name, operation: op.kind }, 'finishing an operation left half done');
+        switch (op.kind) {
+          case 'create':
+            if (record.spec.replicaSet.some((r) => !r.uuid && !this.registry.online(r.node))) return; // wait for the node
+            await this.volumes.finishCreate(record);
+            return;
+          case 'delete':
+            await this.volumes.finishDelete(record);
+            return;
+          case 'scale':
+          case 'replace':
+            if (op.replica && record.spec.replicaSet.some((r) => r.name === op.replica)) await this.volumes.finishAddReplica(record, op.replica);
+            else {
+              const done = structuredClone(record.spec);
+              delete done.operation;
+              await this.volumes.save(record, done);
+            }
+            return;
+          case 'publish':
+          case 'unpublish': {
+            // The target reconciler makes the nexus again if it is missing; here the step ends.
+            const done = structuredClone(record.spec);
+            delete done.operation;
+            if (op.kind === 'unpublish' && done.target && this.registry.online(done.target.node)) {
+              await this.volumes.targets.destroy(done, done.target.node);
+              delete done.target;
+            }
+            await this.volumes.save(record, done);
+          }
+        }
+      });
+    }
+  }
+}

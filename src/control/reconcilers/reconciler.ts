@@ -1,0 +1,88 @@
+// Reconcilers: each concern is one poller that compares the specs with what the nodes
+// report and makes one step towards the spec. The runner runs them in turn on a timer and
+// when an event asks for a pass, only while this control plane leads, and counts the
+// passes and their time.
+import type { Logger } from 'pino';
+
+export interface Reconciler {
+  readonly name: string;
+  run(now: number): Promise<void>;
+}
+
+export interface PassStats {
+  passes: number;
+  lastMs: number;
+  totalMs: number;
+  errors: number;
+}
+
+export class ReconcileRunner {
+  readonly #reconcilers: Reconciler[];
+  readonly #log: Logger;
+  readonly #periodMs: number;
+  readonly #isLeader: () => boolean;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  readonly stats: PassStats = { passes: 0, lastMs: 0, totalMs: 0, errors: 0 };
+
+  constructor(reconcilers: Reconciler[], options: { log: Logger; periodMs: number; isLeader: () => boolean }) {
+    this.#reconcilers = reconcilers;
+    this.#log = options.log;
+    this.#periodMs = options.periodMs;
+    this.#isLeader = options.isLeader;
+  }
+
+  start(): void {
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.trigger(), this.#periodMs);
+    this.#timer.unref();
+  }
+
+  /** Runs a pass now (or right after the one running); resolves when it is done. */
+  trigger(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    clearTimeout(this.#timer);
+    this.#running = this.#pass().finally(() => {
+      this.#running = undefined;
+      if (this.#again) {
+        this.#again = false;
+        void this.trigger();
+      } else this.#schedule();
+    });
+    return this.#running;
+  }
+
+  async #pass(): Promise<void> {
+    if (!this.#isLeader()) return;
+    const started = performance.now();
+    for (const reconciler of this.#reconcilers) {
+      if (this.#stopped || !this.#isLeader()) break;
+      try {
+        await reconciler.run(Date.now());
+      } catch (error) {
+        this.stats.errors++;
+        this.#log.warn({ reconciler: reconciler.name, error: (error as Error).message }, 'reconcile step failed; the next pass tries again');
+      }
+    }
+    const ms = performance.now() - started;
+    this.stats.passes++;
+    this.stats.lastMs = ms;
+    this.stats.totalMs += ms;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+}

@@ -1,0 +1,81 @@
+// One JSON-RPC connection per node daemon, made on first use and made again after it
+// drops. Calls fail with a ControlError: NodeOffline when the daemon cannot be reached,
+// NodeError (with the daemon's code) when it refused the call.
+import { RpcClient } from '../../rpc/client.js';
+import { RpcError } from '../../rpc/protocol.js';
+import { ControlError } from '../errors.js';
+import type { NodeEndpoint } from '../types.js';
+
+export class NodeClients {
+  #clients = new Map<string, Promise<RpcClient>>();
+  #endpoints = new Map<string, NodeEndpoint>();
+  readonly #token: string | undefined;
+  readonly #timeoutMs: number;
+
+  constructor(options: { token?: string | undefined; timeoutMs?: number } = {}) {
+    this.#token = options.token;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** Where `node` answers; a changed endpoint drops the old connection. */
+  setEndpoint(node: string, endpoint: NodeEndpoint): void {
+    const old = this.#endpoints.get(node);
+    if (old && JSON.stringify(old) === JSON.stringify(endpoint)) return;
+    this.#endpoints.set(node, endpoint);
+    this.#drop(node);
+  }
+
+  #drop(node: string): void {
+    const client = this.#clients.get(node);
+    this.#clients.delete(node);
+    client?.then((c) => c.close(), () => undefined);
+  }
+
+  #client(node: string): Promise<RpcClient> {
+    let client = this.#clients.get(node);
+    if (!client) {
+      const endpoint = this.#endpoints.get(node);
+      if (!endpoint) return Promise.reject(new ControlError('NotFound', `node ${node} is not registered`, { node }));
+      client = RpcClient.connect({
+        ...(endpoint.socketPath ? { socketPath: endpoint.socketPath } : { tcp: endpoint.tcp! }),
+        ...(this.#token !== undefined ? { token: this.#token } : {}),
+        timeoutMs: this.#timeoutMs,
+      });
+      this.#clients.set(node, client);
+      client.then(
+        (c) => c.once('close', () => this.#clients.get(node) === client && this.#clients.delete(node)),
+        () => this.#clients.get(node) === client && this.#clients.delete(node),
+      );
+    }
+    return client;
+  }
+
+  async call<T = unknown>(node: string, method: string, params?: Record<string, unknown>): Promise<T> {
+    let client: RpcClient;
+    try {
+      client = await this.#client(node);
+    } catch (error) {
+      if (error instanceof ControlError) throw error;
+      throw new ControlError('NodeOffline', `node ${node} cannot be reached: ${(error as Error).message}`, { node, method });
+    }
+    try {
+      return await client.call<T>(method, params);
+    } catch (error) {
+      if (error instanceof RpcError) {
+        const data = error.data as { code?: string } | undefined;
+        throw new ControlError('NodeError', `node ${node}: ${method}: ${error.message}`, { node, method, rpcCode: error.code, code: data?.code });
+      }
+      this.#drop(node);
+      throw new ControlError('NodeOffline', `node ${node}: ${method}: ${(error as Error).message}`, { node, method });
+    }
+  }
+
+  close(): void {
+    for (const node of [...this.#clients.keys()]) this.#drop(node);
+  }
+}
+
+/** The daemon's error code (e.g. 'ENOENT') behind a NodeError, if any. */
+export function nodeErrorCode(error: unknown): string | undefined {
+  return error instanceof ControlError && error.code === 'NodeError' ? (error.details.code as string | undefined) : undefined;
+}

@@ -1,0 +1,164 @@
+// What the nodes report: which are alive (heartbeats, kept in the store so every control
+// plane sees them), and each node's pools, replicas and nexuses as its daemon lists them.
+// Refreshed on a timer and after every change the control plane makes.
+import type { SpecStore } from '../specs/spec-store.js';
+import { DEFAULTS, type NodeSpec, type NodeStatus, type PoolState } from '../types.js';
+import type { NodeClients } from './node-clients.js';
+
+/** A replica as the node's replica_list gives it. */
+export interface ObservedReplica {
+  uuid: string;
+  name: string;
+  pool: string;
+  size_bytes: number;
+  allocated_bytes: number;
+  thin: boolean;
+  share: 'nvmf' | 'none';
+  uri: string;
+  allowed_hosts: string[];
+}
+
+/** A nexus as the node's nexus_list gives it. */
+export interface ObservedNexus {
+  name: string;
+  uuid: string;
+  size_bytes: number;
+  state: string;
+  device_uri: string | null;
+  children: { uri: string; state: string; reason?: string; sync_state?: string; rebuild_progress?: number }[];
+}
+
+interface ObservedPool {
+  name: string;
+  state: string;
+  total_bytes: number;
+  used_bytes: number;
+  committed_bytes: number;
+  available_bytes: number;
+}
+
+export interface NodeView {
+  spec: NodeSpec;
+  status: NodeStatus;
+  lastSeen: number;
+  /** When the node's daemon was last listed successfully. */
+  refreshedAt: number;
+  pools: Map<string, PoolState>;
+  replicas: ObservedReplica[];
+  nexuses: ObservedNexus[];
+}
+
+export class Registry {
+  readonly #specs: SpecStore;
+  readonly #clients: NodeClients;
+  readonly #ttlMs: number;
+  #nodes = new Map<string, NodeView>();
+
+  constructor(specs: SpecStore, clients: NodeClients, options: { nodeTtlMs?: number } = {}) {
+    this.#specs = specs;
+    this.#clients = clients;
+    this.#ttlMs = options.nodeTtlMs ?? DEFAULTS.nodeTtlMs;
+  }
+
+  get nodeTtlMs(): number {
+    return this.#ttlMs;
+  }
+
+  nodes(): NodeView[] {
+    return [...this.#nodes.values()].sort((a, b) => a.spec.name.localeCompare(b.spec.name));
+  }
+
+  node(name: string): NodeView | undefined {
+    return this.#nodes.get(name);
+  }
+
+  online(name: string): boolean {
+    return this.#nodes.get(name)?.status === 'Online';
+  }
+
+  #view(spec: NodeSpec): NodeView {
+    let view = this.#nodes.get(spec.name);
+    if (!view) {
+      view = { spec, status: 'Offline', lastSeen: 0, refreshedAt: 0, pools: new Map(), replicas: [], nexuses: [] };
+      this.#nodes.set(spec.name, view);
+    }
+    view.spec = spec;
+    this.#clients.setEndpoint(spec.name, spec.rpc);
+    return view;
+  }
+
+  /** A node (re)registered or sent a heartbeat to this control plane. */
+  async heartbeat(spec: NodeSpec | undefined, name: string, now = Date.now()): Promise<void> {
+    if (spec) await this.#specs.putNode(spec);
+    await this.#specs.heartbeat(name, now);
+    const stored = spec ?? (await this.#specs.getNode(name))?.spec;
+    if (!stored) return;
+    const view = this.#view(stored);
+    view.lastSeen = Math.max(view.lastSeen, now);
+    view.status = 'Online';
+  }
+
+  /**
+   * Reads the nodes and heartbeats from the store (another control plane may have taken
+   * them) and lists every online node's pools, replicas and nexuses. Returns the nodes
+   * whose status changed.
+   */
+  async refresh(now = Date.now()): Promise<{ node: string; status: NodeStatus }[]> {
+    const [specs, beats] = await Promise.all([this.#specs.listNodes(), this.#specs.heartbeats()]);
+    const changed: { node: string; status: NodeStatus }[] = [];
+    for (const { spec } of specs) {
+      const view = this.#view(spec);
+      view.lastSeen = Math.max(view.lastSeen, beats.get(spec.name) ?? 0);
+      const status: NodeStatus = now - view.lastSeen < this.#ttlMs ? 'Online' : 'Offline';
+      if (status !== view.status) changed.push({ node: spec.name, status });
+      view.status = status;
+    }
+    await Promise.all(this.nodes().filter((v) => v.status === 'Online').map((v) => this.refreshNode(v.spec.name)));
+    return changed;
+  }
+
+  /** Lists one node's pools, replicas and nexuses afresh; a failure leaves its pools Unknown. */
+  async refreshNode(name: string): Promise<void> {
+    const view = this.#nodes.get(name);
+    if (!view) return;
+    try {
+      const [pools, replicas, nexuses] = await Promise.all([
+        this.#clients.call<ObservedPool[]>(name, 'pool_list'),
+        this.#clients.call<ObservedReplica[]>(name, 'replica_list'),
+        this.#clients.call<ObservedNexus[]>(name, 'nexus_list'),
+      ]);
+      view.pools = new Map(
+        pools.map((p) => [
+          p.name,
+          {
+            status: p.state === 'online' ? 'Online' : 'Offline',
+            totalBytes: p.total_bytes,
+            usedBytes: p.used_bytes,
+            committedBytes: p.committed_bytes,
+            availableBytes: p.available_bytes,
+          },
+        ]),
+      );
+      view.replicas = replicas;
+      view.nexuses = nexuses;
+      view.refreshedAt = Date.now();
+    } catch {
+      for (const state of view.pools.values()) state.status = 'Unknown';
+    }
+  }
+
+  poolState(node: string, pool: string): PoolState {
+    const view = this.#nodes.get(node);
+    const state = view?.pools.get(pool);
+    if (!view || view.status !== 'Online') return { status: 'Offline', totalBytes: state?.totalBytes ?? 0, usedBytes: state?.usedBytes ?? 0, committedBytes: state?.committedBytes ?? 0, availableBytes: 0 };
+    return state ?? { status: 'Unknown', totalBytes: 0, usedBytes: 0, committedBytes: 0, availableBytes: 0 };
+  }
+
+  replica(node: string, name: string): ObservedReplica | undefined {
+    return this.#nodes.get(node)?.replicas.find((r) => r.name === name);
+  }
+
+  nexus(node: string, name: string): ObservedNexus | undefined {
+    return this.#nodes.get(node)?.nexuses.find((n) => n.name === name);
+  }
+}

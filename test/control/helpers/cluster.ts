@@ -1,0 +1,95 @@
+// A control plane in this process (embedded store in a temporary directory, or a given
+// store) and real `nodestor daemon` processes registered with it, each with a pool on its
+// own file. Ports: 30000 + (pid % 500) * 8 + i, apart from the other tests' ranges.
+// Everything is stopped and removed by teardown(), pass or fail.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { ControlClient } from '../../../src/control/client.js';
+import { ControlPlane, type ControlPlaneOptions } from '../../../src/control/control-plane.js';
+import { cleanup, spawnDaemon, tempDir, type DaemonProcess } from '../../daemon/helpers/daemon.js';
+
+export const PORT_BASE = 30000 + (process.pid % 500) * 8;
+
+export interface ClusterNode {
+  name: string;
+  dir: string;
+  process: DaemonProcess;
+  replicaPort: number;
+  targetPort: number;
+  disk: string;
+}
+
+export class ControlCluster {
+  readonly dir = tempDir();
+  plane!: ControlPlane;
+  api!: ControlClient;
+  readonly nodes = new Map<string, ClusterNode>();
+  readonly lines: Record<string, unknown>[] = [];
+
+  async startPlane(options: Partial<ControlPlaneOptions> = {}): Promise<ControlPlane> {
+    const logger = pino({ level: 'info' }, { write: (line: string) => this.lines.push(JSON.parse(line)) });
+    this.plane = await ControlPlane.start({
+      store: `embedded:${join(this.dir, 'store')}`,
+      listen: { host: '127.0.0.1', port: 0 },
+      nodeTtlMs: 2_000,
+      reconcileMs: 500,
+      garbageGraceMs: 1_000,
+      logger,
+      ...options,
+    });
+    this.api = new ControlClient(this.plane.url);
+    return this.plane;
+  }
+
+  /** Starts (or restarts, same ports and disk) node `index` as a daemon process. */
+  async startNode(index: number, options: { labels?: Record<string, string>; diskBytes?: number; extra?: string[] } = {}): Promise<ClusterNode> {
+    const name = `node-${index}`;
+    const existing = this.nodes.get(name);
+    const replicaPort = PORT_BASE + index * 2;
+    const targetPort = replicaPort + 1;
+    const disk = existing?.disk ?? join(this.dir, `${name}.img`);
+    if (!existing) writeFileSync(disk, Buffer.alloc(options.diskBytes ?? 96 << 20));
+    const labels = Object.entries(options.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+    const process = await spawnDaemon(name, this.dir, [
+      '--control', this.plane.url,
+      '--replica-listener', `127.0.0.1:${replicaPort}`,
+      '--target-port', String(targetPort),
+      ...labels,
+      ...(options.extra ?? []),
+    ]);
+    const node = { name, dir: this.dir, process, replicaPort, targetPort, disk };
+    this.nodes.set(name, node);
+    return node;
+  }
+
+  async createPool(node: string, name = 'pool'): Promise<unknown> {
+    return this.api.request('POST', `/v0/nodes/${node}/pools`, { name, disk: `uring://${this.nodes.get(node)!.disk}` });
+  }
+
+  kill(node: string): Promise<number | string> {
+    const n = this.nodes.get(node)!;
+    n.process.child.kill('SIGKILL');
+    return n.process.exited;
+  }
+
+  async teardown(): Promise<void> {
+    await this.plane?.stop().catch(() => undefined);
+    await cleanup();
+  }
+}
+
+export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
