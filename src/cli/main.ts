@@ -185,7 +185,9 @@ program
 
 registerControlCommands(program);
 
-program.parseAsync(process.argv).catch((error: Error) => {
-  process.stderr.write(`nodestor: ${error.message}\n`);
+program.parseAsync(process.argv).catch((error: Error & { code?: unknown }) => {
+  // The control plane's errors carry their code (NoSpace, NotFound, ...): scripts match on it.
+  const code = error.name === 'ControlError' && typeof error.code === 'string' ? `${error.code}: ` : '';
+  process.stderr.write(`nodestor: ${code}${error.message}\n`);
   process.exit(2);
 });

@@ -43,7 +43,7 @@ async function hostIo(uri: string, blocks: number): Promise<void> {
   const bdev = await host.createBdev(`${uri}?name=vol`);
   const model = new BlockModel(blocks);
   await writeBlocks(bdev, model, [...Array(blocks).keys()]);
-  await verifyVolume(bdev, model);
+  expect(await verifyVolume(bdev, model)).toEqual([]);
 }
 
 describe('control plane: three nodes', () => {
@@ -79,5 +79,37 @@ describe('control plane: three nodes', () => {
       expect(n.replicas).toEqual([]);
       expect(n.nexuses).toEqual([]);
     }
+  });
+
+  it('CLI: the same set-up from the nodestor command, tables and JSON, and placement errors', async () => {
+    const c = await threeNodes();
+    const cli = async (...args: string[]) => (await run(process.execPath, [CLI, ...args, '--control', c.plane.url], { timeout: 60_000 })).stdout;
+    for (const node of ['node-0', 'node-1', 'node-2'])
+      expect(await cli('create', 'pool', node, 'pool', `uring://${c.nodes.get(node)!.disk}`)).toMatch(new RegExp(`^pool ${node}/pool Online, \\d+(\\.\\d)?MiB\\n$`));
+    const nodes = await cli('get', 'nodes');
+    expect(nodes.split('\n')[0]).toMatch(/^ID\s+GRPC-ENDPOINT\s+STATUS$/);
+    expect(nodes.split('\n').filter((l) => / Online$/.test(l))).toHaveLength(3);
+
+    const created = await cli('create', 'volume', 'vol2', '8MiB', '--replicas', '3', '-o', 'json');
+    const volume = JSON.parse(created) as Volume;
+    expect(volume.spec).toMatchObject({ name: 'vol2', sizeBytes: 8 * MiB, replicas: 3, thin: false });
+    const uri = (await cli('publish', 'volume', 'vol2', '--node', 'node-1')).trim();
+    expect(uri).toMatch(/^nvmf:\/\/127\.0\.0\.1:\d+\//);
+    const rows = (await cli('get', 'volumes')).trim().split('\n');
+    expect(rows[0]).toMatch(/^ID\s+REPLICAS\s+TARGET-NODE\s+ACCESSIBILITY\s+STATUS\s+SIZE\s+THIN-PROVISIONED$/);
+    expect(rows[1]!.split(/\s+/)).toEqual([volume.spec.uuid, '3', 'node-1', 'nvmf', 'Online', '8MiB', 'false']);
+    const topology = (await cli('get', 'volume-replica-topology', 'vol2')).trim().split('\n');
+    expect(topology.slice(1).map((l) => l.split(/\s+/)[4])).toEqual(['Online', 'Online', 'Online']);
+    expect((await cli('get', 'volumes', 'vol2', '-o', 'yaml'))).toMatch(/^spec:\n {2}name: vol2\n/);
+    await hostIo(uri, (8 * MiB) / 4096);
+
+    // Placement errors name what is missing: a 4th replica needs a 4th node, and 1 GiB fits nowhere.
+    const tooMany = await run(process.execPath, [CLI, 'create', 'volume', 'v4', '8MiB', '--replicas', '4', '--control', c.plane.url]).catch((e: { stderr: string; code: number }) => e);
+    expect(tooMany).toMatchObject({ code: 2 });
+    expect((tooMany as { stderr: string }).stderr).toMatch(/^nodestor: NotEnoughNodes: 4 replica\(s\) need 4 distinct eligible node\(s\); 3 found/);
+    await expect(c.api.request('POST', '/v0/volumes', { name: 'big', sizeBytes: 1024 * MiB, replicas: 1 })).rejects.toMatchObject({ code: 'NoSpace', details: { httpStatus: 409, needed: 1 } });
+    await expect(c.api.request('POST', '/v0/volumes', { name: 'bad name!', sizeBytes: MiB, replicas: 1 })).rejects.toMatchObject({ code: 'InvalidArgument', details: { httpStatus: 400 } });
+    expect(await cli('delete', 'volume', 'vol2')).toBe('volume vol2 deleted\n');
+    expect(JSON.parse(await cli('get', 'volumes', '-o', 'json'))).toEqual([]);
   });
 });

@@ -93,3 +93,28 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined 
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** SHA-256 of each replica of a volume, read over NVMe/TCP after its target is gone. */
+export async function replicaHashes(
+  cluster: ControlCluster,
+  host: import('../../../src/index.js').Engine,
+  volume: { replicaSet: { uuid?: string; node: string; name: string }[] },
+  sizeBytes: number,
+): Promise<Map<string, string>> {
+  const { createHash } = await import('node:crypto');
+  const { connect } = await import('../../daemon/helpers/daemon.js');
+  const hostNqn = 'nqn.2019-05.io.nodestor:test-verifier';
+  const out = new Map<string, string>();
+  for (const r of volume.replicaSet) {
+    const rpc = await connect(cluster.nodes.get(r.node)!.process.socket);
+    const uri = await rpc.call<string>('replica_share', { uuid: r.uuid, allowed_hosts: [hostNqn] });
+    const nqn = `nqn.2019-05.io.nodestor:${r.uuid}`;
+    await rpc.call('nvmf_subsystem_add_host', { nqn, host: hostNqn }).catch(() => undefined);
+    const bdev = await host.createBdev(`${uri}?hostnqn=${encodeURIComponent(hostNqn)}&name=check-${r.name}`);
+    const hash = createHash('sha256');
+    for (let offset = 0; offset < sizeBytes; offset += 1 << 20) hash.update(await bdev.read(offset, 1 << 20));
+    out.set(r.node, hash.digest('hex'));
+    await bdev.destroy();
+  }
+  return out;
+}
