@@ -4,6 +4,7 @@
 import { RpcClient } from '../../rpc/client.js';
 import { RpcError } from '../../rpc/protocol.js';
 import { ControlError } from '../errors.js';
+import { failpointAfter } from '../failpoint.js';
 import type { NodeEndpoint } from '../types.js';
 
 export class NodeClients {
@@ -59,7 +60,9 @@ export class NodeClients {
       throw new ControlError('NodeOffline', `node ${node} cannot be reached: ${(error as Error).message}`, { node, method });
     }
     try {
-      return await client.call<T>(method, params);
+      const result = await client.call<T>(method, params);
+      failpointAfter(method);
+      return result;
     } catch (error) {
       if (error instanceof RpcError) {
         const data = error.data as { code?: string } | undefined;

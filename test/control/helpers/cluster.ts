@@ -1,15 +1,18 @@
 // A control plane in this process (embedded store in a temporary directory, or a given
 // store) and real `nodestor daemon` processes registered with it, each with a pool on its
-// own file. Ports: 30000 + (pid % 500) * 8 + i, apart from the other tests' ranges.
+// own file. Ports: 30000 + (pid % 400) * 12 + i, apart from the other tests' ranges: node i
+// uses 2i and 2i + 1, a control-plane process 10.
 // Everything is stopped and removed by teardown(), pass or fail.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import pino from 'pino';
 import { ControlClient } from '../../../src/control/client.js';
 import { ControlPlane, type ControlPlaneOptions } from '../../../src/control/control-plane.js';
 import { cleanup, spawnDaemon, tempDir, type DaemonProcess } from '../../daemon/helpers/daemon.js';
 
-export const PORT_BASE = 30000 + (process.pid % 500) * 8;
+export const PORT_BASE = 30000 + (process.pid % 400) * 12;
 
 export interface ClusterNode {
   name: string;
@@ -20,10 +23,14 @@ export interface ClusterNode {
   disk: string;
 }
 
+const CLI = fileURLToPath(new URL('../../../dist/src/cli/main.js', import.meta.url));
+
 export class ControlCluster {
   readonly dir = tempDir();
   plane!: ControlPlane;
   api!: ControlClient;
+  url = '';
+  planeProcess: { child: ChildProcess; exited: Promise<unknown>; stderr: () => string } | undefined;
   readonly nodes = new Map<string, ClusterNode>();
   readonly lines: Record<string, unknown>[] = [];
 
@@ -38,8 +45,42 @@ export class ControlCluster {
       logger,
       ...options,
     });
-    this.api = new ControlClient(this.plane.url);
+    this.url = this.plane.url;
+    this.api = new ControlClient(this.url);
     return this.plane;
+  }
+
+  /** `nodestor control` as a process on a fixed port (the same after a restart). */
+  async startPlaneProcess(env: Record<string, string> = {}): Promise<void> {
+    const port = PORT_BASE + 10;
+    const child = spawn(
+      process.execPath,
+      [CLI, 'control', '--store', `embedded:${join(this.dir, 'store')}`, '--listen', `127.0.0.1:${port}`, '--node-ttl-ms', '2000', '--reconcile-ms', '500', '--garbage-grace-ms', '1000'],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } },
+    );
+    let err = '';
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    this.planeProcess = { child, exited, stderr: () => err };
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`control plane did not start:\n${err}`)), 20_000);
+      child.stderr!.on('data', (chunk: Buffer) => {
+        err += chunk.toString();
+        if (err.includes('"msg":"control plane ready"')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      void exited.then(() => reject(new Error(`control plane exited:\n${err}`)));
+    });
+    this.url = `http://127.0.0.1:${port}`;
+    this.api = new ControlClient(this.url);
+  }
+
+  async stopPlaneProcess(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const p = this.planeProcess;
+    if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
+    p.child.kill(signal);
+    await p.exited;
   }
 
   /** Starts (or restarts, same ports and disk) node `index` as a daemon process. */
@@ -52,7 +93,7 @@ export class ControlCluster {
     if (!existing) writeFileSync(disk, Buffer.alloc(options.diskBytes ?? 96 << 20));
     const labels = Object.entries(options.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
     const process = await spawnDaemon(name, this.dir, [
-      '--control', this.plane.url,
+      '--control', this.url,
       '--replica-listener', `127.0.0.1:${replicaPort}`,
       '--target-port', String(targetPort),
       ...labels,
@@ -75,6 +116,7 @@ export class ControlCluster {
 
   async teardown(): Promise<void> {
     await this.plane?.stop().catch(() => undefined);
+    await this.stopPlaneProcess('SIGKILL');
     await cleanup();
   }
 }
