@@ -128,4 +128,34 @@ describe('NVMe-oF target and host', () => {
       await remote.destroy();
     });
   });
+
+  it('fencing: closing a subsystem to unlisted hosts, or removing a host, ends their live connections', async () => {
+    await withEngine({}, async (engine) => {
+      await engine.createBdev('malloc:///m0?size_mb=8');
+      const sub = await engine.nvmf.createSubsystem({ nqn: NQN, allowAnyHost: true });
+      await sub.addNamespace('m0');
+      const { port } = await sub.addListener({ port: 0 });
+      const quick = 'ctrl_loss_timeout_ms=500&reconnect_delay_ms=100';
+      const kept = await engine.createBdev(`nvmf://127.0.0.1:${port}/${NQN}?hostnqn=${HOST}&name=kept&${quick}`);
+      const fenced = await engine.createBdev(`nvmf://127.0.0.1:${port}/${NQN}?hostnqn=${OTHER}&name=fenced&${quick}`);
+      await kept.write(0, patternBytes(4096, 6));
+      await fenced.write(4096, patternBytes(4096, 7));
+      await sub.addHost(HOST);
+      await sub.setAllowAnyHost(false); // OTHER is not listed: its controller is ended now
+      const gone = async (bdev: typeof fenced) => {
+        const deadline = Date.now() + 5000;
+        while (!bdev.gone && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        return bdev.gone;
+      };
+      expect(await gone(fenced)).toBe(true);
+      expect(await codeOf(fenced.write(4096, patternBytes(4096, 8)))).toBe('ENODEV');
+      expect((await kept.read(0, 4096)).equals(patternBytes(4096, 6))).toBe(true); // the listed host goes on
+      expect((await sub.info()).controllerList.map((c) => c.hostNqn)).toEqual([HOST]);
+      await sub.removeHost(HOST);
+      expect(await gone(kept)).toBe(true);
+      expect((await sub.info()).controllerList).toEqual([]);
+      await kept.destroy();
+      await fenced.destroy();
+    });
+  });
 });

@@ -181,7 +181,16 @@ Status Target::set_allow_any_host(const std::string& nqn, bool allow) {
   std::lock_guard lock(mutex_);  // connect reads it under the same mutex
   auto it = subsystems_.find(nqn);
   if (it == subsystems_.end()) return missing(nqn);
-  it->second->options.allow_any_host = allow;
+  Subsystem* sub = it->second.get();
+  sub->options.allow_any_host = allow;
+  // Closing the subsystem to unlisted hosts ends their live connections now, as removing
+  // a host does: fencing relies on it.
+  if (!allow) {
+    const auto& hosts = sub->options.hosts;
+    fail_locked([&](const Controller& c) {
+      return c.subsystem.get() == sub && std::find(hosts.begin(), hosts.end(), c.hostnqn) == hosts.end();
+    });
+  }
   return Status::ok();
 }
 
