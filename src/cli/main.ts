@@ -155,6 +155,7 @@ program
   .option('--node-ttl-ms <ms>', 'a node without a heartbeat this long is Offline', positive)
   .option('--reconcile-ms <ms>', 'how often the reconcilers run', positive)
   .option('--garbage-grace-ms <ms>', 'how long an unowned replica or nexus is left before it is destroyed', positive)
+  .option('--election-ttl-ms <ms>', "on etcd: the leader's lease; a standby takes over within it", positive)
   .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
   .action(async (o) => {
     const { ControlPlane } = await import('../control/control-plane.js');
@@ -168,6 +169,7 @@ program
       ...(o.nodeTtlMs ? { nodeTtlMs: o.nodeTtlMs } : {}),
       ...(o.reconcileMs ? { reconcileMs: o.reconcileMs } : {}),
       ...(o.garbageGraceMs ? { garbageGraceMs: o.garbageGraceMs } : {}),
+      ...(o.electionTtlMs ? { electionTtlMs: o.electionTtlMs } : {}),
       logLevel: o.logLevel,
     });
     let stopping = false;

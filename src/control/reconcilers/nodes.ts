@@ -6,6 +6,7 @@ import type { Reconciler } from './reconciler.js';
 
 export class NodeReconciler implements Reconciler {
   readonly name = 'nodes';
+  readonly observeOnly = true;
   constructor(
     private readonly registry: Registry,
     private readonly log: Logger,

@@ -1,11 +1,13 @@
 // Reconcilers: each concern is one poller that compares the specs with what the nodes
 // report and makes one step towards the spec. The runner runs them in turn on a timer and
-// when an event asks for a pass, only while this control plane leads, and counts the
-// passes and their time.
+// when an event asks for a pass, only while this control plane leads (a standby only
+// refreshes its view), and counts the passes and their time.
 import type { Logger } from 'pino';
 
 export interface Reconciler {
   readonly name: string;
+  /** Only reads (the registry's view of the nodes): a standby runs it too, for its API. */
+  readonly observeOnly?: boolean;
   run(now: number): Promise<void>;
 }
 
@@ -63,10 +65,11 @@ export class ReconcileRunner {
   }
 
   async #pass(): Promise<void> {
-    if (!this.#isLeader()) return;
+    const leading = this.#isLeader();
     const started = performance.now();
     for (const reconciler of this.#reconcilers) {
-      if (this.#stopped || !this.#isLeader()) break;
+      if (this.#stopped) break;
+      if (!reconciler.observeOnly && !(leading && this.#isLeader())) continue;
       try {
         await reconciler.run(Date.now());
       } catch (error) {
@@ -74,6 +77,7 @@ export class ReconcileRunner {
         this.#log.warn({ reconciler: reconciler.name, error: (error as Error).message }, 'reconcile step failed; the next pass tries again');
       }
     }
+    if (!leading) return; // a standby's view refresh is not a reconcile pass
     const ms = performance.now() - started;
     this.stats.passes++;
     this.stats.lastMs = ms;

@@ -23,6 +23,13 @@ export interface ClusterNode {
   disk: string;
 }
 
+export interface PlaneProcess {
+  child: ChildProcess;
+  exited: Promise<unknown>;
+  stderr: () => string;
+  url: string;
+}
+
 const CLI = fileURLToPath(new URL('../../../dist/src/cli/main.js', import.meta.url));
 
 export class ControlCluster {
@@ -30,7 +37,8 @@ export class ControlCluster {
   plane!: ControlPlane;
   api!: ControlClient;
   url = '';
-  planeProcess: { child: ChildProcess; exited: Promise<unknown>; stderr: () => string } | undefined;
+  planeProcess: PlaneProcess | undefined;
+  readonly planes: PlaneProcess[] = [];
   readonly nodes = new Map<string, ClusterNode>();
   readonly lines: Record<string, unknown>[] = [];
 
@@ -51,16 +59,19 @@ export class ControlCluster {
   }
 
   /** `nodestor control` as a process on a fixed port (the same after a restart). */
-  async startPlaneProcess(env: Record<string, string> = {}): Promise<void> {
-    const port = PORT_BASE + 10;
+  async startPlaneProcess(env: Record<string, string> = {}, options: { store?: string; slot?: number } = {}): Promise<PlaneProcess> {
+    const port = PORT_BASE + 10 + (options.slot ?? 0);
+    const store = options.store ?? `embedded:${join(this.dir, 'store')}`;
     const child = spawn(
       process.execPath,
-      [CLI, 'control', '--store', `embedded:${join(this.dir, 'store')}`, '--listen', `127.0.0.1:${port}`, '--node-ttl-ms', '2000', '--reconcile-ms', '500', '--garbage-grace-ms', '1000'],
+      [CLI, 'control', '--store', store, '--listen', `127.0.0.1:${port}`, '--node-ttl-ms', '2000', '--reconcile-ms', '500', '--garbage-grace-ms', '1000', '--election-ttl-ms', '2000'],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } },
     );
     let err = '';
     const exited = new Promise((resolve) => child.on('exit', resolve));
-    this.planeProcess = { child, exited, stderr: () => err };
+    const plane: PlaneProcess = { child, exited, stderr: () => err, url: `http://127.0.0.1:${port}` };
+    this.planes.push(plane);
+    if ((options.slot ?? 0) === 0) this.planeProcess = plane;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`control plane did not start:\n${err}`)), 20_000);
       child.stderr!.on('data', (chunk: Buffer) => {
@@ -72,8 +83,11 @@ export class ControlCluster {
       });
       void exited.then(() => reject(new Error(`control plane exited:\n${err}`)));
     });
-    this.url = `http://127.0.0.1:${port}`;
-    this.api = new ControlClient(this.url);
+    if ((options.slot ?? 0) === 0) {
+      this.url = plane.url;
+      this.api = new ControlClient(this.url);
+    }
+    return plane;
   }
 
   async stopPlaneProcess(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -116,7 +130,12 @@ export class ControlCluster {
 
   async teardown(): Promise<void> {
     await this.plane?.stop().catch(() => undefined);
-    await this.stopPlaneProcess('SIGKILL');
+    for (const p of this.planes.splice(0)) {
+      if (p.child.exitCode === null && p.child.signalCode === null) {
+        p.child.kill('SIGKILL');
+        await p.exited;
+      }
+    }
     await cleanup();
   }
 }
