@@ -46,11 +46,11 @@ export class FaultedChildReconciler implements Reconciler {
       if (replica.faultedAt === undefined) return record;
       return this.#mark(record, replica.name, undefined);
     }
-    if (!child && reachable && replica.faultedAt === undefined) {
+    if (!child && reachable) {
       this.log.info({ volume: spec.name, replica: replica.name }, 'replica is not a child; adding it with a rebuild');
       await this.volumes.targets.addChild(spec, replica);
       await this.registry.refreshNode(spec.target!.node);
-      return record;
+      return replica.faultedAt === undefined ? record : this.#mark(record, replica.name, undefined);
     }
     const reason = child?.reason ?? (this.registry.online(replica.node) ? 'Gone' : 'NodeOffline');
     if (replica.faultedAt === undefined) {
@@ -59,7 +59,7 @@ export class FaultedChildReconciler implements Reconciler {
     }
     const faultedAt = record.spec.replicaSet.find((r) => r.name === replica.name)!.faultedAt!;
     if (RECOVERABLE.has(reason) && now - faultedAt < spec.faultedChildWaitMs) {
-      if (!reachable || !child) return record;
+      if (!reachable || !child) return record; // not back yet
       this.log.info({ volume: spec.name, replica: replica.name }, 'faulted child is back; onlining it (partial rebuild)');
       await this.volumes.targets.childUri(replica, spec.target!.node); // shares and fences it again after a restart
       await this.volumes.targets.onlineChild(spec, child.uri);

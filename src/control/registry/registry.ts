@@ -52,6 +52,7 @@ export class Registry {
   readonly #specs: SpecStore;
   readonly #clients: NodeClients;
   readonly #ttlMs: number;
+  readonly #startedAt = Date.now();
   #nodes = new Map<string, NodeView>();
 
   constructor(specs: SpecStore, clients: NodeClients, options: { nodeTtlMs?: number } = {}) {
@@ -94,6 +95,7 @@ export class Registry {
     const stored = spec ?? (await this.#specs.getNode(name))?.spec;
     if (!stored) return;
     const view = this.#view(stored);
+    if (spec) this.#forget(view); // a daemon registers when it starts: what it had is gone
     view.lastSeen = Math.max(view.lastSeen, now);
     view.status = 'Online';
   }
@@ -109,8 +111,12 @@ export class Registry {
     for (const { spec } of specs) {
       const view = this.#view(spec);
       view.lastSeen = Math.max(view.lastSeen, beats.get(spec.name) ?? 0);
-      const status: NodeStatus = now - view.lastSeen < this.#ttlMs ? 'Online' : 'Offline';
+      let status: NodeStatus = now - view.lastSeen < this.#ttlMs ? 'Online' : 'Offline';
+      // A control plane that was down missed heartbeats it could not receive: for its
+      // first TTL, a node whose daemon answers counts as online.
+      if (status === 'Offline' && now - this.#startedAt < this.#ttlMs && (await this.refreshNode(spec.name))) status = 'Online';
       if (status !== view.status) changed.push({ node: spec.name, status });
+      if (status === 'Offline') this.#forget(view);
       view.status = status;
     }
     await Promise.all(this.nodes().filter((v) => v.status === 'Online').map((v) => this.refreshNode(v.spec.name)));
@@ -118,9 +124,9 @@ export class Registry {
   }
 
   /** Lists one node's pools, replicas and nexuses afresh; a failure leaves its pools Unknown. */
-  async refreshNode(name: string): Promise<void> {
+  async refreshNode(name: string): Promise<boolean> {
     const view = this.#nodes.get(name);
-    if (!view) return;
+    if (!view) return false;
     try {
       const [pools, replicas, nexuses] = await Promise.all([
         this.#clients.call<ObservedPool[]>(name, 'pool_list'),
@@ -142,9 +148,19 @@ export class Registry {
       view.replicas = replicas;
       view.nexuses = nexuses;
       view.refreshedAt = Date.now();
+      return true;
     } catch {
-      for (const state of view.pools.values()) state.status = 'Unknown';
+      this.#forget(view);
+      return false;
     }
+  }
+
+  /** What a node reported is not known any more: it must be listed afresh before use. */
+  #forget(view: NodeView): void {
+    for (const state of view.pools.values()) state.status = 'Unknown';
+    view.replicas = [];
+    view.nexuses = [];
+    view.refreshedAt = 0;
   }
 
   poolState(node: string, pool: string): PoolState {
