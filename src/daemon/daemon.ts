@@ -105,7 +105,7 @@ export class Daemon {
       engine,
       node: options.node,
       log,
-      nexusStore: options.nexusStore ?? (registration ? new ControlNexusInfoStore(registration.client) : new FileNexusInfoStore(`${dataDir}/nexus`)),
+      nexusStore: options.nexusStore ?? (registration ? new ControlNexusInfoStore(registration.client, options.node) : new FileNexusInfoStore(`${dataDir}/nexus`)),
       replicaListener,
     });
     engine.nvmf.on('host', (e) =>

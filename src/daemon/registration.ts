@@ -2,11 +2,10 @@
 // endpoint, replica listener and labels) and keeps its registration alive with a
 // heartbeat; when the heartbeats stop for the node TTL the control plane marks it Offline.
 // With the embedded store the daemon's nexus info goes through the control plane too.
-import type { NexusPersistInfo } from '../nexus/nexus.js';
 import { ControlClient } from '../control/client.js';
 import { ControlError } from '../control/errors.js';
 import type { NodeEndpoint } from '../control/types.js';
-import type { NexusInfoStore } from './nexus-store.js';
+import type { NexusInfoStore, StoredNexusInfo } from './nexus-store.js';
 
 export interface ControlOptions {
   /** One or more control-plane URLs (http://host:port). */
@@ -72,17 +71,20 @@ export class ControlRegistration {
 /** Nexus info kept by the control plane (its store), written through its REST API. */
 export class ControlNexusInfoStore implements NexusInfoStore {
   readonly #client: ControlClient;
-  constructor(client: ControlClient) {
+  readonly #node: string;
+  /** `node` names the writer: the control plane refuses a nexus that is no longer the volume's target. */
+  constructor(client: ControlClient, node: string) {
     this.#client = client;
+    this.#node = node;
   }
 
-  async save(info: NexusPersistInfo): Promise<void> {
-    await this.#client.request('PUT', `/v0/nexus-info/${info.uuid}`, info);
+  async save(info: StoredNexusInfo): Promise<void> {
+    await this.#client.request('PUT', `/v0/nexus-info/${info.uuid}?node=${encodeURIComponent(this.#node)}`, info);
   }
 
-  async load(uuid: string): Promise<NexusPersistInfo | undefined> {
+  async load(uuid: string): Promise<StoredNexusInfo | undefined> {
     try {
-      return await this.#client.request<NexusPersistInfo>('GET', `/v0/nexus-info/${uuid}`);
+      return await this.#client.request<StoredNexusInfo>('GET', `/v0/nexus-info/${uuid}`);
     } catch (error) {
       if (error instanceof ControlError && error.code === 'NotFound') return undefined;
       throw error;
@@ -90,6 +92,6 @@ export class ControlNexusInfoStore implements NexusInfoStore {
   }
 
   async remove(uuid: string): Promise<void> {
-    await this.#client.request('DELETE', `/v0/nexus-info/${uuid}`);
+    await this.#client.request('DELETE', `/v0/nexus-info/${uuid}?node=${encodeURIComponent(this.#node)}`);
   }
 }

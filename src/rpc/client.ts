@@ -62,17 +62,18 @@ export class RpcClient extends EventEmitter<{ notification: [method: string, par
   }
 
   /** Calls `method`; rejects with an RpcError carrying the daemon's code, message and data. */
-  call<T = unknown>(method: string, params?: Record<string, unknown> | unknown[]): Promise<T> {
+  call<T = unknown>(method: string, params?: Record<string, unknown> | unknown[], options: { timeoutMs?: number } = {}): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('the connection to the daemon is closed'));
     const id = this.#nextId++;
     const request: Record<string, unknown> = { jsonrpc: '2.0', method, id };
     if (params !== undefined) request.params = params;
     if (this.#options.token !== undefined) request.token = this.#options.token;
     return new Promise<T>((resolve, reject) => {
+      const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs ?? 60_000;
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new Error(`${method}: no answer within ${this.#options.timeoutMs ?? 60_000} ms`));
-      }, this.#options.timeoutMs ?? 60_000);
+        reject(new Error(`${method}: no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
       this.#socket.write(`${JSON.stringify(request)}\n`);
     });

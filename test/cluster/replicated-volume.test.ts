@@ -7,10 +7,17 @@
 // on core 0, nodes b and c on core 1.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { lockClusters } from '../helpers/multi-process.js';
 import { Engine } from '../../src/index.js';
 import { Cluster, type EngineNode } from './helpers/cluster.js';
 import { BLOCK, BlockModel, startWrites, verifyVolume, writeBlocks } from './helpers/workload.js';
+
+let release: (() => void) | undefined;
+beforeAll(async () => {
+  release = await lockClusters();
+}, 900_000);
+afterAll(() => release?.());
 
 const REPLICA_BYTES = 32 << 20;
 const SEGMENT = 1 << 20; // the nexus's default rebuild segment

@@ -4,10 +4,17 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { lockClusters } from '../helpers/multi-process.js';
 import { Engine } from '../../src/index.js';
 import { BlockModel, verifyVolume, writeBlocks } from '../cluster/helpers/workload.js';
 import { ControlCluster, until } from './helpers/cluster.js';
+
+let release: (() => void) | undefined;
+beforeAll(async () => {
+  release = await lockClusters();
+}, 900_000);
+afterAll(() => release?.());
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const run = promisify(execFile);

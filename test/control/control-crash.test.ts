@@ -1,9 +1,16 @@
 // The control plane killed (kill -9, at a failpoint) in the middle of a volume creation
 // and in the middle of a scale-up: after a restart on the same store it finishes the
 // operation; the volume is complete and no replica is left that no spec owns.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { lockClusters } from '../helpers/multi-process.js';
 import { connect } from '../daemon/helpers/daemon.js';
 import { ControlCluster, until } from './helpers/cluster.js';
+
+let release: (() => void) | undefined;
+beforeAll(async () => {
+  release = await lockClusters();
+}, 900_000);
+afterAll(() => release?.());
 
 const MiB = 1 << 20;
 let cluster: ControlCluster | undefined;

@@ -3,12 +3,19 @@
 // wait of 0, a new replica on a fourth node is rebuilt in full and the old one destroyed
 // once its node is back. Either way the volume ends Online, the host saw no failed write,
 // and every replica holds the same bytes. Layout on 2 cores, every reactor adaptive.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { lockClusters } from '../helpers/multi-process.js';
 import { Engine } from '../../src/index.js';
 import type { VolumeSpec } from '../../src/control/types.js';
 import { BLOCK, BlockModel, startWrites, verifyVolume, type WriteRun } from '../cluster/helpers/workload.js';
 import { connect } from '../daemon/helpers/daemon.js';
 import { ControlCluster, replicaHashes, until } from './helpers/cluster.js';
+
+let release: (() => void) | undefined;
+beforeAll(async () => {
+  release = await lockClusters();
+}, 900_000);
+afterAll(() => release?.());
 
 const SIZE = 16 << 20;
 let cluster: ControlCluster | undefined;

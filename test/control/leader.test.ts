@@ -3,10 +3,17 @@
 // the standby leads within the lease TTL and reconciles. The daemons know both URLs.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lockClusters } from '../helpers/multi-process.js';
 import { ControlClient } from '../../src/control/client.js';
 import { connect } from '../daemon/helpers/daemon.js';
 import { ControlCluster, until } from './helpers/cluster.js';
 import { startEtcd, type EtcdServer } from './helpers/etcd.js';
+
+let release: (() => void) | undefined;
+beforeAll(async () => {
+  release = await lockClusters();
+}, 900_000);
+afterAll(() => release?.());
 
 const TTL_MS = 2_000;
 let etcd: EtcdServer;

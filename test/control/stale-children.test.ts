@@ -3,13 +3,20 @@
 // When the node is back, the nexus is made again from the healthy children only, and the
 // marked replica is rebuilt in full, never trusted: every replica ends with the bytes the
 // host wrote.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { lockClusters } from '../helpers/multi-process.js';
 import { Engine } from '../../src/index.js';
 import type { NexusPersistInfo } from '../../src/nexus/nexus.js';
 import type { VolumeSpec } from '../../src/control/types.js';
 import { BLOCK, BlockModel, verifyVolume, writeBlocks } from '../cluster/helpers/workload.js';
 import { connect } from '../daemon/helpers/daemon.js';
 import { ControlCluster, replicaHashes, until } from './helpers/cluster.js';
+
+let release: (() => void) | undefined;
+beforeAll(async () => {
+  release = await lockClusters();
+}, 900_000);
+afterAll(() => release?.());
 
 const SIZE = 8 << 20;
 let cluster: ControlCluster | undefined;

@@ -1,6 +1,7 @@
 // Nodes (registration, heartbeats, listing), their pools, replicas, and the nexus info a
 // daemon on the embedded store writes through the control plane.
 import type { FastifyInstance } from 'fastify';
+import type { StoredNexusInfo } from '../../daemon/nexus-store.js';
 import { ControlError } from '../errors.js';
 import { NODE_HOST_NQN_PREFIX, type Labels, type NodeEndpoint, type NodeSpec } from '../types.js';
 import { DEFAULTS } from '../types.js';
@@ -85,17 +86,32 @@ export function registerNodeRoutes(app: FastifyInstance, s: ApiServices): void {
     if (!info) throw new ControlError('NotFound', `no nexus info for ${req.params.uuid}`, { uuid: req.params.uuid });
     return info;
   });
-  app.put<{ Params: { uuid: string }; Body: { name: string; uuid: string; cleanShutdown: boolean; children: { uri: string; healthy: boolean }[] } }>(
+  // A nexus of a volume writes only while it is the volume's target: an old nexus left
+  // behind a partition must not overwrite what the new one records (its I/O then fails).
+  const fence = async (uuid: string, node: string | undefined) => {
+    if (node === undefined) return;
+    const volume = (await s.volumes.list()).find((v) => v.spec.uuid === uuid);
+    const target = volume?.spec.target?.node;
+    if (target && target !== node)
+      throw new ControlError('Conflict', `nexus ${uuid} on node ${node} is fenced: volume ${volume!.spec.name} is now targeted on node ${target}`, { uuid, node, target });
+  };
+  app.put<{ Params: { uuid: string }; Querystring: { node?: string }; Body: StoredNexusInfo }>(
     '/v0/nexus-info/:uuid',
-    { schema: { params: S.uuidParams, body: S.nexusInfo } },
+    { schema: { params: S.uuidParams, querystring: S.writerQuery, body: S.nexusInfo } },
     async (req, reply) => {
       if (req.body.uuid !== req.params.uuid) throw new ControlError('InvalidArgument', 'the body uuid must match the path');
+      await fence(req.params.uuid, req.query.node);
       await s.nexusInfo.save(req.body);
       return reply.code(204).send();
     },
   );
-  app.delete<{ Params: { uuid: string } }>('/v0/nexus-info/:uuid', { schema: { params: S.uuidParams } }, async (req, reply) => {
-    await s.nexusInfo.remove(req.params.uuid);
-    return reply.code(204).send();
-  });
+  app.delete<{ Params: { uuid: string }; Querystring: { node?: string } }>(
+    '/v0/nexus-info/:uuid',
+    { schema: { params: S.uuidParams, querystring: S.writerQuery } },
+    async (req, reply) => {
+      await fence(req.params.uuid, req.query.node);
+      await s.nexusInfo.remove(req.params.uuid);
+      return reply.code(204).send();
+    },
+  );
 }

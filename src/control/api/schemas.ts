@@ -85,7 +85,7 @@ export const nexusInfo = {
     cleanShutdown: { type: 'boolean' },
     children: {
       type: 'array',
-      items: { type: 'object', additionalProperties: false, properties: { uri: { type: 'string' }, healthy: { type: 'boolean' } }, required: ['uri', 'healthy'] },
+      items: { type: 'object', additionalProperties: false, properties: { uri: { type: 'string' }, healthy: { type: 'boolean' }, replica: { type: 'string' } }, required: ['uri', 'healthy'] },
     },
   },
   required: ['name', 'uuid', 'cleanShutdown', 'children'],
@@ -96,3 +96,5 @@ export const uuidParams = {
   properties: { uuid: { type: 'string', pattern: '^[0-9a-fA-F-]{36}$' } },
   required: ['uuid'],
 } as const;
+
+export const writerQuery = { type: 'object', additionalProperties: false, properties: { node: name } } as const;

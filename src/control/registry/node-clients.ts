@@ -51,7 +51,8 @@ export class NodeClients {
     return client;
   }
 
-  async call<T = unknown>(node: string, method: string, params?: Record<string, unknown>): Promise<T> {
+  /** `timeoutMs` bounds this call; an unanswered call drops the connection (a stopped daemon). */
+  async call<T = unknown>(node: string, method: string, params?: Record<string, unknown>, timeoutMs?: number): Promise<T> {
     let client: RpcClient;
     try {
       client = await this.#client(node);
@@ -60,7 +61,7 @@ export class NodeClients {
       throw new ControlError('NodeOffline', `node ${node} cannot be reached: ${(error as Error).message}`, { node, method });
     }
     try {
-      const result = await client.call<T>(method, params);
+      const result = await client.call<T>(method, params, timeoutMs !== undefined ? { timeoutMs } : {});
       failpointAfter(method);
       return result;
     } catch (error) {

@@ -128,10 +128,12 @@ export class Registry {
     const view = this.#nodes.get(name);
     if (!view) return false;
     try {
+      // Bounded well within the node TTL: a stopped daemon must not hold up a pass.
+      const timeout = Math.max(500, Math.min(2_000, this.#ttlMs / 2));
       const [pools, replicas, nexuses] = await Promise.all([
-        this.#clients.call<ObservedPool[]>(name, 'pool_list'),
-        this.#clients.call<ObservedReplica[]>(name, 'replica_list'),
-        this.#clients.call<ObservedNexus[]>(name, 'nexus_list'),
+        this.#clients.call<ObservedPool[]>(name, 'pool_list', undefined, timeout),
+        this.#clients.call<ObservedReplica[]>(name, 'replica_list', undefined, timeout),
+        this.#clients.call<ObservedNexus[]>(name, 'nexus_list', undefined, timeout),
       ]);
       view.pools = new Map(
         pools.map((p) => [

@@ -68,8 +68,8 @@ export class Targets {
       const info = await this.#nexusInfo.load(spec.uuid);
       let trusted = usable;
       if (info) {
-        const healthyKeys = info.children.filter((c) => c.healthy).map((c) => c.uri);
-        trusted = usable.filter((r) => healthyKeys.some((uri) => uri.includes(r.uuid!) || uri === localReplicaUri(r)));
+        const healthy = info.children.filter((c) => c.healthy);
+        trusted = usable.filter((r) => healthy.some((c) => c.replica === r.uuid || c.uri.includes(r.uuid!) || c.uri === localReplicaUri(r)));
       }
       if (trusted.length === 0)
         throw new ControlError('Conflict', `volume ${spec.name}: no replica is known healthy and reachable; refusing to pick a stale one`, {

@@ -2,8 +2,7 @@
 // by child (the replica's uuid when the child is a nodestor replica, else its URI). One
 // transaction writes a nexus's whole record, so a reader never sees half an update. A
 // daemon on etcd writes here directly: the I/O path never waits for the control plane.
-import type { NexusInfoStore } from '../../daemon/nexus-store.js';
-import type { NexusPersistInfo } from '../../nexus/nexus.js';
+import type { NexusInfoStore, StoredNexusInfo } from '../../daemon/nexus-store.js';
 import type { StateStore, TxnOp } from './store.js';
 
 const REPLICA = /nqn\.2019-05\.io\.nodestor:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/;
@@ -23,25 +22,25 @@ export class StoreNexusInfoStore implements NexusInfoStore {
     return `nexus/${uuid}/`;
   }
 
-  async save(info: NexusPersistInfo): Promise<void> {
+  async save(info: StoredNexusInfo): Promise<void> {
     const prefix = this.#prefix(info.uuid);
     const existing = await this.#store.range(prefix);
-    const keep = new Set([`${prefix}info`, ...info.children.map((c) => `${prefix}children/${childKey(c.uri)}`)]);
+    const keep = new Set([`${prefix}info`, ...info.children.map((c) => `${prefix}children/${c.replica ?? childKey(c.uri)}`)]);
     const ops: TxnOp[] = [
       { put: { key: `${prefix}info`, value: JSON.stringify({ name: info.name, cleanShutdown: info.cleanShutdown }) } },
-      ...info.children.map((c) => ({ put: { key: `${prefix}children/${childKey(c.uri)}`, value: JSON.stringify({ uri: c.uri, healthy: c.healthy }) } })),
+      ...info.children.map((c) => ({ put: { key: `${prefix}children/${c.replica ?? childKey(c.uri)}`, value: JSON.stringify({ uri: c.uri, healthy: c.healthy, ...(c.replica ? { replica: c.replica } : {}) }) } })),
       ...existing.filter((kv) => !keep.has(kv.key)).map((kv) => ({ delete: { key: kv.key } })),
     ];
     await this.#store.txn([], ops);
   }
 
-  async load(uuid: string): Promise<NexusPersistInfo | undefined> {
+  async load(uuid: string): Promise<StoredNexusInfo | undefined> {
     const prefix = this.#prefix(uuid);
     const kvs = await this.#store.range(prefix);
     const head = kvs.find((kv) => kv.key === `${prefix}info`);
     if (!head) return undefined;
     const { name, cleanShutdown } = JSON.parse(head.value) as { name: string; cleanShutdown: boolean };
-    const children = kvs.filter((kv) => kv.key.startsWith(`${prefix}children/`)).map((kv) => JSON.parse(kv.value) as { uri: string; healthy: boolean });
+    const children = kvs.filter((kv) => kv.key.startsWith(`${prefix}children/`)).map((kv) => JSON.parse(kv.value) as StoredNexusInfo['children'][number]);
     return { name, uuid, cleanShutdown, children };
   }
 

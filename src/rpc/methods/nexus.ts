@@ -5,6 +5,7 @@ import type { DaemonContext } from '../../daemon/context.js';
 import { NodestorError } from '../../errors.js';
 import type { Nexus } from '../../nexus/nexus.js';
 import type { CreateNexusOptions } from '../../nexus/options.js';
+import { replicaOf } from '../../daemon/nexus-store.js';
 import type { MethodRegistry } from '../registry.js';
 import type { ObjectSchema } from '../schema.js';
 
@@ -31,6 +32,15 @@ export function nexusEntry(nexus: Nexus): Record<string, unknown> {
   };
 }
 
+function replicaOfChild(ctx: DaemonContext, uri: string): string | undefined {
+  return replicaOf(uri, (name) => ctx.findLvol(name)?.uuid);
+}
+
+function withReplica(ctx: DaemonContext, uri: string): { replica?: string } {
+  const replica = replicaOfChild(ctx, uri);
+  return replica ? { replica } : {};
+}
+
 function requireNexus(ctx: DaemonContext, name: string, op: string): Nexus {
   const nexus = ctx.engine.getNexus(name);
   if (!nexus) throw new NodestorError('ENOENT', `no nexus named ${name}`, { op, resource: name, errno: -2 });
@@ -48,19 +58,21 @@ export async function createNexus(
     if (saved) {
       // Only a child recorded healthy is trusted: one recorded unhealthy is stale even after
       // a clean stop, and one the record does not name was never in sync with this nexus.
-      // Those are added back with a rebuild.
-      const healthy = new Set(saved.children.filter((c) => c.healthy).map((c) => c.uri));
-      const kept = children.filter((c) => healthy.has(c));
+      // Those are added back with a rebuild. A child is the same child by its replica's
+      // UUID when it has one (the nexus may have moved node), else by its URI.
+      const identity = (c: { uri: string; replica?: string | undefined }) => c.replica ?? replicaOfChild(ctx, c.uri) ?? c.uri;
+      const healthy = new Set(saved.children.filter((c) => c.healthy).map(identity));
+      const kept = children.filter((c) => healthy.has(identity({ uri: c })));
       if (kept.length === 0)
         throw new NodestorError('ENODEV', `nexus ${p.name}: no child was healthy when it last stopped; refusing to pick one`, { op: 'nexus_create', resource: p.name, errno: -19 });
-      if (kept.length < children.length) ctx.log.warn({ nexus: p.name, dropped: children.filter((c) => !healthy.has(c)) }, 'nexus made without the children that were not healthy');
+      if (kept.length < children.length) ctx.log.warn({ nexus: p.name, dropped: children.filter((c) => !kept.includes(c)) }, 'nexus made without the children that were not healthy');
       children = kept;
     }
   }
   const options: CreateNexusOptions = {
     name: p.name,
     children,
-    persist: (info) => ctx.nexusStore.save(info),
+    persist: (info) => ctx.nexusStore.save({ ...info, children: info.children.map((c) => ({ ...c, ...withReplica(ctx, c.uri) })) }),
   };
   if (p.uuid) options.uuid = p.uuid;
   if (p.size_bytes !== undefined) options.sizeBytes = p.size_bytes;

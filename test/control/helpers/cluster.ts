@@ -1,10 +1,11 @@
 // A control plane in this process (embedded store in a temporary directory, or a given
 // store) and real `nodestor daemon` processes registered with it, each with a pool on its
-// own file. Ports: 30000 + (pid % 400) * 12 + i, apart from the other tests' ranges: node i
-// uses 2i and 2i + 1, a control-plane process 10.
-// Everything is stopped and removed by teardown(), pass or fail.
+// own file. Ports are free ones the system picks (kept for a node's restart). Only one such
+// cluster runs at a time on the machine (lockClusters): several daemons per test file on
+// two cores are enough. Everything is stopped and removed by teardown(), pass or fail.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { freePort } from '../../helpers/multi-process.js';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -12,7 +13,6 @@ import { ControlClient } from '../../../src/control/client.js';
 import { ControlPlane, type ControlPlaneOptions } from '../../../src/control/control-plane.js';
 import { cleanup, spawnDaemon, tempDir, type DaemonProcess } from '../../daemon/helpers/daemon.js';
 
-export const PORT_BASE = 30000 + (process.pid % 400) * 12;
 
 export interface ClusterNode {
   name: string;
@@ -39,6 +39,7 @@ export class ControlCluster {
   url = '';
   planeProcess: PlaneProcess | undefined;
   readonly planes: PlaneProcess[] = [];
+  #planePorts: number[] = []; // the same after a restart
   readonly nodes = new Map<string, ClusterNode>();
   readonly lines: Record<string, unknown>[] = [];
 
@@ -60,7 +61,8 @@ export class ControlCluster {
 
   /** `nodestor control` as a process on a fixed port (the same after a restart). */
   async startPlaneProcess(env: Record<string, string> = {}, options: { store?: string; slot?: number } = {}): Promise<PlaneProcess> {
-    const port = PORT_BASE + 10 + (options.slot ?? 0);
+    const slot = options.slot ?? 0;
+    const port = this.#planePorts[slot] ?? (this.#planePorts[slot] = await freePort());
     const store = options.store ?? `embedded:${join(this.dir, 'store')}`;
     const child = spawn(
       process.execPath,
@@ -101,8 +103,8 @@ export class ControlCluster {
   async startNode(index: number, options: { labels?: Record<string, string>; diskBytes?: number; extra?: string[] } = {}): Promise<ClusterNode> {
     const name = `node-${index}`;
     const existing = this.nodes.get(name);
-    const replicaPort = PORT_BASE + index * 2;
-    const targetPort = replicaPort + 1;
+    const replicaPort = existing?.replicaPort ?? (await freePort());
+    const targetPort = existing?.targetPort ?? (await freePort());
     const disk = existing?.disk ?? join(this.dir, `${name}.img`);
     if (!existing) writeFileSync(disk, Buffer.alloc(options.diskBytes ?? 96 << 20));
     const labels = Object.entries(options.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
