@@ -1,6 +1,7 @@
 // `npm run bench -- <benchmark> [options]`
 import { parseArgs } from 'node:util';
 import { bdevperf } from './bdevperf.js';
+import { controlBench } from './control.js';
 import { jsBatch } from './js-batch.js';
 import { jsIo } from './js-io.js';
 import { lvolBench } from './lvol.js';
@@ -24,6 +25,7 @@ const usage = `usage:
   npm run bench -- replicated [--seconds 3] [--trials 3] [--cores 0,1] [--read-policy least-loaded|round-robin] [--replica-processes 1|2]
                             (replica core, volume core; 3-replica nexus vs one remote replica)
   npm run bench -- rpc [--calls 10000] [--cycles 1000] [--core 0]   (JSON-RPC calls/s to a daemon process, depth 1 and 32)
+  npm run bench -- control [--trials 20] [--volumes 1000] [--core 0]   (create+publish latency, heal time, reconcile pass)
   (results: JSON on stdout, and JSON/SVG under --out, default bench/results)`;
 
 const [name, ...rest] = process.argv.slice(2);
@@ -49,6 +51,7 @@ const { values } = parseArgs({
     'replica-processes': { type: 'string', default: '1' },
     calls: { type: 'string', default: '10000' },
     cycles: { type: 'string', default: '1000' },
+    volumes: { type: 'string', default: '1000' },
   },
 });
 
@@ -88,6 +91,8 @@ if (name === 'nvmf') {
     replicaProcesses: values['replica-processes'] === '2' ? 2 : 1,
     out: values.out,
   });
+} else if (name === 'control') {
+  await controlBench({ trials: positive(values.trials ?? '20', '--trials'), volumes: positive(values.volumes, '--volumes'), core: Number(values.core), out: values.out });
 } else if (name === 'rpc') {
   await rpcBench({ calls: positive(values.calls, '--calls'), cycles: positive(values.cycles, '--cycles'), core: Number(values.core), out: values.out });
 } else if (name === 'nexus') {

@@ -109,7 +109,7 @@ export class ControlPlane {
         new ReplicaCountReconciler(specs, volumes, log),
         new GarbageReconciler(specs, registry, clients, log, options.garbageGraceMs ?? DEFAULTS.garbageGraceMs),
       ],
-      { log, periodMs: options.reconcileMs ?? DEFAULTS.reconcileMs, isLeader: () => election?.isLeader ?? true },
+      { specs, log, periodMs: options.reconcileMs ?? DEFAULTS.reconcileMs, isLeader: () => election?.isLeader ?? true },
     );
     election?.onChange((leader) => {
       log.info({ leader }, leader ? 'leading: reconciling' : 'standing by');

@@ -201,4 +201,21 @@ describe('pools', () => {
       expect((await (await again.getLvol('v'))!.bdev.read(0, 4096)).equals(Buffer.alloc(4096, 5))).toBe(true);
     });
   });
+
+  it('a pool holds as many lvols as it has clusters: 1,000 thin lvols on a 4 GiB pool', async () => {
+    await withEngine({ memoryMb: 128 }, async (engine) => {
+      const disk = sparseFile(scratch.dir, 'many.img', 4096 * MiB);
+      const pool = await engine.createPool({ name: 'many', disk: `uring://${disk}` });
+      const made = [];
+      for (let i = 0; i < 1000; i++) made.push(await pool.createLvol({ name: `l${i}`, sizeBytes: 4 * MiB, thin: true }));
+      expect((await pool.listLvols()).length).toBe(1000);
+      await made[999]!.bdev.write(0, patternBytes(4096, 9));
+      await pool.export();
+      const again = await engine.importPool({ disk: `uring://${disk}` });
+      expect((await again.listLvols()).map((l) => l.name).sort()).toEqual(made.map((l) => l.name).sort());
+      expect((await engine.getBdev('many/l999')!.read(0, 4096)).equals(patternBytes(4096, 9))).toBe(true);
+      await again.check();
+      await again.destroy();
+    });
+  });
 });

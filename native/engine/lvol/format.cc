@@ -232,7 +232,9 @@ bool blob_record_fits(uint64_t extent_pages) { return kBlobFixedBytes + 4 * exte
 
 void lay_out_pool(Superblock& sb, uint64_t disk_bytes, uint64_t log_pages) {
   sb.max_clusters = std::max<uint64_t>(16, disk_bytes / sb.cluster_size * 4);  // room to grow 4x
-  sb.md_pages = std::max<uint64_t>(128, div_up(sb.max_clusters, kExtentEntries) * 2 + 256);
+  // Extent pages for a pool grown 4x, plus one blob page per data cluster (SPDK's default
+  // metadata size): a pool holds as many lvols as it has clusters, not a fixed few hundred.
+  sb.md_pages = std::max<uint64_t>(128, div_up(sb.max_clusters, kExtentEntries) * 2 + 256 + disk_bytes / sb.cluster_size);
   sb.bitmap_start = 2;
   sb.bitmap_pages = div_up(sb.max_clusters, 8 * kCrcOffset) + div_up(sb.md_pages, 8 * kCrcOffset);
   sb.log_start = sb.bitmap_start + sb.bitmap_pages;

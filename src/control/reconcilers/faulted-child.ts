@@ -11,7 +11,7 @@ import type { SpecStore, Versioned } from '../specs/spec-store.js';
 import { childOf, targetNexus } from '../services/volume-state.js';
 import type { Volumes } from '../services/volumes.js';
 import type { ReplicaSpec, VolumeSpec } from '../types.js';
-import type { Reconciler } from './reconciler.js';
+import type { PassView, Reconciler } from './reconciler.js';
 
 const RECOVERABLE = new Set(['IoError', 'TimedOut', 'Gone', 'Offline', 'NodeOffline']);
 
@@ -24,8 +24,8 @@ export class FaultedChildReconciler implements Reconciler {
     private readonly log: Logger,
   ) {}
 
-  async run(now: number): Promise<void> {
-    for (const { spec } of await this.specs.listVolumes()) {
+  async run(now: number, pass: PassView): Promise<void> {
+    for (const { spec } of await pass.volumes()) {
       if (!spec.target || spec.operation || !this.registry.online(spec.target.node) || !targetNexus(this.registry, spec)) continue;
       await this.volumes.lock.run(spec.name, async () => {
         let record = await this.specs.getVolume(spec.name);

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Registry } from '../registry/registry.js';
 import type { SpecStore } from '../specs/spec-store.js';
 import type { Volumes } from '../services/volumes.js';
-import type { Reconciler } from './reconciler.js';
+import type { PassView, Reconciler } from './reconciler.js';
 
 export class OperationReconciler implements Reconciler {
   readonly name = 'operations';
@@ -16,8 +16,8 @@ export class OperationReconciler implements Reconciler {
     private readonly log: Logger,
   ) {}
 
-  async run(): Promise<void> {
-    for (const { spec } of await this.specs.listVolumes()) {
+  async run(_now: number, pass: PassView): Promise<void> {
+    for (const { spec } of await pass.volumes()) {
       if (!spec.operation) continue;
       await this.volumes.lock.run(spec.name, async () => {
         const record = await this.specs.getVolume(spec.name);

@@ -3,12 +3,26 @@
 // when an event asks for a pass, only while this control plane leads (a standby only
 // refreshes its view), and counts the passes and their time.
 import type { Logger } from 'pino';
+import type { SpecStore } from '../specs/spec-store.js';
+
+/**
+ * What one pass shares: the volume specs, listed once. A reconciler reads a volume again
+ * under its lock before changing it, so a list a few steps old only decides what to look
+ * at; the garbage reconciler, which destroys, lists afresh.
+ */
+export class PassView {
+  #volumes: ReturnType<SpecStore['listVolumes']> | undefined;
+  constructor(private readonly specs: SpecStore) {}
+  volumes(): ReturnType<SpecStore['listVolumes']> {
+    return (this.#volumes ??= this.specs.listVolumes());
+  }
+}
 
 export interface Reconciler {
   readonly name: string;
   /** Only reads (the registry's view of the nodes): a standby runs it too, for its API. */
   readonly observeOnly?: boolean;
-  run(now: number): Promise<void>;
+  run(now: number, pass: PassView): Promise<void>;
 }
 
 export interface PassStats {
@@ -29,8 +43,11 @@ export class ReconcileRunner {
   #stopped = false;
   readonly stats: PassStats = { passes: 0, lastMs: 0, totalMs: 0, errors: 0 };
 
-  constructor(reconcilers: Reconciler[], options: { log: Logger; periodMs: number; isLeader: () => boolean }) {
+  readonly #specs: SpecStore;
+
+  constructor(reconcilers: Reconciler[], options: { specs: SpecStore; log: Logger; periodMs: number; isLeader: () => boolean }) {
     this.#reconcilers = reconcilers;
+    this.#specs = options.specs;
     this.#log = options.log;
     this.#periodMs = options.periodMs;
     this.#isLeader = options.isLeader;
@@ -67,11 +84,12 @@ export class ReconcileRunner {
   async #pass(): Promise<void> {
     const leading = this.#isLeader();
     const started = performance.now();
+    const pass = new PassView(this.#specs);
     for (const reconciler of this.#reconcilers) {
       if (this.#stopped) break;
       if (!reconciler.observeOnly && !(leading && this.#isLeader())) continue;
       try {
-        await reconciler.run(Date.now());
+        await reconciler.run(Date.now(), pass);
       } catch (error) {
         this.stats.errors++;
         this.#log.warn({ reconciler: reconciler.name, error: (error as Error).message }, 'reconcile step failed; the next pass tries again');

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { SpecStore } from '../specs/spec-store.js';
 import type { Volumes } from '../services/volumes.js';
-import type { Reconciler } from './reconciler.js';
+import type { PassView, Reconciler } from './reconciler.js';
 
 export class ReplicaCountReconciler implements Reconciler {
   readonly name = 'replica-count';
@@ -13,8 +13,8 @@ export class ReplicaCountReconciler implements Reconciler {
     private readonly log: Logger,
   ) {}
 
-  async run(): Promise<void> {
-    for (const { spec } of await this.specs.listVolumes()) {
+  async run(_now: number, pass: PassView): Promise<void> {
+    for (const { spec } of await pass.volumes()) {
       if (spec.operation || spec.replicaSet.length === spec.replicas) continue;
       await this.volumes.lock.run(spec.name, async () => {
         const record = await this.specs.getVolume(spec.name);

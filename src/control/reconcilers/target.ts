@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Registry } from '../registry/registry.js';
 import type { SpecStore } from '../specs/spec-store.js';
 import type { Volumes } from '../services/volumes.js';
-import type { Reconciler } from './reconciler.js';
+import type { PassView, Reconciler } from './reconciler.js';
 
 export class TargetReconciler implements Reconciler {
   readonly name = 'target';
@@ -17,8 +17,8 @@ export class TargetReconciler implements Reconciler {
     private readonly log: Logger,
   ) {}
 
-  async run(): Promise<void> {
-    for (const { spec } of await this.specs.listVolumes()) {
+  async run(_now: number, pass: PassView): Promise<void> {
+    for (const { spec } of await pass.volumes()) {
       const target = spec.target;
       if (!target || spec.operation) continue;
       if (this.registry.online(target.node)) {

@@ -48,6 +48,21 @@ export interface NodeView {
   nexuses: ObservedNexus[];
 }
 
+function poolStates(pools: ObservedPool[]): Map<string, PoolState> {
+  return new Map(
+    pools.map((p) => [
+      p.name,
+      {
+        status: p.state === 'online' ? 'Online' : 'Offline',
+        totalBytes: p.total_bytes,
+        usedBytes: p.used_bytes,
+        committedBytes: p.committed_bytes,
+        availableBytes: p.available_bytes,
+      },
+    ]),
+  );
+}
+
 export class Registry {
   readonly #specs: SpecStore;
   readonly #clients: NodeClients;
@@ -105,7 +120,7 @@ export class Registry {
    * them) and lists every online node's pools, replicas and nexuses. Returns the nodes
    * whose status changed.
    */
-  async refresh(now = Date.now()): Promise<{ node: string; status: NodeStatus }[]> {
+  async refresh(now = Date.now(), options: { poolsOnly?: boolean } = {}): Promise<{ node: string; status: NodeStatus }[]> {
     const [specs, beats] = await Promise.all([this.#specs.listNodes(), this.#specs.heartbeats()]);
     const changed: { node: string; status: NodeStatus }[] = [];
     for (const { spec } of specs) {
@@ -119,8 +134,13 @@ export class Registry {
       if (status === 'Offline') this.#forget(view);
       view.status = status;
     }
-    await Promise.all(this.nodes().filter((v) => v.status === 'Online').map((v) => this.refreshNode(v.spec.name)));
+    await Promise.all(this.nodes().filter((v) => v.status === 'Online').map((v) => (options.poolsOnly ? this.#refreshPools(v) : this.refreshNode(v.spec.name))));
     return changed;
+  }
+
+  /** Lists only the pools of every online node: what placement needs, cheaply. */
+  async refreshCapacity(): Promise<void> {
+    await this.refresh(Date.now(), { poolsOnly: true });
   }
 
   /** Lists one node's pools, replicas and nexuses afresh; a failure leaves its pools Unknown. */
@@ -129,24 +149,13 @@ export class Registry {
     if (!view) return false;
     try {
       // Bounded well within the node TTL: a stopped daemon must not hold up a pass.
-      const timeout = Math.max(500, Math.min(2_000, this.#ttlMs / 2));
+      const timeout = this.#listTimeoutMs();
       const [pools, replicas, nexuses] = await Promise.all([
         this.#clients.call<ObservedPool[]>(name, 'pool_list', undefined, timeout),
         this.#clients.call<ObservedReplica[]>(name, 'replica_list', undefined, timeout),
         this.#clients.call<ObservedNexus[]>(name, 'nexus_list', undefined, timeout),
       ]);
-      view.pools = new Map(
-        pools.map((p) => [
-          p.name,
-          {
-            status: p.state === 'online' ? 'Online' : 'Offline',
-            totalBytes: p.total_bytes,
-            usedBytes: p.used_bytes,
-            committedBytes: p.committed_bytes,
-            availableBytes: p.available_bytes,
-          },
-        ]),
-      );
+      view.pools = poolStates(pools);
       view.replicas = replicas;
       view.nexuses = nexuses;
       view.refreshedAt = Date.now();
@@ -155,6 +164,18 @@ export class Registry {
       this.#forget(view);
       return false;
     }
+  }
+
+  async #refreshPools(view: NodeView): Promise<void> {
+    try {
+      view.pools = poolStates(await this.#clients.call<ObservedPool[]>(view.spec.name, 'pool_list', undefined, this.#listTimeoutMs()));
+    } catch {
+      this.#forget(view);
+    }
+  }
+
+  #listTimeoutMs(): number {
+    return Math.max(500, Math.min(2_000, this.#ttlMs / 2));
   }
 
   /** What a node reported is not known any more: it must be listed afresh before use. */

@@ -89,7 +89,7 @@ export class Volumes {
         if (!same) throw new ControlError('AlreadyExists', `volume ${request.name} exists with another spec`, { volume: request.name, spec: this.view(s).spec });
         return this.view((await this.finishCreate(existing)).spec);
       }
-      await Promise.all([this.#registry.refresh(), this.#pools.list()]);
+      await Promise.all([this.#registry.refreshCapacity(), this.#pools.list()]);
       const uuid = randomUUID();
       const placements = this.#place(request.sizeBytes, request.thin ?? false, request.replicas, request.topology, []);
       const spec: VolumeSpec = {

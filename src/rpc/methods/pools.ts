@@ -44,17 +44,20 @@ function requireReplica(ctx: DaemonContext, uuid: string, op: string): Lvol {
   return lvol;
 }
 
-async function shareOf(ctx: DaemonContext, lvol: Lvol): Promise<{ uri: string; hosts: string[] } | undefined> {
+type Subsystems = Awaited<ReturnType<DaemonContext['engine']['nvmf']['listSubsystems']>>;
+
+/** The replica's share, looked up in `subsystems` (listed once for many replicas) or afresh. */
+async function shareOf(ctx: DaemonContext, lvol: Lvol, subsystems?: Map<string, Subsystems[number]>): Promise<{ uri: string; hosts: string[] } | undefined> {
   const nqn = REPLICA_NQN_PREFIX + lvol.uuid;
-  const sub = (await ctx.engine.nvmf.listSubsystems()).find((s) => s.nqn === nqn);
+  const sub = subsystems ? subsystems.get(nqn) : (await ctx.engine.nvmf.listSubsystems()).find((s) => s.nqn === nqn);
   if (!sub || sub.listeners.length === 0) return undefined;
   const l = sub.listeners[0]!;
   const host = l.address.includes(':') ? `[${l.address}]` : l.address;
   return { uri: `nvmf://${host}:${l.port}/${nqn}`, hosts: sub.hosts };
 }
 
-async function replicaEntry(ctx: DaemonContext, lvol: Lvol): Promise<Record<string, unknown>> {
-  const share = await shareOf(ctx, lvol);
+async function replicaEntry(ctx: DaemonContext, lvol: Lvol, subsystems?: Map<string, Subsystems[number]>): Promise<Record<string, unknown>> {
+  const share = await shareOf(ctx, lvol, subsystems);
   return {
     uuid: lvol.uuid,
     name: lvol.name,
@@ -171,7 +174,8 @@ export function registerPoolMethods(registry: MethodRegistry, ctx: DaemonContext
   registry.register<{ pool?: string }>('replica_list', { type: 'object', properties: { pool: poolName } }, async (p) => {
     const pools = p.pool === undefined ? ctx.engine.listPools() : [requirePool(ctx, p.pool, 'replica_list')];
     const out: Record<string, unknown>[] = [];
-    for (const pool of pools) for (const lvol of await pool.listLvols()) out.push(await replicaEntry(ctx, lvol));
+    const subsystems = new Map((await ctx.engine.nvmf.listSubsystems()).map((sub) => [sub.nqn, sub]));
+    for (const pool of pools) for (const lvol of await pool.listLvols()) out.push(await replicaEntry(ctx, lvol, subsystems));
     return out;
   });
 }
