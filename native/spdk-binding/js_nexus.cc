@@ -222,6 +222,14 @@ Napi::Value ResumeRebuild(const Napi::CallbackInfo& info) {
   return with_nexus(info, [uri](JsEngine* js, Nexus* n, ControlRequest* r) { js->finish(r, n->resume_rebuild(uri)); });
 }
 
+// nexusPauseWrites(engine, name) / nexusResumeWrites(engine, name)
+Napi::Value PauseWrites(const Napi::CallbackInfo& info) {
+  return with_nexus(info, [](JsEngine* js, Nexus* n, ControlRequest* r) { n->pause_writes([js, r](Status st) { js->finish(r, st); }); });
+}
+Napi::Value ResumeWrites(const Napi::CallbackInfo& info) {
+  return with_nexus(info, [](JsEngine* js, Nexus* n, ControlRequest* r) { n->resume_writes([js, r](Status st) { js->finish(r, st); }); });
+}
+
 // nexusShutdown(engine, name): stops serving, persists a clean shutdown.
 Napi::Value Shutdown(const Napi::CallbackInfo& info) {
   return with_nexus(info, [](JsEngine* js, Nexus* n, ControlRequest* r) {
@@ -399,6 +407,8 @@ void register_nexus_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("nexusOfflineChild", Napi::Function::New(env, OfflineChild));
   exports.Set("nexusOnlineChild", Napi::Function::New(env, OnlineChild));
   exports.Set("nexusPauseRebuild", Napi::Function::New(env, PauseRebuild));
+  exports.Set("nexusPauseWrites", Napi::Function::New(env, PauseWrites));
+  exports.Set("nexusResumeWrites", Napi::Function::New(env, ResumeWrites));
   exports.Set("nexusResumeRebuild", Napi::Function::New(env, ResumeRebuild));
   exports.Set("nexusStopRebuild", Napi::Function::New(env, StopRebuild));
   exports.Set("nexusShutdown", Napi::Function::New(env, Shutdown));

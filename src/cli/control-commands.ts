@@ -1,5 +1,5 @@
 // `nodestor control` runs a control plane; `nodestor get|create|scale|publish|unpublish|
-// delete` drive one over its REST API (--control URL, default http://127.0.0.1:8080).
+// delete` (volumes, pools, snapshots) drive one over its REST API (--control URL, default http://127.0.0.1:8080).
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ControlClient } from '../control/client.js';
@@ -156,6 +156,17 @@ export function registerControlCommands(program: Command): void {
       ...(o.faultedChildWaitMs !== undefined ? { faultedChildWaitMs: o.faultedChildWaitMs } : {}),
     });
     print(render(o.output, volume, (wide) => volumesTable([volume], wide)));
+  });
+
+  withControl(create.command('snapshot <volume> <name>').description('a consistent snapshot of every healthy replica (writes paused meanwhile)').addOption(outputOption())).action(
+    async (volume: string, name: string, o) => {
+      const snap = await client(o).request<{ name: string; createdAt: string; replicas: { node: string; uuid: string }[] }>('POST', `/v0/volumes/${volume}/snapshots`, { name });
+      print(render(o.output, snap, () => table(['name', 'created', 'replicas'], [[snap.name, snap.createdAt, snap.replicas.map((r) => r.node).join(',')]])));
+    },
+  );
+  withControl(get.command('snapshots <volume>').addOption(outputOption())).action(async (volume: string, o) => {
+    const snaps = await client(o).request<{ name: string; createdAt: string; replicas: { node: string }[] }[]>('GET', `/v0/volumes/${volume}/snapshots`);
+    print(render(o.output, snaps, () => table(['name', 'created', 'replicas'], snaps.map((s) => [s.name, s.createdAt, s.replicas.map((r) => r.node).join(',')]))));
   });
 
   withControl(program.command('scale').command('volume <name> <replicas>').description('set a volume\'s replica count').addOption(outputOption())).action(async (name: string, n: string, o) => {

@@ -16,6 +16,7 @@ import { ReconcileRunner } from './reconcilers/reconciler.js';
 import { ReplicaCountReconciler } from './reconcilers/replica-count.js';
 import { TargetReconciler } from './reconcilers/target.js';
 import { Pools } from './services/pools.js';
+import { Snapshots } from './services/snapshots.js';
 import { Targets } from './services/targets.js';
 import { Volumes } from './services/volumes.js';
 import { SpecStore } from './specs/spec-store.js';
@@ -98,12 +99,13 @@ export class ControlPlane {
     const pools = new Pools({ specs, registry, clients, log });
     const targets = new Targets(registry, clients, nexusInfo);
     const volumes = new Volumes({ specs, registry, clients, targets, pools, log, ...(options.overcommit ? { overcommit: options.overcommit } : {}) });
+    const snapshots = new Snapshots(volumes, registry, clients, log);
     const election = store.kind === 'etcd' ? await Election.campaign(store, 'control-plane', randomUUID(), options.electionTtlMs ?? 5_000) : undefined;
     const runner = new ReconcileRunner(
       [
         new NodeReconciler(registry, log),
         new PoolReconciler(pools, registry, log),
-        new OperationReconciler(specs, volumes, registry, log),
+        new OperationReconciler(specs, volumes, registry, snapshots, log),
         new TargetReconciler(specs, volumes, registry, log),
         new FaultedChildReconciler(specs, volumes, registry, log),
         new ReplicaCountReconciler(specs, volumes, log),
@@ -124,6 +126,7 @@ export class ControlPlane {
           registry,
           pools,
           volumes,
+          snapshots,
           nexusInfo,
           reconcileSoon: () => void runner.trigger(),
           status: () => ({ leader: election?.isLeader ?? true, store: store.kind, reconcile: runner.stats }),

@@ -62,10 +62,20 @@ export interface TargetSpec {
 
 /** What is in progress on a volume, so a restarted control plane can finish it. */
 export interface VolumeOperation {
-  kind: 'create' | 'scale' | 'publish' | 'unpublish' | 'delete' | 'replace';
+  kind: 'create' | 'scale' | 'publish' | 'unpublish' | 'delete' | 'replace' | 'snapshot';
   startedAt: number;
-  /** replace: the replica being replaced. */
+  /** scale: the replica being added. */
   replica?: string;
+  /** snapshot: the snapshot being taken (writes on the target are paused meanwhile). */
+  snapshot?: string;
+}
+
+/** A snapshot of every healthy replica, taken with the volume's writes paused. */
+export interface SnapshotSpec {
+  name: string;
+  createdAt: string;
+  /** Each replica's snapshot: an lvol `<replica name>@<snapshot name>` on its pool. */
+  replicas: { node: string; pool: string; replica: string; uuid: string }[];
 }
 
 export interface VolumeSpec {
@@ -80,6 +90,7 @@ export interface VolumeSpec {
   ioTimeoutMs?: number;
   replicaSet: ReplicaSpec[];
   target?: TargetSpec;
+  snapshots?: SnapshotSpec[];
   operation?: VolumeOperation;
 }
 

@@ -80,6 +80,8 @@ export interface NativeNexusFunctions {
   nexusOfflineChild(engine: NativeEngine, name: string, uri: string): Promise<void>;
   nexusOnlineChild(engine: NativeEngine, name: string, uri: string): Promise<void>;
   nexusPauseRebuild(engine: NativeEngine, name: string, uri: string): Promise<void>;
+  nexusPauseWrites(engine: NativeEngine, name: string): Promise<void>;
+  nexusResumeWrites(engine: NativeEngine, name: string): Promise<void>;
   nexusResumeRebuild(engine: NativeEngine, name: string, uri: string): Promise<void>;
   nexusStopRebuild(engine: NativeEngine, name: string, uri: string): Promise<void>;
   nexusShutdown(engine: NativeEngine, name: string): Promise<void>;

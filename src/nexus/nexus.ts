@@ -144,6 +144,20 @@ export class Nexus extends EventEmitter<NexusEvents> {
     return this.#childOp('resumeRebuild', uri, binding().nexusResumeRebuild);
   }
 
+  /**
+   * Holds every write (reads go on) once those in flight are done, until resumeWrites: a
+   * point at which every child holds the same bytes, to snapshot the children. EBUSY if
+   * already paused; a shutdown lets the held writes go.
+   */
+  pauseWrites(): Promise<void> {
+    return this.#op('pauseWrites', this.name, (engine) => binding().nexusPauseWrites(engine, this.name));
+  }
+
+  /** Lets the writes held by pauseWrites go on (EINVAL when not paused). */
+  resumeWrites(): Promise<void> {
+    return this.#op('resumeWrites', this.name, (engine) => binding().nexusResumeWrites(engine, this.name));
+  }
+
   /** Stops a rebuild; the child is left Faulted(OutOfSync). */
   stopRebuild(uri: string): Promise<void> {
     return this.#childOp('stopRebuild', uri, binding().nexusStopRebuild);

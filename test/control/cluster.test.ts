@@ -4,49 +4,18 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lockClusters } from '../helpers/multi-process.js';
-import { Engine } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
 import { BlockModel, verifyVolume, writeBlocks } from '../cluster/helpers/workload.js';
-import { ControlCluster, until } from './helpers/cluster.js';
-
-let release: (() => void) | undefined;
-beforeAll(async () => {
-  release = await lockClusters();
-}, 900_000);
-afterAll(() => release?.());
+import { clusterSession, type Volume } from './helpers/cluster.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const run = promisify(execFile);
 const MiB = 1 << 20;
-
-let cluster: ControlCluster | undefined;
-let host: Engine | undefined;
-afterEach(async () => {
-  await host?.stop();
-  host = undefined;
-  await cluster?.teardown();
-  cluster = undefined;
-});
-
-interface Volume {
-  spec: { name: string; uuid: string; sizeBytes: number; replicas: number; target?: { node: string; uri?: string } };
-  state: { status: string; target?: { node: string; uri?: string }; replicas: { uuid: string; node: string; pool: string; status: string }[] };
-}
-
-async function threeNodes(): Promise<ControlCluster> {
-  cluster = new ControlCluster();
-  await cluster.startPlane();
-  await Promise.all([0, 1, 2].map((i) => cluster!.startNode(i)));
-  await until('three nodes online', async () => {
-    const nodes = await cluster!.api.request<{ name: string; status: string }[]>('GET', '/v0/nodes');
-    return nodes.filter((n) => n.status === 'Online').length === 3;
-  });
-  return cluster;
-}
+const session = clusterSession();
+const threeNodes = () => session.start(3, { pools: false });
 
 async function hostIo(uri: string, blocks: number): Promise<void> {
-  host = await Engine.start({ memoryMb: 128, hugepages: 'off', idle: 'adaptive' });
+  const host = await session.hostEngine();
   const bdev = await host.createBdev(`${uri}?name=vol`);
   const model = new BlockModel(blocks);
   await writeBlocks(bdev, model, [...Array(blocks).keys()]);

@@ -1,28 +1,12 @@
 // The control plane killed (kill -9, at a failpoint) in the middle of a volume creation
 // and in the middle of a scale-up: after a restart on the same store it finishes the
 // operation; the volume is complete and no replica is left that no spec owns.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lockClusters } from '../helpers/multi-process.js';
+import { describe, expect, it } from 'vitest';
 import { connect } from '../daemon/helpers/daemon.js';
-import { ControlCluster, until } from './helpers/cluster.js';
-
-let release: (() => void) | undefined;
-beforeAll(async () => {
-  release = await lockClusters();
-}, 900_000);
-afterAll(() => release?.());
+import { clusterSession, until, type ControlCluster, type Volume } from './helpers/cluster.js';
 
 const MiB = 1 << 20;
-let cluster: ControlCluster | undefined;
-afterEach(async () => {
-  await cluster?.teardown();
-  cluster = undefined;
-});
-
-interface Volume {
-  spec: { uuid: string; replicas: number; operation?: string };
-  state: { status: string; replicas: { uuid?: string; name: string; node: string; status: string }[] };
-}
+const session = clusterSession();
 
 async function nodeReplicas(c: ControlCluster, node: string): Promise<{ name: string; uuid: string }[]> {
   const rpc = await connect(c.nodes.get(node)!.process.socket);
@@ -39,15 +23,7 @@ async function expectNoOrphans(c: ControlCluster, volume: Volume): Promise<void>
   }
 }
 
-async function cluster3(failpoint: string | undefined): Promise<ControlCluster> {
-  cluster = new ControlCluster();
-  const c = cluster;
-  await c.startPlaneProcess(failpoint ? { NODESTOR_FAILPOINT: failpoint } : {});
-  await Promise.all([0, 1, 2].map((i) => c.startNode(i)));
-  await until('nodes online', async () => (await c.api.request<{ status: string }[]>('GET', '/v0/nodes')).filter((n) => n.status === 'Online').length === 3);
-  for (const node of ['node-0', 'node-1', 'node-2']) await c.createPool(node);
-  return c;
-}
+const cluster3 = (failpoint: string | undefined) => session.start(3, { plane: (c) => c.startPlaneProcess(failpoint ? { NODESTOR_FAILPOINT: failpoint } : {}) });
 
 describe('control plane killed mid-operation', () => {
   it('during a volume creation (after 2 of 3 replicas): the restarted plane finishes it', async () => {

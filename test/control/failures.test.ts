@@ -3,37 +3,15 @@
 // wait of 0, a new replica on a fourth node is rebuilt in full and the old one destroyed
 // once its node is back. Either way the volume ends Online, the host saw no failed write,
 // and every replica holds the same bytes. Layout on 2 cores, every reactor adaptive.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lockClusters } from '../helpers/multi-process.js';
-import { Engine } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
 import type { VolumeSpec } from '../../src/control/types.js';
-import { BLOCK, BlockModel, startWrites, verifyVolume, type WriteRun } from '../cluster/helpers/workload.js';
+import { BLOCK, BlockModel, startWrites, verifyVolume } from '../cluster/helpers/workload.js';
 import { connect } from '../daemon/helpers/daemon.js';
-import { ControlCluster, replicaHashes, until } from './helpers/cluster.js';
-
-let release: (() => void) | undefined;
-beforeAll(async () => {
-  release = await lockClusters();
-}, 900_000);
-afterAll(() => release?.());
+import { clusterSession, replicaHashes, until, type ControlCluster, type Volume } from './helpers/cluster.js';
 
 const SIZE = 16 << 20;
-let cluster: ControlCluster | undefined;
-let host: Engine | undefined;
-let running: WriteRun | undefined;
-afterEach(async () => {
-  await running?.stop(); // a failed test leaves its writes running
-  running = undefined;
-  await host?.stop();
-  host = undefined;
-  await cluster?.teardown();
-  cluster = undefined;
-});
+const session = clusterSession();
 
-interface Volume {
-  spec: { uuid: string; target?: { node: string; uri?: string } };
-  state: { status: string; replicas: { uuid?: string; node: string; status: string }[] };
-}
 interface History {
   childUri: string;
   state: string;
@@ -43,20 +21,15 @@ interface History {
 
 /** Writes go to the first `writtenFraction` of the volume, so a partial rebuild has less to copy. */
 async function setUp(nodes: number, faultedChildWaitMs: number, writtenFraction = 1) {
-  cluster = new ControlCluster();
-  const c = cluster;
-  await c.startPlane();
-  await Promise.all([...Array(nodes).keys()].map((i) => c.startNode(i)));
-  await until('nodes online', async () => (await c.api.request<{ status: string }[]>('GET', '/v0/nodes')).filter((n) => n.status === 'Online').length === nodes);
-  for (let i = 0; i < nodes; i++) await c.createPool(`node-${i}`);
+  const c = await session.start(nodes);
   const created = await c.api.request<Volume>('POST', '/v0/volumes', { name: 'vol', sizeBytes: SIZE, replicas: 3, faultedChildWaitMs });
   expect(created.state.replicas.map((r) => r.node)).toEqual(['node-0', 'node-1', 'node-2']);
   const published = await c.api.request<Volume>('PUT', '/v0/volumes/vol/target', { node: 'node-0' });
-  host = await Engine.start({ memoryMb: 128, hugepages: 'off', idle: 'adaptive' });
+  const host = await session.hostEngine();
   const bdev = await host.createBdev(`${published.spec.target!.uri!}?name=vol`);
   const model = new BlockModel(SIZE / BLOCK);
   const writes = startWrites(bdev, model, { first: 0, end: (SIZE / BLOCK) * writtenFraction }, 8);
-  running = writes;
+  session.writes = writes;
   await until('some writes', async () => writes.acked > 200);
   return { c, bdev, model, writes, uuid: created.spec.uuid };
 }
@@ -71,7 +44,7 @@ async function history(c: ControlCluster, uuid: string): Promise<History[]> {
 async function checkReplicasIdentical(c: ControlCluster, model: BlockModel): Promise<void> {
   await c.api.request('DELETE', '/v0/volumes/vol/target');
   const spec = (await c.plane.store.get('specs/volumes/vol'))!;
-  const hashes = await replicaHashes(c, host!, JSON.parse(spec.value) as VolumeSpec, SIZE);
+  const hashes = await replicaHashes(c, session.host!, JSON.parse(spec.value) as VolumeSpec, SIZE);
   expect(hashes.size).toBe(3);
   expect(new Set(hashes.values())).toEqual(new Set(model.segmentHashes(SIZE)));
 }

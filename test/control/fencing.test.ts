@@ -4,48 +4,26 @@
 // When the old daemon resumes, its nexus's writes no longer reach the replicas: a write
 // through it never shows in the volume. The old nexus is then destroyed as unowned and its
 // node's replica rebuilt, and every replica ends with the new target's bytes.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lockClusters } from '../helpers/multi-process.js';
-import { Engine } from '../../src/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { VolumeSpec } from '../../src/control/types.js';
 import { BLOCK, BlockModel, verifyVolume, writeBlocks } from '../cluster/helpers/workload.js';
 import { connect } from '../daemon/helpers/daemon.js';
-import { ControlCluster, replicaHashes, until } from './helpers/cluster.js';
-
-let release: (() => void) | undefined;
-beforeAll(async () => {
-  release = await lockClusters();
-}, 900_000);
-afterAll(() => release?.());
+import { clusterSession, replicaHashes, until, type Volume } from './helpers/cluster.js';
 
 const SIZE = 8 << 20;
-let cluster: ControlCluster | undefined;
-let host: Engine | undefined;
-afterEach(async () => {
-  const stopped = cluster?.nodes.get('node-0')?.process.child;
+const session = clusterSession();
+afterEach(() => {
+  // A failed test may leave node-0 stopped; it must be able to die in the teardown.
+  const stopped = session.cluster?.nodes.get('node-0')?.process.child;
   if (stopped && stopped.exitCode === null) stopped.kill('SIGCONT');
-  await host?.stop();
-  host = undefined;
-  await cluster?.teardown();
-  cluster = undefined;
 });
-
-interface Volume {
-  spec: { uuid: string; target?: { node: string; uri?: string } };
-  state: { status: string; target?: { node: string; uri?: string; state?: string }; replicas: { uuid?: string; name: string; node: string; status: string }[] };
-}
 
 describe('fencing', () => {
   it('a target moved away from a cut-off node: the old nexus can no longer write to the replicas', async () => {
-    cluster = new ControlCluster();
-    const c = cluster;
-    await c.startPlane();
-    await Promise.all([0, 1, 2].map((i) => c.startNode(i)));
-    await until('nodes online', async () => (await c.api.request<{ status: string }[]>('GET', '/v0/nodes')).filter((n) => n.status === 'Online').length === 3);
-    for (const node of ['node-0', 'node-1', 'node-2']) await c.createPool(node);
+    const c = await session.start(3);
     const created = await c.api.request<Volume>('POST', '/v0/volumes', { name: 'vol', sizeBytes: SIZE, replicas: 3, faultedChildWaitMs: 60_000 });
     const oldUri = (await c.api.request<Volume>('PUT', '/v0/volumes/vol/target', { node: 'node-0', failover: true })).spec.target!.uri!;
-    host = await Engine.start({ memoryMb: 128, hugepages: 'off', idle: 'adaptive' });
+    const host = await session.hostEngine();
     const old = await host.createBdev(`${oldUri}?name=old&ctrl_loss_timeout_ms=20000`);
     const model = new BlockModel(SIZE / BLOCK);
     await writeBlocks(old, model, [...Array(SIZE / BLOCK).keys()]);

@@ -3,27 +3,19 @@
 // the standby leads within the lease TTL and reconciles. The daemons know both URLs.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lockClusters } from '../helpers/multi-process.js';
 import { ControlClient } from '../../src/control/client.js';
 import { connect } from '../daemon/helpers/daemon.js';
-import { ControlCluster, until } from './helpers/cluster.js';
+import { ControlCluster, clusterSession, until } from './helpers/cluster.js';
 import { startEtcd, type EtcdServer } from './helpers/etcd.js';
 
-let release: (() => void) | undefined;
-beforeAll(async () => {
-  release = await lockClusters();
-}, 900_000);
-afterAll(() => release?.());
-
 const TTL_MS = 2_000;
+const session = clusterSession();
 let etcd: EtcdServer;
-let cluster: ControlCluster;
 beforeAll(async () => {
   etcd = await startEtcd();
 });
 afterAll(async () => {
-  await cluster?.teardown();
-  await etcd?.stop();
+  await etcd?.stop(); // after the session's teardown of the planes and daemons
 });
 
 interface Status {
@@ -34,8 +26,7 @@ interface Status {
 
 describe('control planes on etcd', () => {
   it('one leads and reconciles; when it is killed the standby takes over within the TTL', async () => {
-    cluster = new ControlCluster();
-    const c = cluster;
+    const c = (session.cluster = new ControlCluster());
     const store = `etcd://${etcd.endpoint}`;
     const first = await c.startPlaneProcess({}, { store, slot: 0 });
     const firstApi = new ControlClient(first.url);

@@ -3,48 +3,23 @@
 // When the node is back, the nexus is made again from the healthy children only, and the
 // marked replica is rebuilt in full, never trusted: every replica ends with the bytes the
 // host wrote.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lockClusters } from '../helpers/multi-process.js';
-import { Engine } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
 import type { NexusPersistInfo } from '../../src/nexus/nexus.js';
 import type { VolumeSpec } from '../../src/control/types.js';
 import { BLOCK, BlockModel, verifyVolume, writeBlocks } from '../cluster/helpers/workload.js';
 import { connect } from '../daemon/helpers/daemon.js';
-import { ControlCluster, replicaHashes, until } from './helpers/cluster.js';
-
-let release: (() => void) | undefined;
-beforeAll(async () => {
-  release = await lockClusters();
-}, 900_000);
-afterAll(() => release?.());
+import { clusterSession, replicaHashes, until, type Volume } from './helpers/cluster.js';
 
 const SIZE = 8 << 20;
-let cluster: ControlCluster | undefined;
-let host: Engine | undefined;
-afterEach(async () => {
-  await host?.stop();
-  host = undefined;
-  await cluster?.teardown();
-  cluster = undefined;
-});
-
-interface Volume {
-  spec: { uuid: string; target?: { node: string; uri?: string } };
-  state: { status: string; replicas: { uuid?: string; name: string; node: string; status: string }[] };
-}
+const session = clusterSession();
 
 describe('stale children', () => {
   it('a nexus made again after its node restarts uses only the healthy children; the stale one is rebuilt', async () => {
-    cluster = new ControlCluster();
-    const c = cluster;
-    await c.startPlane();
-    await Promise.all([0, 1, 2].map((i) => c.startNode(i)));
-    await until('nodes online', async () => (await c.api.request<{ status: string }[]>('GET', '/v0/nodes')).filter((n) => n.status === 'Online').length === 3);
-    for (const node of ['node-0', 'node-1', 'node-2']) await c.createPool(node);
+    const c = await session.start(3);
     const created = await c.api.request<Volume>('POST', '/v0/volumes', { name: 'vol', sizeBytes: SIZE, replicas: 3 });
     const uuid = created.spec.uuid;
     const uri = (await c.api.request<Volume>('PUT', '/v0/volumes/vol/target', { node: 'node-0' })).spec.target!.uri!;
-    host = await Engine.start({ memoryMb: 128, hugepages: 'off', idle: 'adaptive' });
+    const host = await session.hostEngine();
     let bdev = await host.createBdev(`${uri}?name=vol`);
     const model = new BlockModel(SIZE / BLOCK);
     await writeBlocks(bdev, model, [...Array(SIZE / BLOCK).keys()]);

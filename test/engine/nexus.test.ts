@@ -408,4 +408,31 @@ describe('nexus', () => {
       await nexus.destroy();
     });
   });
+
+  it('pauseWrites holds writes (reads go on) until resumeWrites; a shutdown lets held writes go', async () => {
+    await withEngine({ memoryMb: 256 }, async (engine) => {
+      await Promise.all([0, 1].map((i) => engine.createBdev(`malloc:///p${i}?size_mb=8&blk_size=4096`)));
+      const nexus = await engine.createNexus({ name: 'paused', children: ['bdev:///p0', 'bdev:///p1'] });
+      const before = patternBytes(4096, 1);
+      await nexus.bdev.write(0, before);
+      await nexus.pauseWrites();
+      expect(await codeOf(nexus.pauseWrites())).toBe('EBUSY');
+      let landed = false;
+      const held = nexus.bdev.write(0, patternBytes(4096, 2)).then(() => (landed = true));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(landed).toBe(false);
+      expect((await nexus.bdev.read(0, 4096)).equals(before)).toBe(true); // reads are served
+      for (const child of ['p0', 'p1']) expect((await engine.getBdev(child)!.read(0, 4096)).equals(before)).toBe(true);
+      await nexus.resumeWrites();
+      await held;
+      expect((await nexus.bdev.read(0, 4096)).equals(patternBytes(4096, 2))).toBe(true);
+      expect(await codeOf(nexus.resumeWrites())).toBe('EINVAL');
+
+      await nexus.pauseWrites();
+      const stuck = nexus.bdev.write(4096, patternBytes(4096, 3)).then(() => 'ok', (e: NodestorError) => e.code);
+      await nexus.shutdown();
+      expect(['ok', 'ENODEV']).toContain(await stuck);
+      await nexus.destroy();
+    });
+  });
 });

@@ -346,6 +346,24 @@ void Nexus::lock_range(uint64_t start_blocks, uint64_t end_blocks, std::function
   for_each_channel(this, [lock](IoChannel* ch) { nexus_channel(ch)->add_lock(lock); }, [lock] { lock->release_one(); });
 }
 
+void Nexus::pause_writes(std::function<void(Status)> done) {
+  if (!accepting_) return done(Status::error(-EBUSY, "nexus " + name() + " is shutting down"));
+  if (write_pause_ || pausing_) return done(Status::error(-EBUSY, "nexus " + name() + " is already paused"));
+  pausing_ = true;
+  lock_range(0, num_blocks(), [this, done = std::move(done)](RangeLock* lock) {
+    pausing_ = false;
+    write_pause_ = lock;
+    done(Status::ok());
+  });
+}
+
+void Nexus::resume_writes(std::function<void(Status)> done) {
+  if (!write_pause_) return done(Status::error(-EINVAL, "nexus " + name() + " is not paused"));
+  RangeLock* lock = write_pause_;
+  write_pause_ = nullptr;
+  unlock_range(lock, [done = std::move(done)] { done(Status::ok()); });
+}
+
 void Nexus::unlock_range(RangeLock* lock, std::function<void()> done) {
   {
     std::lock_guard<std::mutex> guard(channel_state_mutex_);

@@ -84,6 +84,12 @@ class Nexus final : public Bdev {
   void fault_child(const std::string& uri, std::function<void(Status)> done);
   void offline_child(const std::string& uri, std::function<void(Status)> done);
   void online_child(const std::string& uri, std::function<void(Status)> done);
+  // Holds every write, write-zeroes and unmap (reads go on) once those in flight are done,
+  // until resume_writes: a point at which every child holds the same bytes, for snapshots
+  // of the children that agree. EBUSY when already paused.
+  void pause_writes(std::function<void(Status)> done);
+  // EINVAL when not paused.
+  void resume_writes(std::function<void(Status)> done);
   Status pause_rebuild(const std::string& uri);
   Status resume_rebuild(const std::string& uri);
   void stop_rebuild(const std::string& uri, std::function<void(Status)> done);
@@ -173,6 +179,8 @@ class Nexus final : public Bdev {
   std::mutex channel_state_mutex_;
   std::shared_ptr<const ChannelConfig> config_;
   std::vector<RangeLock*> locks_;
+  RangeLock* write_pause_ = nullptr;  // app thread: the whole-device lock pause_writes holds
+  bool pausing_ = false;
   uint64_t generation_ = 0;
 };
 

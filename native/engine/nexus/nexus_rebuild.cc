@@ -223,6 +223,12 @@ void Nexus::shutdown(bool persist_clean, std::function<void()> done) {
   }
   for (const auto& c : children_)
     if (c->rebuild) c->rebuild->stop(false, "the nexus is shutting down");
+  if (write_pause_) {
+    // Held writes go on, to be refused (or served before the refusal reaches their channel).
+    RangeLock* lock = write_pause_;
+    write_pause_ = nullptr;
+    unlock_range(lock, [] {});
+  }
   when_rebuilds_idle([this, persist_clean, done = std::move(done)]() mutable {
     reconfigure([this, persist_clean, done = std::move(done)]() mutable {
       wait_io_drained([this, persist_clean, done = std::move(done)]() mutable {

@@ -1,5 +1,4 @@
-// Volumes: create, list, publish and unpublish the target, scale, delete; and the
-// replica topology the CLI prints.
+// Volumes: create, list, publish and unpublish the target, scale, snapshot, delete.
 import type { FastifyInstance } from 'fastify';
 import type { CreateVolumeRequest } from '../services/volumes.js';
 import * as S from './schemas.js';
@@ -19,6 +18,12 @@ export function registerVolumeRoutes(app: FastifyInstance, s: ApiServices): void
     async (req) => s.volumes.publish(req.params.name, req.body ?? {}),
   );
   app.delete<{ Params: { name: string } }>('/v0/volumes/:name/target', { schema: { params: S.nameParams } }, async (req) => s.volumes.unpublish(req.params.name));
+  app.get<{ Params: { name: string } }>('/v0/volumes/:name/snapshots', { schema: { params: S.nameParams } }, async (req) => s.snapshots.list(req.params.name));
+  app.post<{ Params: { name: string }; Body: { name: string } }>(
+    '/v0/volumes/:name/snapshots',
+    { schema: { params: S.nameParams, body: S.createSnapshot } },
+    async (req, reply) => reply.code(201).send(await s.snapshots.take(req.params.name, req.body.name)),
+  );
   app.put<{ Params: { name: string; n: number } }>('/v0/volumes/:name/replica_count/:n', { schema: { params: S.replicaCountParams } }, async (req) =>
     s.volumes.scale(req.params.name, req.params.n),
   );

@@ -98,3 +98,10 @@ export const uuidParams = {
 } as const;
 
 export const writerQuery = { type: 'object', additionalProperties: false, properties: { node: name } } as const;
+
+export const createSnapshot = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,23}$' } },
+  required: ['name'],
+} as const;

@@ -1,6 +1,7 @@
 // What the REST routes drive: the control plane's services, without the plane itself.
 import type { Registry } from '../registry/registry.js';
 import type { Pools } from '../services/pools.js';
+import type { Snapshots } from '../services/snapshots.js';
 import type { Volumes } from '../services/volumes.js';
 import type { StoreNexusInfoStore } from '../store/nexus-info.js';
 
@@ -8,6 +9,7 @@ export interface ApiServices {
   registry: Registry;
   pools: Pools;
   volumes: Volumes;
+  snapshots: Snapshots;
   nexusInfo: StoreNexusInfoStore;
   /** Asks the reconcilers for a pass (a node came or went). */
   reconcileSoon(): void;

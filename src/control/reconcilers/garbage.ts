@@ -1,5 +1,5 @@
-// Garbage: a replica on a managed pool named like a volume's replica (`<uuid>-<n>`) that no
-// spec owns, or a nexus named by a volume uuid that no spec targets on that node, is left
+// Garbage: a replica on a managed pool named like a volume's replica (`<uuid>-<n>`, or a
+// snapshot of one, `<uuid>-<n>@<name>`) that no spec owns, or a nexus named by a volume uuid that no spec targets on that node, is left
 // from a crash between two steps (or from a replica replaced while its node was away). It
 // is destroyed once it has been unowned for the grace period.
 import type { Logger } from 'pino';
@@ -8,7 +8,8 @@ import type { Registry } from '../registry/registry.js';
 import type { SpecStore } from '../specs/spec-store.js';
 import type { Reconciler } from './reconciler.js';
 
-const REPLICA_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-\d+$/;
+// A replica `<uuid>-<n>`, or one of its snapshots `<uuid>-<n>@<snapshot>`.
+const REPLICA_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-\d+(@[A-Za-z0-9._-]+)?$/;
 const NEXUS_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class GarbageReconciler implements Reconciler {
@@ -25,7 +26,14 @@ export class GarbageReconciler implements Reconciler {
 
   async run(now: number): Promise<void> {
     const [volumes, pools] = await Promise.all([this.specs.listVolumes(), this.specs.listPools()]);
-    const owned = new Set(volumes.flatMap(({ spec }) => spec.replicaSet.map((r) => `${r.node}/${r.name}`)));
+    const owned = new Set(
+      volumes.flatMap(({ spec }) => [
+        ...spec.replicaSet.map((r) => `${r.node}/${r.name}`),
+        ...(spec.snapshots ?? []).flatMap((s) => s.replicas.map((m) => `${m.node}/${m.replica}@${s.name}`)),
+        // A snapshot being taken is owned too, before it is recorded.
+        ...(spec.operation?.kind === 'snapshot' ? spec.replicaSet.map((r) => `${r.node}/${r.name}@${spec.operation!.snapshot}`) : []),
+      ]),
+    );
     const targeted = new Set(volumes.filter(({ spec }) => spec.target).map(({ spec }) => `${spec.target!.node}/${spec.uuid}`));
     const managed = new Set(pools.map(({ spec }) => `${spec.node}/${spec.name}`));
     const still = new Set<string>();

@@ -1,9 +1,11 @@
 // Operations a control plane left half done (it died between two steps): a create makes
 // its missing replicas (or is undone when it cannot be), a scale-up makes and adds its
-// replica, a delete, publish or unpublish runs again.
+// replica, a delete, publish or unpublish runs again, a snapshot resumes the writes it
+// paused and removes its parts.
 import type { Logger } from 'pino';
 import type { Registry } from '../registry/registry.js';
 import type { SpecStore } from '../specs/spec-store.js';
+import type { Snapshots } from '../services/snapshots.js';
 import type { Volumes } from '../services/volumes.js';
 import type { PassView, Reconciler } from './reconciler.js';
 
@@ -13,6 +15,7 @@ export class OperationReconciler implements Reconciler {
     private readonly specs: SpecStore,
     private readonly volumes: Volumes,
     private readonly registry: Registry,
+    private readonly snapshots: Snapshots,
     private readonly log: Logger,
   ) {}
 
@@ -31,6 +34,9 @@ export class OperationReconciler implements Reconciler {
             return;
           case 'delete':
             await this.volumes.finishDelete(record);
+            return;
+          case 'snapshot':
+            await this.snapshots.finishSnapshot(record);
             return;
           case 'scale':
           case 'replace':

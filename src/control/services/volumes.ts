@@ -191,6 +191,13 @@ export class Volumes {
     const spec = record.spec;
     if (spec.target) await this.#targets.destroy(spec, spec.target.node);
     for (const r of spec.replicaSet) await this.destroyReplica(r);
+    // Then the snapshots the replicas were cloned from (a node away now: the garbage reconciler).
+    for (const part of (spec.snapshots ?? []).flatMap((s) => s.replicas)) {
+      if (!this.#registry.online(part.node)) continue;
+      await this.#clients.call(part.node, 'bdev_lvol_delete', { name: part.uuid }).catch((error) => {
+        if (nodeErrorCode(error) !== 'ENOENT') throw error;
+      });
+    }
     await this.#specs.deleteVolume(spec.name, record.revision);
     this.#log.info({ volume: spec.name }, 'volume deleted');
   }

@@ -156,6 +156,15 @@ export function registerNexusMethods(registry: MethodRegistry, ctx: DaemonContex
     if (!stats) throw new NodestorError('ENOENT', `no rebuild of ${p.uri} on nexus ${p.name}`, { op: 'nexus_rebuild_stats', resource: p.uri, errno: -2 });
     return stats;
   });
+  for (const [method, op] of [
+    ['nexus_pause_writes', (n: Nexus) => n.pauseWrites()],
+    ['nexus_resume_writes', (n: Nexus) => n.resumeWrites()],
+  ] as const) {
+    registry.register<{ name: string }>(method, byName, async (p) => {
+      await op(requireNexus(ctx, p.name, method));
+      return true;
+    });
+  }
   registry.register<{ name: string }>('nexus_rebuild_history', byName, (p) => requireNexus(ctx, p.name, 'nexus_rebuild_history').rebuildHistory());
   registry.register<{ name: string; address?: string; port?: number; allowed_hosts?: string[] }>(
     'nexus_publish',

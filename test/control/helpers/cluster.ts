@@ -4,15 +4,19 @@
 // cluster runs at a time on the machine (lockClusters): several daemons per test file on
 // two cores are enough. Everything is stopped and removed by teardown(), pass or fail.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { freePort } from '../../helpers/multi-process.js';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pino from 'pino';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { ControlClient } from '../../../src/control/client.js';
 import { ControlPlane, type ControlPlaneOptions } from '../../../src/control/control-plane.js';
-import { cleanup, spawnDaemon, tempDir, type DaemonProcess } from '../../daemon/helpers/daemon.js';
-
+import type { VolumeView } from '../../../src/control/services/volumes.js';
+import { Engine } from '../../../src/index.js';
+import type { WriteRun } from '../../cluster/helpers/workload.js';
+import { cleanup, connect, spawnDaemon, tempDir, type DaemonProcess } from '../../daemon/helpers/daemon.js';
+import { freePort, lockClusters } from '../../helpers/multi-process.js';
 
 export interface ClusterNode {
   name: string;
@@ -160,12 +164,10 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined 
 /** SHA-256 of each replica of a volume, read over NVMe/TCP after its target is gone. */
 export async function replicaHashes(
   cluster: ControlCluster,
-  host: import('../../../src/index.js').Engine,
+  host: Engine,
   volume: { replicaSet: { uuid?: string; node: string; name: string }[] },
   sizeBytes: number,
 ): Promise<Map<string, string>> {
-  const { createHash } = await import('node:crypto');
-  const { connect } = await import('../../daemon/helpers/daemon.js');
   const hostNqn = 'nqn.2019-05.io.nodestor:test-verifier';
   const out = new Map<string, string>();
   for (const r of volume.replicaSet) {
@@ -181,3 +183,47 @@ export async function replicaHashes(
   }
   return out;
 }
+
+/**
+ * A test file's clusters: the lock (one multi-process file at a time), and after each test
+ * the writes, the host engine and the cluster it used are stopped, pass or fail.
+ */
+export function clusterSession() {
+  const session = {
+    cluster: undefined as ControlCluster | undefined,
+    host: undefined as Engine | undefined,
+    writes: undefined as WriteRun | undefined,
+    /**
+     * A control plane (in this process unless `plane` starts one) and `nodes` daemons, each
+     * Online, with a pool named 'pool' unless `pools: false`.
+     */
+    async start(nodes: number, options: { plane?: (c: ControlCluster) => Promise<unknown>; pools?: boolean } = {}): Promise<ControlCluster> {
+      const c = (session.cluster = new ControlCluster());
+      await (options.plane ? options.plane(c) : c.startPlane());
+      await Promise.all([...Array(nodes).keys()].map((i) => c.startNode(i)));
+      await until('nodes online', async () => (await c.api.request<{ status: string }[]>('GET', '/v0/nodes')).filter((n) => n.status === 'Online').length === nodes);
+      if (options.pools ?? true) for (let i = 0; i < nodes; i++) await c.createPool(`node-${i}`);
+      return c;
+    },
+    async hostEngine(): Promise<Engine> {
+      return (session.host ??= await Engine.start({ memoryMb: 128, hugepages: 'off', idle: 'adaptive' }));
+    },
+  };
+  let release: (() => void) | undefined;
+  beforeAll(async () => {
+    release = await lockClusters();
+  }, 900_000);
+  afterAll(() => release?.());
+  afterEach(async () => {
+    await session.writes?.stop(); // a failed test leaves its writes running
+    session.writes = undefined;
+    await session.host?.stop();
+    session.host = undefined;
+    await session.cluster?.teardown();
+    session.cluster = undefined;
+  });
+  return session;
+}
+
+/** A volume as the REST API answers it. */
+export type Volume = VolumeView;
