@@ -230,6 +230,12 @@ Napi::Value ResumeWrites(const Napi::CallbackInfo& info) {
   return with_nexus(info, [](JsEngine* js, Nexus* n, ControlRequest* r) { n->resume_writes([js, r](Status st) { js->finish(r, st); }); });
 }
 
+// nexusGrow(engine, name, sizeBytes)
+Napi::Value Grow(const Napi::CallbackInfo& info) {
+  auto size = static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue());
+  return with_nexus(info, [size](JsEngine* js, Nexus* n, ControlRequest* r) { n->grow(size, [js, r](Status st) { js->finish(r, st); }); });
+}
+
 // nexusShutdown(engine, name): stops serving, persists a clean shutdown.
 Napi::Value Shutdown(const Napi::CallbackInfo& info) {
   return with_nexus(info, [](JsEngine* js, Nexus* n, ControlRequest* r) {
@@ -409,6 +415,7 @@ void register_nexus_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("nexusPauseRebuild", Napi::Function::New(env, PauseRebuild));
   exports.Set("nexusPauseWrites", Napi::Function::New(env, PauseWrites));
   exports.Set("nexusResumeWrites", Napi::Function::New(env, ResumeWrites));
+  exports.Set("nexusGrow", Napi::Function::New(env, Grow));
   exports.Set("nexusResumeRebuild", Napi::Function::New(env, ResumeRebuild));
   exports.Set("nexusStopRebuild", Napi::Function::New(env, StopRebuild));
   exports.Set("nexusShutdown", Napi::Function::New(env, Shutdown));

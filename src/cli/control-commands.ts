@@ -169,6 +169,12 @@ export function registerControlCommands(program: Command): void {
     print(render(o.output, snaps, () => table(['name', 'created', 'replicas'], snaps.map((s) => [s.name, s.createdAt, s.replicas.map((r) => r.node).join(',')]))));
   });
 
+  withControl(program.command('resize').command('volume <name> <size>').description('grow a volume (its replicas, then its target)').addOption(outputOption())).action(
+    async (name: string, size: string, o) => {
+      const volume = await client(o).request<VolumeView>('PUT', `/v0/volumes/${name}/size`, { sizeBytes: parseSize(size) });
+      print(render(o.output, volume, (wide) => volumesTable([volume], wide)));
+    },
+  );
   withControl(program.command('scale').command('volume <name> <replicas>').description('set a volume\'s replica count').addOption(outputOption())).action(async (name: string, n: string, o) => {
     const volume = await client(o).request<VolumeView>('PUT', `/v0/volumes/${name}/replica_count/${Number(n)}`);
     print(render(o.output, volume, (wide) => volumesTable([volume], wide)));

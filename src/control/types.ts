@@ -62,12 +62,14 @@ export interface TargetSpec {
 
 /** What is in progress on a volume, so a restarted control plane can finish it. */
 export interface VolumeOperation {
-  kind: 'create' | 'scale' | 'publish' | 'unpublish' | 'delete' | 'replace' | 'snapshot';
+  kind: 'create' | 'scale' | 'publish' | 'unpublish' | 'delete' | 'replace' | 'snapshot' | 'resize';
   startedAt: number;
   /** scale: the replica being added. */
   replica?: string;
   /** snapshot: the snapshot being taken (writes on the target are paused meanwhile). */
   snapshot?: string;
+  /** resize: the size being grown to (the spec keeps the old size until it is done). */
+  sizeBytes?: number;
 }
 
 /** A snapshot of every healthy replica, taken with the volume's writes paused. */

@@ -82,6 +82,7 @@ export interface NativeNexusFunctions {
   nexusPauseRebuild(engine: NativeEngine, name: string, uri: string): Promise<void>;
   nexusPauseWrites(engine: NativeEngine, name: string): Promise<void>;
   nexusResumeWrites(engine: NativeEngine, name: string): Promise<void>;
+  nexusGrow(engine: NativeEngine, name: string, sizeBytes: number): Promise<void>;
   nexusResumeRebuild(engine: NativeEngine, name: string, uri: string): Promise<void>;
   nexusStopRebuild(engine: NativeEngine, name: string, uri: string): Promise<void>;
   nexusShutdown(engine: NativeEngine, name: string): Promise<void>;

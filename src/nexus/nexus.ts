@@ -59,7 +59,6 @@ export const NEXUS_NQN_PREFIX = 'nqn.2019-05.io.nodestor:';
 export class Nexus extends EventEmitter<NexusEvents> {
   readonly name: string;
   readonly uuid: string;
-  readonly sizeBytes: number;
   /** The nexus as a bdev, for I/O. */
   readonly bdev: Bdev;
   #host: NexusHost;
@@ -82,7 +81,6 @@ export class Nexus extends EventEmitter<NexusEvents> {
     this.name = this.#lastInfo.name;
     this.#life = new Lifecycle('nexus', this.name);
     this.uuid = this.#lastInfo.uuid;
-    this.sizeBytes = this.#lastInfo.sizeBytes;
   }
 
   get status(): HandleStatus {
@@ -95,6 +93,11 @@ export class Nexus extends EventEmitter<NexusEvents> {
   }
 
   /** 'Online' | 'Degraded' | 'Faulted' | 'ShuttingDown' | 'Shutdown'. */
+  /** Its size now (grow changes it). */
+  get sizeBytes(): number {
+    return this.#info().sizeBytes;
+  }
+
   get state(): NexusState {
     return this.#info().state;
   }
@@ -156,6 +159,19 @@ export class Nexus extends EventEmitter<NexusEvents> {
   /** Lets the writes held by pauseWrites go on (EINVAL when not paused). */
   resumeWrites(): Promise<void> {
     return this.#op('resumeWrites', this.name, (engine) => binding().nexusResumeWrites(engine, this.name));
+  }
+
+  /**
+   * Grows the nexus to `sizeBytes` once every open child is at least that big (grow them
+   * first), holding writes meanwhile. EBUSY while a rebuild runs. A host connected over
+   * NVMe/TCP sees the new size when it identifies the namespace again.
+   */
+  grow(sizeBytes: number): Promise<void> {
+    const size = requireInteger(sizeBytes, 'sizeBytes', 1);
+    return this.#op('grow', this.name, async (engine) => {
+      await binding().nexusGrow(engine, this.name, size);
+      this.bdev.resized(this.#info().sizeBytes);
+    });
   }
 
   /** Stops a rebuild; the child is left Faulted(OutOfSync). */

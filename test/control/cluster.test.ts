@@ -47,6 +47,17 @@ describe('control plane: three nodes', () => {
     expect(published.state.replicas.map((r) => r.status)).toEqual(['Online', 'Online', 'Online']);
     await hostIo(uri, (16 * MiB) / 4096);
 
+    // Resize: the replicas grow, then the nexus; a host that connects again sees the new size.
+    await expect(c.api.request('PUT', '/v0/volumes/vol1/size', { sizeBytes: 8 * MiB })).rejects.toMatchObject({ code: 'InvalidArgument' });
+    const grown = await c.api.request<Volume>('PUT', '/v0/volumes/vol1/size', { sizeBytes: 24 * MiB });
+    expect(grown.spec.sizeBytes).toBe(24 * MiB);
+    const host = await session.hostEngine();
+    const reconnected = await host.createBdev(`${uri}?name=vol-grown`);
+    expect(reconnected.sizeBytes).toBe(24 * MiB);
+    await reconnected.write(20 * MiB, Buffer.alloc(4096, 0x77));
+    expect(await reconnected.read(20 * MiB, 4096)).toEqual(Buffer.alloc(4096, 0x77));
+    await reconnected.destroy();
+
     await c.api.request('DELETE', '/v0/volumes/vol1/target');
     await c.api.request('DELETE', '/v0/volumes/vol1');
     await expect(c.api.request('GET', '/v0/volumes/vol1')).rejects.toMatchObject({ code: 'NotFound' });

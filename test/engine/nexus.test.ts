@@ -435,4 +435,24 @@ describe('nexus', () => {
       await nexus.destroy();
     });
   });
+
+  it('grows once its children have grown; writes beyond the old end reach every child', async () => {
+    await withEngine({ memoryMb: 256 }, async (engine) => {
+      const pool = await engine.createPool({ name: 'gp', disk: 'malloc:///gd?size_mb=96&blk_size=4096', clusterSizeBytes: MiB });
+      const lvols = await Promise.all([0, 1].map((i) => pool.createLvol({ name: `g${i}`, sizeBytes: 8 * MiB })));
+      const nexus = await engine.createNexus({ name: 'growing', children: ['bdev:///gp/g0', 'bdev:///gp/g1'] });
+      await nexus.bdev.write(0, patternBytes(4096, 4));
+      expect(await codeOf(nexus.grow(16 * MiB))).toBe('EINVAL'); // the children are still 8 MiB
+      expect(await codeOf(nexus.grow(4 * MiB))).toBe('EINVAL'); // no shrinking
+      for (const l of lvols) await l.resize(16 * MiB);
+      expect(await codeOf(nexus.bdev.write(12 * MiB, patternBytes(4096, 5)))).toBe('EINVAL'); // beyond the end still
+      await nexus.grow(16 * MiB);
+      expect([nexus.sizeBytes, nexus.bdev.sizeBytes]).toEqual([16 * MiB, 16 * MiB]);
+      await nexus.bdev.write(12 * MiB, patternBytes(4096, 5));
+      for (const l of lvols) expect((await l.bdev.read(12 * MiB, 4096)).equals(patternBytes(4096, 5))).toBe(true);
+      expect((await nexus.bdev.read(0, 4096)).equals(patternBytes(4096, 4))).toBe(true);
+      await nexus.grow(16 * MiB); // the same size again: nothing to do
+      await nexus.destroy();
+    });
+  });
 });

@@ -102,6 +102,9 @@ class Bdev {
   virtual void destruct(std::function<void()> done) { done(); }
   // App thread: re-reads the size of a device that can grow (files, block devices).
   virtual Status refresh_size() { return Status::ok(); }
+  // App thread: the same for a device whose size is asked for over the wire (a remote
+  // namespace); done runs on the app thread.
+  virtual void refresh_size_async(std::function<void(Status)> done) { done(refresh_size()); }
   // Any thread: the device vanished for good (a remote controller lost past its timeout);
   // every I/O fails with ENODEV. health() says more: reconnecting or gone, and why.
   virtual bool gone() const { return false; }

@@ -364,6 +364,62 @@ void Nexus::resume_writes(std::function<void(Status)> done) {
   unlock_range(lock, [done = std::move(done)] { done(Status::ok()); });
 }
 
+void Nexus::grow(uint64_t size_bytes, std::function<void(Status)> done) {
+  if (!accepting_) return done(Status::error(-EBUSY, "nexus " + name() + " is shutting down"));
+  if (size_bytes % block_size() != 0)
+    return done(Status::error(-EINVAL, "size " + std::to_string(size_bytes) + " is not a multiple of the block size " + std::to_string(block_size())));
+  uint64_t blocks = size_bytes / block_size();
+  if (blocks < num_blocks()) return done(Status::error(-EINVAL, "nexus " + name() + " cannot shrink"));
+  if (blocks == num_blocks()) return done(Status::ok());
+  // Children learn their own new size first (a remote namespace asks its target).
+  auto pending = std::make_shared<size_t>(1);
+  auto after = [this, size_bytes, pending, done = std::move(done)]() mutable {
+    if (--*pending == 0) grow_checked(size_bytes, std::move(done));
+  };
+  for (const auto& child : children_) {
+    if (!child->desc) continue;
+    ++*pending;
+    child->desc->bdev->refresh_size_async([after](Status) mutable { after(); });  // a failed refresh shows in the size check
+  }
+  after();
+}
+
+void Nexus::grow_checked(uint64_t size_bytes, std::function<void(Status)> done) {
+  if (!accepting_) return done(Status::error(-EBUSY, "nexus " + name() + " is shutting down"));
+  uint64_t blocks = size_bytes / block_size();
+  for (const auto& child : children_) {
+    if (child->desc && child->desc->bdev->size_bytes() < size_bytes)
+      return done(Status::error(-EINVAL, "child " + child->uri + " has " + std::to_string(child->desc->bdev->size_bytes()) + " bytes; grow it first"));
+  }
+  if (write_pause_ || pausing_) return done(Status::error(-EBUSY, "nexus " + name() + " has its writes paused"));
+  pausing_ = true;
+  lock_range(0, num_blocks(), [this, blocks, done = std::move(done)](RangeLock* lock) mutable {
+    pausing_ = false;
+    for (const auto& child : children_) {
+      if (child->rebuild)
+        return unlock_range(lock, [this, uri = child->uri, done = std::move(done)] {
+          done(Status::error(-EBUSY, "child " + uri + " of nexus " + name() + " is being rebuilt"));
+        });
+    }
+    // Every log covers the new size; channels let go of the old ones at the reconfigure.
+    auto retired = std::make_shared<std::vector<std::unique_ptr<SegmentLog>>>();
+    for (const auto& child : children_) {
+      if (!child->log) continue;
+      auto bigger = child->log->grown(blocks);
+      retired->push_back(std::move(child->log));
+      child->log = std::move(bigger);
+    }
+    set_num_blocks(blocks);
+    reconfigure([this, lock, retired, done = std::move(done)]() mutable {
+      retired->clear();
+      unlock_range(lock, [this, done = std::move(done)] {
+        publish_status();
+        done(Status::ok());
+      });
+    });
+  });
+}
+
 void Nexus::unlock_range(RangeLock* lock, std::function<void()> done) {
   {
     std::lock_guard<std::mutex> guard(channel_state_mutex_);

@@ -90,6 +90,9 @@ class Nexus final : public Bdev {
   void pause_writes(std::function<void(Status)> done);
   // EINVAL when not paused.
   void resume_writes(std::function<void(Status)> done);
+  // Grows the nexus to size_bytes once every open child is at least that big (grow them
+  // first), with writes held meanwhile; EBUSY while a rebuild runs or writes are paused.
+  void grow(uint64_t size_bytes, std::function<void(Status)> done);
   Status pause_rebuild(const std::string& uri);
   Status resume_rebuild(const std::string& uri);
   void stop_rebuild(const std::string& uri, std::function<void(Status)> done);
@@ -113,6 +116,7 @@ class Nexus final : public Bdev {
   uint64_t segment_blocks() const { return segment_blocks_; }
 
  private:
+  void grow_checked(uint64_t size_bytes, std::function<void(Status)> done);
   NexusChild* find_child(const std::string& uri) const;
   NexusChild* child_by_id(uint32_t id) const;
   size_t healthy_children() const;

@@ -50,6 +50,13 @@ class SegmentLog {
     return out;
   }
 
+  // A log for a bigger device, with this one's marks (app thread, while writes are held).
+  std::unique_ptr<SegmentLog> grown(uint64_t total_blocks) const {
+    auto out = std::make_unique<SegmentLog>(total_blocks, segment_blocks_);
+    for (uint64_t w = 0; w < word_count(); ++w) out->words_[w].store(words_[w].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    return out;
+  }
+
   uint64_t count() const {
     uint64_t n = 0;
     for (uint64_t w = 0; w < word_count(); ++w) n += static_cast<uint64_t>(__builtin_popcountll(words_[w].load(std::memory_order_relaxed)));

@@ -1,4 +1,4 @@
-// Volumes: create, list, publish and unpublish the target, scale, snapshot, delete.
+// Volumes: create, list, publish and unpublish the target, scale, resize, snapshot, delete.
 import type { FastifyInstance } from 'fastify';
 import type { CreateVolumeRequest } from '../services/volumes.js';
 import * as S from './schemas.js';
@@ -18,6 +18,9 @@ export function registerVolumeRoutes(app: FastifyInstance, s: ApiServices): void
     async (req) => s.volumes.publish(req.params.name, req.body ?? {}),
   );
   app.delete<{ Params: { name: string } }>('/v0/volumes/:name/target', { schema: { params: S.nameParams } }, async (req) => s.volumes.unpublish(req.params.name));
+  app.put<{ Params: { name: string }; Body: { sizeBytes: number } }>('/v0/volumes/:name/size', { schema: { params: S.nameParams, body: S.resizeVolume } }, async (req) =>
+    s.volumes.resize(req.params.name, req.body.sizeBytes),
+  );
   app.get<{ Params: { name: string } }>('/v0/volumes/:name/snapshots', { schema: { params: S.nameParams } }, async (req) => s.snapshots.list(req.params.name));
   app.post<{ Params: { name: string }; Body: { name: string } }>(
     '/v0/volumes/:name/snapshots',

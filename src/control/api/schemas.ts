@@ -105,3 +105,10 @@ export const createSnapshot = {
   properties: { name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,23}$' } },
   required: ['name'],
 } as const;
+
+export const resizeVolume = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { sizeBytes: { type: 'integer', minimum: 4096, maximum: 2 ** 50 } },
+  required: ['sizeBytes'],
+} as const;

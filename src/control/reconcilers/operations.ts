@@ -1,7 +1,7 @@
 // Operations a control plane left half done (it died between two steps): a create makes
 // its missing replicas (or is undone when it cannot be), a scale-up makes and adds its
 // replica, a delete, publish or unpublish runs again, a snapshot resumes the writes it
-// paused and removes its parts.
+// paused and removes its parts, a resize grows what it had not grown yet.
 import type { Logger } from 'pino';
 import type { Registry } from '../registry/registry.js';
 import type { SpecStore } from '../specs/spec-store.js';
@@ -37,6 +37,10 @@ export class OperationReconciler implements Reconciler {
             return;
           case 'snapshot':
             await this.snapshots.finishSnapshot(record);
+            return;
+          case 'resize':
+            if (record.spec.replicaSet.some((r) => !this.registry.online(r.node))) return; // every replica must grow
+            await this.volumes.finishResize(record);
             return;
           case 'scale':
           case 'replace':

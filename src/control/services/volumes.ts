@@ -245,6 +245,40 @@ export class Volumes {
     });
   }
 
+  /** Grows every replica, then the nexus; the spec takes the new size when both are done. */
+  resize(name: string, sizeBytes: number): Promise<VolumeView> {
+    return this.lock.run(name, async () => {
+      let record = await this.require(name);
+      const spec = record.spec;
+      if (sizeBytes === spec.sizeBytes) return this.view(spec);
+      if (sizeBytes < spec.sizeBytes) throw new ControlError('InvalidArgument', `volume ${name} cannot shrink (${spec.sizeBytes} to ${sizeBytes} bytes)`, { volume: name });
+      if (spec.operation) throw new ControlError('Conflict', `volume ${name} is busy (${spec.operation.kind})`, { volume: name });
+      const away = spec.replicaSet.filter((r) => !this.#registry.online(r.node));
+      if (away.length) throw new ControlError('NodeOffline', `volume ${name}: every replica must grow, and node(s) ${away.map((r) => r.node).join(', ')} are offline`, { volume: name });
+      if (!spec.thin) {
+        await this.#registry.refreshCapacity();
+        const short = spec.replicaSet.filter((r) => this.#registry.poolState(r.node, r.pool).availableBytes < sizeBytes - spec.sizeBytes);
+        if (short.length) throw new ControlError('NoSpace', `volume ${name}: pool(s) ${short.map((r) => `${r.node}/${r.pool}`).join(', ')} cannot take ${sizeBytes - spec.sizeBytes} more bytes`, { volume: name });
+      }
+      record = await this.save(record, { ...spec, operation: { kind: 'resize', startedAt: Date.now(), sizeBytes } });
+      return this.view((await this.finishResize(record)).spec);
+    });
+  }
+
+  async finishResize(record: Versioned<VolumeSpec>): Promise<Versioned<VolumeSpec>> {
+    const spec = record.spec;
+    const sizeBytes = spec.operation!.sizeBytes!;
+    for (const r of spec.replicaSet) await this.#clients.call(r.node, 'replica_resize', { uuid: r.uuid!, size_bytes: sizeBytes });
+    if (spec.target && this.#registry.online(spec.target.node) && targetNexus(this.#registry, spec))
+      await this.#clients.call(spec.target.node, 'nexus_resize', { name: spec.uuid, size_bytes: sizeBytes });
+    const done = { ...structuredClone(spec), sizeBytes };
+    delete done.operation;
+    record = await this.save(record, done);
+    await Promise.all([...new Set(spec.replicaSet.map((r) => r.node))].map((n) => this.#registry.refreshNode(n)));
+    this.#log.info({ volume: spec.name, sizeBytes }, 'volume resized');
+    return record;
+  }
+
   scale(name: string, replicas: number): Promise<VolumeView> {
     return this.lock.run(name, async () => {
       let record = await this.require(name);

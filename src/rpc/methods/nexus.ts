@@ -156,6 +156,17 @@ export function registerNexusMethods(registry: MethodRegistry, ctx: DaemonContex
     if (!stats) throw new NodestorError('ENOENT', `no rebuild of ${p.uri} on nexus ${p.name}`, { op: 'nexus_rebuild_stats', resource: p.uri, errno: -2 });
     return stats;
   });
+  registry.register<{ name: string; size_bytes: number }>(
+    'nexus_resize',
+    { type: 'object', properties: { name: nexusName, size_bytes: { type: 'integer', minimum: 1 } }, required: ['name', 'size_bytes'] },
+    async (p) => {
+      const nexus = requireNexus(ctx, p.name, 'nexus_resize');
+      await nexus.grow(p.size_bytes);
+      const call = ctx.nexusCalls.get(p.name);
+      if (call) call.params!.size_bytes = nexus.sizeBytes;
+      return nexusEntry(nexus);
+    },
+  );
   for (const [method, op] of [
     ['nexus_pause_writes', (n: Nexus) => n.pauseWrites()],
     ['nexus_resume_writes', (n: Nexus) => n.resumeWrites()],

@@ -292,6 +292,21 @@ void HostController::submit_aer() {
   });
 }
 
+void HostController::refresh_namespace(std::function<void(Status, uint64_t)> done) {
+  if (state() != State::Connected) return done(Status::error(-ENOTCONN, "the controller of " + options_.subnqn + " is not connected"), 0);
+  auto buf = std::make_shared<std::vector<uint8_t>>(4096, 0);
+  SqeBuilder ns = SqeBuilder(kOpIdentify).nsid(options_.nsid).cns(kCnsNamespace);
+  auto weak = weak_from_this();
+  admin(ns.bytes(), buf->data(), 4096, [weak, buf, done = std::move(done)](int rc, uint16_t st, uint64_t) {
+    auto self = weak.lock();
+    if (!self) return done(Status::error(-ENODEV, "the controller is gone"), 0);
+    if (rc != 0 || (st & kStatusMask) != 0) return done(Status::error(rc ? rc : -EIO, "Identify namespace: " + status_text(rc, st)), 0);
+    uint64_t blocks = IdentifyNamespaceView(buf->data()).nsze();
+    if (blocks > self->ns_.num_blocks) self->ns_.num_blocks = blocks;  // a reconnect then expects this size
+    done(Status::ok(), self->ns_.num_blocks);
+  });
+}
+
 int HostController::keep_alive_tick(void* arg) {
   auto* self = static_cast<HostController*>(arg);
   if (self->state() != State::Connected) return 0;

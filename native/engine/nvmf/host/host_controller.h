@@ -62,7 +62,8 @@ class HostController : public std::enable_shared_from_this<HostController> {
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   uint16_t cntlid() const { return cntlid_.load(std::memory_order_acquire); }
   const HostControllerOptions& options() const { return options_; }
-  const RemoteNamespace& ns() const { return ns_; }  // fixed after connect
+  // Fixed after connect, but for num_blocks, which only grows (refresh_namespace, app thread).
+  const RemoteNamespace& ns() const { return ns_; }
   uint32_t max_transfer() const { return max_transfer_; }
   uint32_t in_capsule_limit() const { return in_capsule_limit_; }
   uint16_t io_queue_count() const { return io_queues_; }
@@ -76,6 +77,10 @@ class HostController : public std::enable_shared_from_this<HostController> {
     std::lock_guard lock(failure_mutex_);
     return failure_;
   }
+
+  // App thread: identifies the namespace again; done(ok, blocks) with its size now (the
+  // target's device may have grown). ENOTCONN while not connected.
+  void refresh_namespace(std::function<void(Status, uint64_t)> done);
 
   // App thread: stops reconnecting and keep-alive, closes the admin queue (Failed).
   void shutdown();

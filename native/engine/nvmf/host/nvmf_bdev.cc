@@ -65,6 +65,12 @@ class NvmfBdev final : public Bdev {
   NvmfBdev(std::string name, Uuid uuid, std::shared_ptr<HostController> ctrl)
       : Bdev(std::move(name), uuid, ctrl->ns().block_size, ctrl->ns().num_blocks), ctrl_(std::move(ctrl)) {}
   const char* module_name() const override { return "nvmf"; }
+  void refresh_size_async(std::function<void(Status)> done) override {
+    ctrl_->refresh_namespace([this, done = std::move(done)](Status st, uint64_t blocks) {
+      if (st.is_ok() && blocks > num_blocks()) set_num_blocks(blocks);
+      done(st);
+    });
+  }
   bool io_type_supported(IoType type) const override {
     switch (type) {
       case IoType::Read:
