@@ -66,7 +66,7 @@ program
       // Loaded only when asked for: the etcd client (gRPC) is heavy for every other command.
       const { EtcdStore } = await import('../control/store/etcd.js');
       const { StoreNexusInfoStore } = await import('../control/store/nexus-info.js');
-      nexusStore = new StoreNexusInfoStore(await EtcdStore.connect(String(o.nexusStore).slice('etcd://'.length).split(',')));
+      nexusStore = new StoreNexusInfoStore(await EtcdStore.connect(String(o.nexusStore).slice('etcd://'.length).split(',')), o.node); // fenced as this node
     }
     const daemon = await Daemon.start({
       ...(nexusStore ? { nexusStore } : {}),

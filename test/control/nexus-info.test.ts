@@ -79,4 +79,27 @@ describe('nexus info in the state store', () => {
       await store.close();
     }
   });
+
+  it('is fenced by owner: a writer for another node than the owner is refused, in the same transaction', async () => {
+    const store = await EtcdStore.connect([etcd.endpoint]);
+    try {
+      const uuid = '11111111-2222-4333-8444-555555555555';
+      const record = (healthy: boolean) => ({ name: 'v', uuid, cleanShutdown: false, children: [{ uri: 'bdev:///x', healthy }] });
+      const plane = new StoreNexusInfoStore(store);
+      const a = new StoreNexusInfoStore(store, 'node-a');
+      const b = new StoreNexusInfoStore(store, 'node-b');
+      await a.save(record(true)); // no owner yet: anyone writes
+      await plane.setOwner(uuid, 'node-b');
+      await expect(a.save(record(false))).rejects.toMatchObject({ code: 'Conflict', details: { node: 'node-a', target: 'node-b' } });
+      await expect(a.remove(uuid)).rejects.toMatchObject({ code: 'Conflict' });
+      expect((await plane.load(uuid))!.children[0]!.healthy).toBe(true); // untouched
+      await b.save(record(false));
+      expect((await plane.load(uuid))!.children[0]!.healthy).toBe(false);
+      await plane.clearOwner(uuid);
+      await plane.remove(uuid);
+      expect(await plane.load(uuid)).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -86,22 +86,13 @@ export function registerNodeRoutes(app: FastifyInstance, s: ApiServices): void {
     if (!info) throw new ControlError('NotFound', `no nexus info for ${req.params.uuid}`, { uuid: req.params.uuid });
     return info;
   });
-  // A nexus of a volume writes only while it is the volume's target: an old nexus left
-  // behind a partition must not overwrite what the new one records (its I/O then fails).
-  const fence = async (uuid: string, node: string | undefined) => {
-    if (node === undefined) return;
-    const volume = (await s.volumes.list()).find((v) => v.spec.uuid === uuid);
-    const target = volume?.spec.target?.node;
-    if (target && target !== node)
-      throw new ControlError('Conflict', `nexus ${uuid} on node ${node} is fenced: volume ${volume!.spec.name} is now targeted on node ${target}`, { uuid, node, target });
-  };
+  // A nexus writes only while its node owns the record (the store fences it by owner).
   app.put<{ Params: { uuid: string }; Querystring: { node?: string }; Body: StoredNexusInfo }>(
     '/v0/nexus-info/:uuid',
     { schema: { params: S.uuidParams, querystring: S.writerQuery, body: S.nexusInfo } },
     async (req, reply) => {
       if (req.body.uuid !== req.params.uuid) throw new ControlError('InvalidArgument', 'the body uuid must match the path');
-      await fence(req.params.uuid, req.query.node);
-      await s.nexusInfo.save(req.body);
+      await s.nexusInfo.saveAs(req.body, req.query.node);
       return reply.code(204).send();
     },
   );
@@ -109,8 +100,7 @@ export function registerNodeRoutes(app: FastifyInstance, s: ApiServices): void {
     '/v0/nexus-info/:uuid',
     { schema: { params: S.uuidParams, querystring: S.writerQuery } },
     async (req, reply) => {
-      await fence(req.params.uuid, req.query.node);
-      await s.nexusInfo.remove(req.params.uuid);
+      await s.nexusInfo.removeAs(req.params.uuid, req.query.node);
       return reply.code(204).send();
     },
   );

@@ -26,7 +26,8 @@ export async function startApi(services: ApiServices, options: { host: string; p
     throw new ControlError('InvalidArgument', `the API listens on ${options.host}, off loopback, only with a token (--token-file)`);
   // Our own log lines (one per change, with its request id), not fastify's per request.
   const log = options.log.child({ component: 'api' });
-  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+  // An unknown field is refused by name, not dropped (fastify's default drops it).
+  const app = Fastify({ logger: false, bodyLimit: 1 << 20, ajv: { customOptions: { removeAdditional: false } } });
   await app.register(swagger, {
     openapi: { info: { title: 'nodestor control plane', version: '0' } },
   });

@@ -76,6 +76,8 @@ export class Targets {
           volume: spec.name,
           replicas: spec.replicaSet.map((r) => ({ name: r.name, node: r.node, online: this.#registry.online(r.node) })),
         });
+      // From here on only this node's nexus may write the record: an old one is fenced.
+      await this.#nexusInfo.setOwner(spec.uuid, node);
       const children: string[] = [];
       for (const r of trusted) children.push(await this.childUri(r, node));
       try {
@@ -117,6 +119,12 @@ export class Targets {
       if (nodeErrorCode(error) !== 'ENOENT') throw error;
     }
     await this.#registry.refreshNode(node);
+  }
+
+  /** A deleted volume's nexus record and owner go too. */
+  async forget(spec: VolumeSpec): Promise<void> {
+    await this.#nexusInfo.removeAs(spec.uuid, undefined);
+    await this.#nexusInfo.clearOwner(spec.uuid);
   }
 
   async addChild(spec: VolumeSpec, replica: ReplicaSpec): Promise<void> {

@@ -198,6 +198,7 @@ export class Volumes {
         if (nodeErrorCode(error) !== 'ENOENT') throw error;
       });
     }
+    await this.#targets.forget(spec);
     await this.#specs.deleteVolume(spec.name, record.revision);
     this.#log.info({ volume: spec.name }, 'volume deleted');
   }
