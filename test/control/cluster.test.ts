@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { BlockModel, verifyVolume, writeBlocks } from '../cluster/helpers/workload.js';
-import { clusterSession, type Volume } from './helpers/cluster.js';
+import { clusterSession, until, type Volume } from './helpers/cluster.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const run = promisify(execFile);
@@ -57,6 +57,20 @@ describe('control plane: three nodes', () => {
     await reconnected.write(20 * MiB, Buffer.alloc(4096, 0x77));
     expect(await reconnected.read(20 * MiB, 4096)).toEqual(Buffer.alloc(4096, 0x77));
     await reconnected.destroy();
+
+    // Scale down: a replica away from the target goes first; scale up: a new one, rebuilt in full.
+    const down = await c.api.request<Volume>('PUT', '/v0/volumes/vol1/replica_count/2');
+    expect(down.state.replicas).toHaveLength(2);
+    expect(down.state.replicas.map((r) => r.node)).toContain(published.spec.target!.node);
+    const removed = created.state.replicas.find((r) => !down.state.replicas.some((d) => d.name === r.name))!;
+    await c.plane.registry.refresh();
+    expect(c.plane.registry.node(removed.node)!.replicas).toEqual([]); // destroyed on its node
+    await c.api.request('PUT', '/v0/volumes/vol1/replica_count/3');
+    const up = await until('three replicas Online again', async () => {
+      const v = await c.api.request<Volume>('GET', '/v0/volumes/vol1');
+      return v.state.replicas.length === 3 && v.state.replicas.every((r) => r.status === 'Online') ? v : undefined;
+    });
+    expect(up.state.replicas.map((r) => r.node).sort()).toEqual(['node-0', 'node-1', 'node-2']);
 
     await c.api.request('DELETE', '/v0/volumes/vol1/target');
     await c.api.request('DELETE', '/v0/volumes/vol1');
