@@ -15,10 +15,11 @@ const withNativeTests = process.argv.includes('--native-tests');
 const withBenchTools = process.argv.includes('--bench');
 const isRoot = process.getuid?.() === 0;
 // For the tests only: the fuzz targets need clang and its libFuzzer runtime, the RPC TLS
-// test makes its certificate with openssl, and the state-store suite runs a real etcd.
+// test makes its certificate with openssl, the state-store suite runs a real etcd, and the
+// metrics tests a real Prometheus (and its promtool).
 const DEBIAN_PACKAGES = [
   'cmake', 'g++', 'make', 'liburing-dev', 'libaio-dev',
-  ...(withNativeTests ? ['clang-14', 'libclang-rt-14-dev', 'openssl', 'etcd-server'] : []),
+  ...(withNativeTests ? ['clang-14', 'libclang-rt-14-dev', 'openssl', 'etcd-server', 'prometheus'] : []),
   ...(withBenchTools ? ['fio'] : []),
 ];
 const HUGEPAGES = 1024; // 2 GiB of 2 MiB pages: room for several test engines at once

@@ -63,6 +63,11 @@ Napi::Value bdev_created_value(Napi::Env env, std::shared_ptr<JsBdev> handle, co
   return o;
 }
 
+namespace {
+constexpr int kPromFirstExponent = 10;
+constexpr int kPromBucketCount = 21;
+}  // namespace
+
 Napi::Value bdev_stats_value(Napi::Env env, const IoStatSnapshot& stats) {
   Napi::Object out = Napi::Object::New(env);
   for (int t = 0; t < kIoTypeCount; ++t) {
@@ -77,6 +82,17 @@ Napi::Value bdev_stats_value(Napi::Env env, const IoStatSnapshot& stats) {
     o.Set("p99Ns", num(env, stats.percentile_ns(type, 0.99)));
     o.Set("p999Ns", num(env, stats.percentile_ns(type, 0.999)));
     o.Set("maxNs", num(env, stats.max_ns(type)));
+    // Cumulative counts at 2^10 .. 2^30 ns (about 1 us to 1 s): engine buckets end on
+    // powers of two, so each count is exact, for Prometheus histograms.
+    Napi::Array le = Napi::Array::New(env, kPromBucketCount);
+    uint64_t seen = 0;
+    int bucket = 0;
+    for (int i = 0; i < kPromBucketCount; ++i) {
+      uint64_t bound = 1ull << (kPromFirstExponent + i);
+      while (bucket < kLatencyBuckets && latency_bucket_upper_ns(bucket) < bound) seen += c.histogram[bucket++];
+      le.Set(i, num(env, seen));
+    }
+    o.Set("cumulativeByPow2Ns", le);
     out.Set(io_type_name(type), o);
   }
   return out;

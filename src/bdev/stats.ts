@@ -13,7 +13,17 @@ export interface IoTypeStats {
   bytes: number;
   errors: number;
   latencyUs: LatencyUs;
+  /** Total latency of every op, in seconds (for a Prometheus histogram's _sum). */
+  latencySumSeconds: number;
+  /**
+   * Cumulative op counts by latency, exact at each bound (the engine's histogram buckets
+   * end on powers of two): `cumulative[i]` ops took less than `LATENCY_BOUNDS_SECONDS[i]`.
+   */
+  latencyCumulative: number[];
 }
+
+/** The latency bounds of `latencyCumulative`: 2^10 .. 2^30 ns, about 1 µs to 1.07 s. */
+export const LATENCY_BOUNDS_SECONDS: readonly number[] = Array.from({ length: 21 }, (_, i) => 2 ** (10 + i) / 1e9);
 
 /** I/O statistics of a bdev since it was created or since resetStats(). */
 export interface BdevStats {
@@ -51,6 +61,8 @@ function typeStats(raw: NativeIoTypeStats): IoTypeStats {
       p999: us(raw.p999Ns),
       max: us(raw.maxNs),
     },
+    latencySumSeconds: raw.latencySumNs / 1e9,
+    latencyCumulative: raw.cumulativeByPow2Ns,
   };
 }
 

@@ -55,6 +55,7 @@ program
     return { ...previous, [m[1]!]: m[2]! };
   })
   .option('--target-port <port>', 'where this node publishes volume targets', positive)
+  .option('--metrics <host:port>', 'serve Prometheus metrics at http://host:port/metrics', hostPort)
   .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
   .action(async (o) => {
     if (!['auto', 'require', 'off'].includes(o.hugepages)) throw new InvalidArgumentError('--hugepages must be auto, require or off');
@@ -92,6 +93,7 @@ program
             },
           }
         : {}),
+      ...(o.metrics ? { metrics: { host: o.metrics.host, port: o.metrics.port } } : {}),
       logLevel: o.logLevel,
     });
     const onSignal = (signal: NodeJS.Signals) => {

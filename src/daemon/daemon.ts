@@ -18,6 +18,9 @@ import { applyConfig, readConfig } from './config.js';
 import { DaemonContext } from './context.js';
 import { FileNexusInfoStore, type NexusInfoStore } from './nexus-store.js';
 import { ControlNexusInfoStore, ControlRegistration, type ControlOptions } from './registration.js';
+import type { Server } from 'node:http';
+import { daemonMetrics } from '../metrics/daemon-metrics.js';
+import { portOf, serveMetrics } from '../metrics/server.js';
 
 export interface DaemonOptions {
   /** The node's name: in logs, events and the default socket path. */
@@ -46,6 +49,8 @@ export interface DaemonOptions {
    * nexus info is then kept by the control plane.
    */
   control?: ControlOptions;
+  /** Serve Prometheus metrics at http://host:port/metrics (port 0 picks one). */
+  metrics?: { host: string; port: number };
 }
 
 function packageVersion(): string {
@@ -68,6 +73,7 @@ export class Daemon {
   #server: RpcServer | undefined;
   #stopping: Promise<void> | undefined;
   #registration: ControlRegistration | undefined;
+  #metrics: Server | undefined;
 
   private constructor(context: DaemonContext, registry: MethodRegistry, log: pino.Logger, socketPath: string) {
     this.context = context;
@@ -78,6 +84,10 @@ export class Daemon {
 
   get tcpPort(): number | undefined {
     return this.#server?.tcpPort;
+  }
+
+  get metricsPort(): number | undefined {
+    return this.#metrics ? portOf(this.#metrics) : undefined;
   }
 
   get stopping(): boolean {
@@ -140,8 +150,16 @@ export class Daemon {
       await daemon.#shutdown().catch(() => undefined);
       throw error;
     }
+    if (options.metrics) {
+      try {
+        daemon.#metrics = await serveMetrics(daemonMetrics(context), options.metrics);
+      } catch (error) {
+        await daemon.#shutdown().catch(() => undefined);
+        throw error;
+      }
+    }
     if (registration) await registration.start();
-    log.info({ socket: socketPath, tcpPort: daemon.tcpPort, version }, 'daemon ready');
+    log.info({ socket: socketPath, tcpPort: daemon.tcpPort, metricsPort: daemon.metricsPort, version }, 'daemon ready');
     return daemon;
   }
 
@@ -154,6 +172,8 @@ export class Daemon {
   async #shutdown(): Promise<void> {
     const { engine } = this.context;
     this.#registration?.stop();
+    await new Promise((resolve) => (this.#metrics ? this.#metrics.close(resolve) : resolve(undefined)));
+    this.#metrics = undefined;
     await this.#server?.close();
     this.#server = undefined;
     if (engine.status !== 'open') return;

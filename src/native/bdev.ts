@@ -29,6 +29,8 @@ export interface NativeIoTypeStats {
   p99Ns: number;
   p999Ns: number;
   maxNs: number;
+  /** Ops faster than 2^10 .. 2^30 ns, cumulative (21 counts). */
+  cumulativeByPow2Ns: number[];
 }
 
 export type NativeBdevStats = Record<
