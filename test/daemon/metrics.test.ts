@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, inProcessDaemon } from './helpers/daemon.js';
+import { startPrometheus } from './helpers/prometheus.js';
 
 type Setup = Awaited<ReturnType<typeof inProcessDaemon>>;
 let s: Setup;
@@ -69,4 +70,38 @@ describe('daemon metrics', () => {
     execFileSync('promtool', ['check', 'metrics'], { input: text, stdio: ['pipe', 'pipe', 'pipe'] });
     expect((await fetch(`http://127.0.0.1:${s.daemon.metricsPort}/other`)).status).toBe(404);
   });
+
+  it('a real Prometheus scraping every second sees the counters grow by exactly the I/O done, and the pool bytes', async () => {
+    const prometheus = await startPrometheus([`127.0.0.1:${s.daemon.metricsPort}`]);
+    try {
+      const nexus = s.daemon.context.engine.getNexus('vol')!;
+      const ops = async () => (await prometheus.query('nodestor_volume_write_ops_total{volume="vol"}'))[0]?.value;
+      const before = await until(ops);
+      // Writes while Prometheus scrapes: exactly 25 more.
+      for (let i = 0; i < 25; i++) await nexus.bdev.write(i * 4096, Buffer.alloc(4096, 0x42));
+      await until(async () => ((await ops()) === before + 25 ? true : undefined));
+      const bytes = (await prometheus.query('nodestor_volume_write_bytes_total{volume="vol"}'))[0]!.value;
+      expect(bytes).toBe((before + 25) * 4096);
+      const pool = s.daemon.context.engine.getPool('p0')!;
+      await pool.refresh();
+      expect((await prometheus.query('nodestor_pool_used_size_bytes{pool="p0"}'))[0]!.value).toBe(pool.usedBytes);
+      // The histogram works in PromQL: a p99 under a second.
+      const p99 = (await prometheus.query('histogram_quantile(0.99, nodestor_volume_write_latency_seconds_bucket{volume="vol"})'))[0]!.value;
+      expect(p99).toBeGreaterThan(0);
+      expect(p99).toBeLessThan(1);
+    } finally {
+      await prometheus.stop();
+    }
+  });
 });
+
+/** Polls until `probe` gives a value (Prometheus scrapes every second). */
+async function until<T>(probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error('timed out waiting for Prometheus');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
