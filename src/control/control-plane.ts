@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { startApi } from './api/server.js';
+import { controlMetrics } from './metrics.js';
 import { NodeClients } from './registry/node-clients.js';
 import { Registry } from './registry/registry.js';
 import { FaultedChildReconciler } from './reconcilers/faulted-child.js';
@@ -117,6 +118,7 @@ export class ControlPlane {
       log.info({ leader }, leader ? 'leading: reconciling' : 'standing by');
       if (leader) void runner.trigger();
     });
+    const metrics = controlMetrics(volumes, registry, runner);
     let api: FastifyInstance;
     try {
       await registry.refresh();
@@ -129,6 +131,7 @@ export class ControlPlane {
           snapshots,
           nexusInfo,
           reconcileSoon: () => void runner.trigger(),
+          metrics: () => metrics,
           status: () => ({ leader: election?.isLeader ?? true, store: store.kind, reconcile: runner.stats }),
         },
         { host: options.listen?.host ?? '127.0.0.1', port: options.listen?.port ?? 8080, token: options.token, log },

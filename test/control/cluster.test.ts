@@ -1,7 +1,7 @@
 // Three daemon processes and a control plane: pools, a 3-replica volume placed on distinct
 // nodes, published, and verified I/O from a host engine in this process; then the same
 // through the CLI. Layout on 2 cores, every reactor adaptive.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -45,6 +45,20 @@ describe('control plane: three nodes', () => {
     expect(uri).toMatch(new RegExp(`^nvmf://127\\.0\\.0\\.1:\\d+/nqn\\.2019-05\\.io\\.nodestor:${created.spec.uuid}$`));
     expect(published.state.status).toBe('Online');
     expect(published.state.replicas.map((r) => r.status)).toEqual(['Online', 'Online', 'Online']);
+    // The control plane's metrics: state, replica counts desired and Online, the target node.
+    await c.plane.reconcileNow();
+    const metrics = await (await fetch(`${c.plane.url}/metrics`)).text();
+    for (const line of [
+      'nodestor_control_volume_state{volume="vol1",state="Online"} 1',
+      'nodestor_control_volume_state{volume="vol1",state="Degraded"} 0',
+      'nodestor_control_volume_replicas_desired{volume="vol1"} 3',
+      'nodestor_control_volume_replicas_online{volume="vol1"} 3',
+      `nodestor_control_volume_target{volume="vol1",node="${published.spec.target!.node}"} 1`,
+      'nodestor_control_node_online{node="node-0"} 1',
+    ])
+      expect(metrics.split('\n')).toContain(line);
+    expect(Number(/^nodestor_control_reconcile_passes_total (\d+)$/m.exec(metrics)![1])).toBeGreaterThan(0);
+    execFileSync('promtool', ['check', 'metrics'], { input: metrics });
     await hostIo(uri, (16 * MiB) / 4096);
 
     // Resize: the replicas grow, then the nexus; a host that connects again sees the new size.

@@ -23,6 +23,10 @@ export function nodeEntry(view: ReturnType<ApiServices['registry']['nodes']>[num
 
 export function registerNodeRoutes(app: FastifyInstance, s: ApiServices): void {
   app.get('/v0/status', async () => s.status());
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    const registry = s.metrics();
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
 
   app.get('/v0/nodes', async () => s.registry.nodes().map(nodeEntry));
   app.get<{ Params: { node: string } }>('/v0/nodes/:node', { schema: { params: S.nodeParams } }, async (req) => {
