@@ -128,6 +128,39 @@ export function registerControlCommands(program: Command): void {
     });
   }
 
+  withControl(
+    get
+      .command('events')
+      .description('the event stream (nexus, pool, volume and node events); -w follows it')
+      .option('-w, --watch', 'keep printing events as they come')
+      .option('--since <id>', 'only events after this id', (t) => Number(t), 0)
+      .addOption(outputOption()),
+  ).action(async (o) => {
+    type Event = { id: number; time: string; source: string; kind: string; [key: string]: unknown };
+    const line = (e: Event) => {
+      const { id, time, source, kind, ...rest } = e;
+      return o.output === 'json' ? `${JSON.stringify(e)}\n` : `${id}\t${time}\t${source}\t${kind}\t${JSON.stringify(rest)}\n`;
+    };
+    if (!o.watch) {
+      const events = await client(o).request<Event[]>('GET', `/v0/events?since=${o.since}`);
+      return print(o.output === 'json' || o.output === 'yaml' ? render(o.output, events, () => '') : events.map(line).join(''));
+    }
+    const url = `${String(o.control).split(',')[0]}/v0/events?follow=true&since=${o.since}`;
+    const res = await fetch(url, { headers: { accept: 'text/event-stream', ...(o.tokenFile ? { authorization: `Bearer ${readFileSync(o.tokenFile, 'utf8').trim()}` } : {}) } });
+    if (!res.ok || !res.body) throw new Error(`GET /v0/events: HTTP ${res.status}`);
+    let buffered = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += Buffer.from(chunk).toString();
+      let end: number;
+      while ((end = buffered.indexOf('\n\n')) >= 0) {
+        const frame = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        const data = frame.split('\n').find((l) => l.startsWith('data: '));
+        if (data) print(line(JSON.parse(data.slice(6)) as Event));
+      }
+    }
+  });
+
   const create = program.command('create').description('create a pool or a volume');
   withControl(create.command('pool <node> <name> <disk>').description('create (or import) a pool on a node\'s disk').option('--label <k=v>', 'a pool label (repeatable)', labelList)).action(
     async (node: string, name: string, disk: string, o) => {

@@ -5,7 +5,9 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { startApi } from './api/server.js';
+import { EventLog } from './events.js';
 import { controlMetrics } from './metrics.js';
+import { VolumeEventReconciler } from './reconcilers/volume-events.js';
 import { NodeClients } from './registry/node-clients.js';
 import { Registry } from './registry/registry.js';
 import { FaultedChildReconciler } from './reconcilers/faulted-child.js';
@@ -101,16 +103,18 @@ export class ControlPlane {
     const targets = new Targets(registry, clients, nexusInfo);
     const volumes = new Volumes({ specs, registry, clients, targets, pools, log, ...(options.overcommit ? { overcommit: options.overcommit } : {}) });
     const snapshots = new Snapshots(volumes, registry, clients, log);
+    const events = new EventLog();
     const election = store.kind === 'etcd' ? await Election.campaign(store, 'control-plane', randomUUID(), options.electionTtlMs ?? 5_000) : undefined;
     const runner = new ReconcileRunner(
       [
-        new NodeReconciler(registry, log),
+        new NodeReconciler(registry, clients, events, log),
         new PoolReconciler(pools, registry, log),
         new OperationReconciler(specs, volumes, registry, snapshots, log),
         new TargetReconciler(specs, volumes, registry, log),
         new FaultedChildReconciler(specs, volumes, registry, log),
         new ReplicaCountReconciler(specs, volumes, log),
         new GarbageReconciler(specs, registry, clients, log, options.garbageGraceMs ?? DEFAULTS.garbageGraceMs),
+        new VolumeEventReconciler(volumes, events),
       ],
       { specs, log, periodMs: options.reconcileMs ?? DEFAULTS.reconcileMs, isLeader: () => election?.isLeader ?? true },
     );
@@ -132,6 +136,7 @@ export class ControlPlane {
           nexusInfo,
           reconcileSoon: () => void runner.trigger(),
           metrics: () => metrics,
+          events,
           status: () => ({ leader: election?.isLeader ?? true, store: store.kind, reconcile: runner.stats }),
         },
         { host: options.listen?.host ?? '127.0.0.1', port: options.listen?.port ?? 8080, token: options.token, log },

@@ -7,6 +7,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ControlError } from '../errors.js';
+import { registerEventRoutes } from './routes-events.js';
 import { registerNodeRoutes } from './routes-nodes.js';
 import { registerVolumeRoutes } from './routes-volumes.js';
 import type { ApiServices } from './services.js';
@@ -54,6 +55,7 @@ export async function startApi(services: ApiServices, options: { host: string; p
   });
   registerNodeRoutes(app, services);
   registerVolumeRoutes(app, services);
+  registerEventRoutes(app, services);
   app.get('/v0/api-docs', { schema: { hide: true } }, async () => app.swagger());
   await app.listen({ host: options.host, port: options.port });
   return app;

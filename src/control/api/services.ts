@@ -1,5 +1,6 @@
 // What the REST routes drive: the control plane's services, without the plane itself.
 import type { Registry as MetricsRegistry } from 'prom-client';
+import type { EventLog } from '../events.js';
 import type { Registry } from '../registry/registry.js';
 import type { Pools } from '../services/pools.js';
 import type { Snapshots } from '../services/snapshots.js';
@@ -14,6 +15,7 @@ export interface ApiServices {
   nexusInfo: StoreNexusInfoStore;
   /** Asks the reconcilers for a pass (a node came or went). */
   reconcileSoon(): void;
+  events: EventLog;
   /** Prometheus metrics, computed on scrape. */
   metrics(): MetricsRegistry;
   status(): { leader: boolean; store: string; reconcile: { passes: number; lastMs: number; errors: number } };

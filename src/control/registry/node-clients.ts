@@ -74,8 +74,40 @@ export class NodeClients {
     }
   }
 
+  #subscriptions = new Map<string, Promise<RpcClient>>();
+
+  /**
+   * Receives `node`'s events (events_subscribe) on a connection of their own, made again
+   * by the next call after it drops. Resolves once subscribed.
+   */
+  async ensureSubscribed(node: string, onEvent: (event: Record<string, unknown>) => void): Promise<void> {
+    if (this.#subscriptions.has(node)) return;
+    const endpoint = this.#endpoints.get(node);
+    if (!endpoint) return;
+    const subscription = RpcClient.connect({
+      ...(endpoint.socketPath ? { socketPath: endpoint.socketPath } : { tcp: endpoint.tcp! }),
+      ...(this.#token !== undefined ? { token: this.#token } : {}),
+      timeoutMs: this.#timeoutMs,
+    }).then(async (client) => {
+      client.on('notification', (method, params) => {
+        if (method === 'event' && params && typeof params === 'object') onEvent(params as Record<string, unknown>);
+      });
+      client.once('close', () => this.#subscriptions.get(node) === subscription && this.#subscriptions.delete(node));
+      await client.call('events_subscribe');
+      return client;
+    });
+    this.#subscriptions.set(node, subscription);
+    try {
+      await subscription;
+    } catch {
+      if (this.#subscriptions.get(node) === subscription) this.#subscriptions.delete(node);
+    }
+  }
+
   close(): void {
     for (const node of [...this.#clients.keys()]) this.#drop(node);
+    for (const subscription of this.#subscriptions.values()) subscription.then((c) => c.close(), () => undefined);
+    this.#subscriptions.clear();
   }
 }
 
