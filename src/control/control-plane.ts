@@ -99,11 +99,11 @@ export class ControlPlane {
     const clients = new NodeClients({ token: options.daemonToken });
     const registry = new Registry(specs, clients, { nodeTtlMs: options.nodeTtlMs ?? DEFAULTS.nodeTtlMs });
     const nexusInfo = new StoreNexusInfoStore(store);
+    const events = new EventLog();
     const pools = new Pools({ specs, registry, clients, log });
     const targets = new Targets(registry, clients, nexusInfo);
-    const volumes = new Volumes({ specs, registry, clients, targets, pools, log, ...(options.overcommit ? { overcommit: options.overcommit } : {}) });
+    const volumes = new Volumes({ specs, registry, clients, targets, pools, log, events, ...(options.overcommit ? { overcommit: options.overcommit } : {}) });
     const snapshots = new Snapshots(volumes, registry, clients, log);
-    const events = new EventLog();
     const election = store.kind === 'etcd' ? await Election.campaign(store, 'control-plane', randomUUID(), options.electionTtlMs ?? 5_000) : undefined;
     const runner = new ReconcileRunner(
       [

@@ -25,7 +25,10 @@ describe('events', () => {
     await c.api.request('POST', '/v0/volumes', { name: 'vol', sizeBytes: 8 << 20, replicas: 2 });
     const published = await c.api.request<Volume>('PUT', '/v0/volumes/vol/target', { node: 'node-0' });
     await c.plane.reconcileNow(); // subscribes to the nodes' events
-    const start = (await c.api.request<Event[]>('GET', '/v0/events')).at(-1)?.id ?? 0;
+    const before = await c.api.request<Event[]>('GET', '/v0/events');
+    expect(before.find((e) => e.kind === 'volume.created')).toMatchObject({ source: 'control', volume: 'vol', uuid: published.spec.uuid });
+    expect(before.filter((e) => e.kind === 'node.online' || e.kind === 'volume.online').length).toBeGreaterThan(0);
+    const start = before.at(-1)!.id;
 
     const received: Event[] = [];
     const controller = new AbortController();

@@ -50,7 +50,10 @@ export function registerNodeRoutes(app: FastifyInstance, s: ApiServices): void {
         hostNqn: NODE_HOST_NQN_PREFIX + req.params.node,
       };
       await s.registry.heartbeat(spec, spec.name);
-      if (!wasOnline) s.reconcileSoon();
+      if (!wasOnline) {
+        s.events.append('control', { kind: 'node.online', node: spec.name });
+        s.reconcileSoon();
+      }
       return { ...nodeEntry(s.registry.node(spec.name)!), heartbeatMs: DEFAULTS.heartbeatMs, ttlMs: s.registry.nodeTtlMs };
     },
   );
@@ -59,7 +62,10 @@ export function registerNodeRoutes(app: FastifyInstance, s: ApiServices): void {
       throw new ControlError('NotFound', `node ${req.params.node} is not registered; register it first`, { node: req.params.node });
     const wasOnline = s.registry.online(req.params.node);
     await s.registry.heartbeat(undefined, req.params.node);
-    if (!wasOnline) s.reconcileSoon();
+    if (!wasOnline) {
+      s.events.append('control', { kind: 'node.online', node: req.params.node });
+      s.reconcileSoon();
+    }
     return reply.code(204).send();
   });
 

@@ -9,6 +9,7 @@ import { nodeErrorCode, type NodeClients } from '../registry/node-clients.js';
 import type { Registry } from '../registry/registry.js';
 import { placeReplicas } from '../scheduling/placement.js';
 import type { SpecStore, Versioned } from '../specs/spec-store.js';
+import type { EventLog } from '../events.js';
 import { DEFAULTS, type Labels, type ReplicaSpec, type VolumeOperation, type VolumeSpec, type VolumeState } from '../types.js';
 import { KeyedLock } from './keyed-lock.js';
 import type { Pools } from './pools.js';
@@ -41,9 +42,11 @@ export class Volumes {
   readonly #log: Logger;
   readonly #overcommit: number;
   readonly #pools: Pools;
+  readonly #events: EventLog | undefined;
 
-  constructor(deps: { specs: SpecStore; registry: Registry; clients: NodeClients; targets: Targets; pools: Pools; log: Logger; overcommit?: number }) {
+  constructor(deps: { specs: SpecStore; registry: Registry; clients: NodeClients; targets: Targets; pools: Pools; log: Logger; overcommit?: number; events?: EventLog }) {
     this.#pools = deps.pools;
+    this.#events = deps.events;
     this.#specs = deps.specs;
     this.#registry = deps.registry;
     this.#clients = deps.clients;
@@ -113,6 +116,7 @@ export class Volumes {
         throw error;
       }
       this.#log.info({ volume: spec.name, uuid, replicas: spec.replicaSet.map((r) => `${r.node}/${r.pool}`) }, 'volume created');
+      this.#events?.append('control', { kind: 'volume.created', volume: spec.name, uuid, replicas: spec.replicaSet.map((r) => r.node) });
       return this.view(record.spec);
     });
   }
@@ -201,6 +205,7 @@ export class Volumes {
     await this.#targets.forget(spec);
     await this.#specs.deleteVolume(spec.name, record.revision);
     this.#log.info({ volume: spec.name }, 'volume deleted');
+    this.#events?.append('control', { kind: 'volume.deleted', volume: spec.name, uuid: spec.uuid });
   }
 
   publish(name: string, options: { node?: string; port?: number; hosts?: string[]; failover?: boolean }): Promise<VolumeView> {
