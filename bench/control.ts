@@ -7,7 +7,6 @@
 // - one reconcile pass over 1,000 volumes (3 replicas each, thin, unpublished) on 3 nodes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +14,7 @@ import pino from 'pino';
 import { ControlClient } from '../src/control/client.js';
 import { ControlPlane } from '../src/control/control-plane.js';
 import { Engine } from '../src/index.js';
+import { freePort } from './processes.js';
 import { machine, publish } from './report.js';
 
 export interface ControlBenchOptions {
@@ -26,17 +26,6 @@ export interface ControlBenchOptions {
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const MiB = 1 << 20;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function startNode(dir: string, name: string, url: string, core: number): Promise<ChildProcess> {
   const [replica, target] = [await freePort(), await freePort()];

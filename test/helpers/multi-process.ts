@@ -1,21 +1,10 @@
 // For tests that run several engine processes: free loopback ports, and one lock so that
 // only one such test file runs its processes at a time (two cores are shared by all).
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** A port free now on 127.0.0.1 (the system's pick). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort, killAndRemove } from '../../bench/processes.js';
 
 const LOCK = join(tmpdir(), 'nodestor-control-cluster.lock');
 

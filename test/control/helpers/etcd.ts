@@ -1,9 +1,10 @@
 // A real etcd server (Debian's etcd-server; scripts/setup.mjs installs it) on loopback
 // ports with a temporary data directory, for the store suite and the control plane tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killAndRemove } from '../../helpers/multi-process.js';
 
 export interface EtcdServer {
   endpoint: string;
@@ -27,13 +28,7 @@ export async function startEtcd(): Promise<EtcdServer> {
   let err = '';
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const endpoint = `127.0.0.1:${client}`;
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = () => killAndRemove(child, dir);
   for (let i = 0; i < 200; i++) {
     try {
       const res = await fetch(`http://${endpoint}/health`);

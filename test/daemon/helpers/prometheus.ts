@@ -1,10 +1,10 @@
 // A real Prometheus server (Debian's `prometheus`; scripts/setup.mjs installs it) on a
 // loopback port with a temporary data directory, scraping the given targets every second.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../helpers/multi-process.js';
+import { freePort, killAndRemove } from '../../helpers/multi-process.js';
 
 export interface PrometheusServer {
   url: string;
@@ -24,13 +24,7 @@ export async function startPrometheus(targets: string[]): Promise<PrometheusServ
   let err = '';
   child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = () => killAndRemove(child, dir);
   for (let i = 0; i < 200; i++) {
     try {
       if ((await fetch(`${url}/-/ready`)).ok) {
