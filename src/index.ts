@@ -12,6 +12,7 @@ export {
   Subsystem,
   type SubsystemOptions,
   type SubsystemInfo,
+  type NvmfErrorCounts,
   type NamespaceOptions,
   type ListenerAddress,
   type AnaState,

@@ -257,6 +257,24 @@ Napi::Value ListNamespaces(const Napi::CallbackInfo& info) {
   });
 }
 
+// nvmfErrorCounts(engine) -> { protocol, headerDigest, dataDigest, hostRefused }: what
+// ended target connections or refused a host since the engine started.
+Napi::Value ErrorCounts(const Napi::CallbackInfo& info) {
+  JsEngine* js = running_engine(info);
+  if (!js) return info.Env().Undefined();
+  return js->control(info.Env(), [js](ControlRequest* r) {
+    auto counts = js->engine().nvmf().target().error_counts();
+    js->finish(r, Status::ok(), [counts](Napi::Env e) {
+      Napi::Object o = Napi::Object::New(e);
+      o.Set("protocol", static_cast<double>(counts[static_cast<size_t>(nvmf::TransportError::Protocol)]));
+      o.Set("headerDigest", static_cast<double>(counts[static_cast<size_t>(nvmf::TransportError::HeaderDigest)]));
+      o.Set("dataDigest", static_cast<double>(counts[static_cast<size_t>(nvmf::TransportError::DataDigest)]));
+      o.Set("hostRefused", static_cast<double>(counts[static_cast<size_t>(nvmf::TransportError::HostRefused)]));
+      return o;
+    });
+  });
+}
+
 // nvmfHostNqn() -> this process's default host NQN
 Napi::Value HostNqn(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), default_host_nqn()); }
 
@@ -276,6 +294,7 @@ void register_nvmf_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("nvmfList", Napi::Function::New(env, List));
   exports.Set("nvmfDiscover", Napi::Function::New(env, Discover));
   exports.Set("nvmfHostNqn", Napi::Function::New(env, HostNqn));
+  exports.Set("nvmfErrorCounts", Napi::Function::New(env, ErrorCounts));
   exports.Set("nvmfListNamespaces", Napi::Function::New(env, ListNamespaces));
 }
 

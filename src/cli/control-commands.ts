@@ -1,8 +1,10 @@
 // `nodestor control` runs a control plane; `nodestor get|create|scale|publish|unpublish|
 // delete` (volumes, pools, snapshots) drive one over its REST API (--control URL, default http://127.0.0.1:8080).
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ControlClient } from '../control/client.js';
+import { isRequestId } from '../request-context.js';
 import { formatBytes, render, table, type OutputFormat } from './table.js';
 
 interface VolumeView {
@@ -24,9 +26,15 @@ interface NodeEntry {
 
 const outputOption = () => new Option('-o, --output <format>', 'table | wide | json | yaml').choices(['table', 'wide', 'json', 'yaml']).default('table');
 
-function client(o: { control: string; tokenFile?: string }): ControlClient {
-  return new ControlClient(o.control, { ...(o.tokenFile ? { token: readFileSync(o.tokenFile, 'utf8').trim() } : {}) });
+/** One request id for the whole command: every line it causes, on every node, carries it. */
+function client(o: { control: string; tokenFile?: string; requestId?: string }): ControlClient {
+  return new ControlClient(o.control, { ...(o.tokenFile ? { token: readFileSync(o.tokenFile, 'utf8').trim() } : {}), requestId: o.requestId ?? randomUUID() });
 }
+
+const requestIdArgument = (text: string) => {
+  if (!isRequestId(text)) throw new InvalidArgumentError('1 to 128 letters, digits or ._:@/+=-');
+  return text;
+};
 
 const labelList = (text: string, previous: Record<string, string> = {}) => {
   const m = /^([^=]{1,63})=(.{0,63})$/.exec(text);
@@ -66,7 +74,10 @@ function volumesTable(volumes: VolumeView[], wide: boolean): string {
 
 export function registerControlCommands(program: Command): void {
   const withControl = (command: Command) =>
-    command.option('--control <url>', 'the control plane', process.env.NODESTOR_CONTROL ?? 'http://127.0.0.1:8080').option('--token-file <file>', 'the API token');
+    command
+      .option('--control <url>', 'the control plane', process.env.NODESTOR_CONTROL ?? 'http://127.0.0.1:8080')
+      .option('--token-file <file>', 'the API token')
+      .option('--request-id <id>', 'the id the control plane and the daemons log this command under (default: a new UUID)', requestIdArgument);
 
   const get = program.command('get').description('show nodes, pools, volumes or replicas');
   for (const kind of ['nodes', 'pools', 'volumes', 'replicas', 'volume-replica-topology']) {

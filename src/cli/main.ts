@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { Daemon } from '../daemon/daemon.js';
 import type { NexusInfoStore } from '../daemon/nexus-store.js';
 import { RpcClient } from '../rpc/client.js';
+import { isRequestId } from '../request-context.js';
 import { RpcError } from '../rpc/protocol.js';
 import { parseKeyValues, parseHostPort } from './args.js';
 import { registerControlCommands } from './control-commands.js';
@@ -124,6 +125,10 @@ program
   .option('--tcp <host:port>', 'TCP instead of the Unix socket', hostPort)
   .option('--token-file <file>', 'the token for TCP')
   .option('--rpc-timeout <seconds>', 'give up after this long', positive, 60)
+  .option('--request-id <id>', "the id the daemon logs this call under", (text: string) => {
+    if (!isRequestId(text)) throw new InvalidArgumentError('1 to 128 letters, digits or ._:@/+=-');
+    return text;
+  })
   .allowUnknownOption(true)
   .action(async (method: string, rest: string[], o) => {
     const params = parseKeyValues(rest);
@@ -135,7 +140,7 @@ program
       timeoutMs: o.rpcTimeout * 1000,
     });
     try {
-      const result = await client.call(method, params);
+      const result = await client.call(method, params, o.requestId ? { requestId: o.requestId } : {});
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     } catch (error) {
       if (error instanceof RpcError) {
@@ -193,5 +198,7 @@ program.parseAsync(process.argv).catch((error: Error & { code?: unknown }) => {
   // The control plane's errors carry their code (NoSpace, NotFound, ...): scripts match on it.
   const code = error.name === 'ControlError' && typeof error.code === 'string' ? `${error.code}: ` : '';
   process.stderr.write(`nodestor: ${code}${error.message}\n`);
+  const requestId = (error as { details?: { requestId?: unknown } }).details?.requestId;
+  if (typeof requestId === 'string') process.stderr.write(`nodestor: the control plane logged this as request ${requestId}\n`);
   process.exit(2);
 });

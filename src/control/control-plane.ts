@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { requestLogger } from '../request-context.js';
 import { startApi } from './api/server.js';
 import { EventLog } from './events.js';
 import { controlMetrics } from './metrics.js';
@@ -92,7 +93,8 @@ export class ControlPlane {
   }
 
   static async start(options: ControlPlaneOptions): Promise<ControlPlane> {
-    const log = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { component: 'control' } }, pino.destination({ dest: 2, sync: true }));
+    // Every line written for a management operation carries its request id.
+    const log = requestLogger(options.logger ?? pino({ level: options.logLevel ?? 'info', base: { component: 'control' } }, pino.destination({ dest: 2, sync: true })));
     const ownsStore = typeof options.store === 'string';
     const store = typeof options.store === 'string' ? await openStore(options.store) : options.store;
     const specs = new SpecStore(store);

@@ -1,7 +1,8 @@
 // The event stream: what the daemons emit (nexus child faulted, rebuild begun and ended,
 // pool created, host connected) and what the control plane decides (node online or
 // offline, volume created, degraded, online, faulted), each with an increasing id so a
-// reader resumes with ?since=<id>. The last `capacity` events are kept in memory.
+// reader resumes with ?since=<id>. The last `capacity` events are kept in memory only: the
+// ones from before a restart are gone.
 import { EventEmitter } from 'node:events';
 
 export interface ControlEvent {
@@ -16,7 +17,10 @@ export interface ControlEvent {
 export class EventLog {
   readonly #capacity: number;
   #events: ControlEvent[] = [];
-  #nextId = 1;
+  // Ids begin at the start time in microseconds, so a control plane started again issues
+  // ids above any it issued before (unless it made over 1,000 events a millisecond): a
+  // reader resuming with ?since= after a restart misses none of the new ones.
+  #nextId = Date.now() * 1000;
   readonly #emitter = new EventEmitter<{ event: [ControlEvent] }>();
 
   constructor(capacity = 10_000) {

@@ -70,6 +70,8 @@ export interface VolumeOperation {
   snapshot?: string;
   /** resize: the size being grown to (the spec keeps the old size until it is done). */
   sizeBytes?: number;
+  /** The request that began it: a control plane that finishes it logs under the same id. */
+  requestId?: string;
 }
 
 /** A snapshot of every healthy replica, taken with the volume's writes paused. */

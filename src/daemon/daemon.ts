@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import pino from 'pino';
+import { requestLogger } from '../request-context.js';
 import { Engine } from '../engine.js';
 import { MethodRegistry } from '../rpc/registry.js';
 import { RpcServer } from '../rpc/server.js';
@@ -97,7 +98,8 @@ export class Daemon {
   static async start(options: DaemonOptions): Promise<Daemon> {
     if (!options || typeof options.node !== 'string' || !/^[A-Za-z0-9._-]{1,63}$/.test(options.node))
       throw new RangeError('node must be 1-63 letters, digits, dots, dashes or underscores');
-    const log = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { node: options.node } }, pino.destination({ dest: 2, sync: true }));
+    // Every line written for a management operation carries its request id.
+    const log = requestLogger(options.logger ?? pino({ level: options.logLevel ?? 'info', base: { node: options.node } }, pino.destination({ dest: 2, sync: true })));
     const engine = await Engine.start({
       ...(options.cores ? { cores: options.cores } : {}),
       ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),

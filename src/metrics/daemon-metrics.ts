@@ -124,6 +124,18 @@ export function daemonMetrics(ctx: DaemonContext): Registry {
   collected(registry, 'gauge', 'nodestor_nvmf_io_queues', 'NVMe-oF I/O queue pairs per subsystem', ['node', 'subsystem'], async () =>
     (await subsystems()).map((s) => [{ node, subsystem: s.nqn }, s.controllerList.reduce((n, c) => n + c.ioQueues.length, 0)]),
   );
+  collected(registry, 'counter', 'nodestor_nvmf_errors_total', 'NVMe-oF target connections ended by an error, by cause, and hosts refused', ['node', 'kind'], async () => {
+    if (!open()) return [];
+    const counts = await engine.nvmf.errorCounts();
+    return (
+      [
+        ['protocol', counts.protocol],
+        ['header_digest', counts.headerDigest],
+        ['data_digest', counts.dataDigest],
+        ['host_refused', counts.hostRefused],
+      ] as const
+    ).map(([kind, value]) => [{ node, kind }, value]);
+  });
   collected(registry, 'gauge', 'nodestor_dma_reserved_bytes', 'DMA memory reserved at start', ['node'], () => (open() ? [[{ node }, engine.info().memory.reservedBytes]] : []));
   collected(registry, 'gauge', 'nodestor_dma_used_bytes', 'DMA memory in use', ['node'], () => (open() ? [[{ node }, engine.info().memory.usedBytes]] : []));
   return registry;

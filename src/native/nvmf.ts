@@ -25,6 +25,16 @@ export interface NativeDiscoveryEntry {
   portId: number;
 }
 
+/** What ended target connections (by cause) or refused a host, since the engine started. */
+export interface NvmfErrorCounts {
+  /** A malformed PDU or one out of sequence: the connection ended with a C2HTermReq. */
+  protocol: number;
+  headerDigest: number;
+  dataDigest: number;
+  /** Connect refused: the host is not on the subsystem's list. */
+  hostRefused: number;
+}
+
 /** The functions of js_nvmf.cc. */
 export interface NativeNvmfFunctions {
   /** NVMe-oF target (js_nvmf.cc); arguments validated by src/nvmf-target/. */
@@ -49,6 +59,7 @@ export interface NativeNvmfFunctions {
   nvmfList(engine: NativeEngine): Promise<NativeSubsystemInfo[]>;
   nvmfDiscover(engine: NativeEngine, address: string, port: number, hostNqn: string): Promise<NativeDiscoveryEntry[]>;
   nvmfHostNqn(): string;
+  nvmfErrorCounts(engine: NativeEngine): Promise<NvmfErrorCounts>;
   /** ListNamespaces: a subsystem's active NSIDs (a controller connects, identifies, goes). */
   nvmfListNamespaces(engine: NativeEngine, address: string, port: number, subnqn: string, hostNqn: string): Promise<number[]>;
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import { binding, type NativeDiscoveryEntry, type NativeEngine, type NativeSubsystemInfo } from '../binding.js';
+import { binding, type NativeDiscoveryEntry, type NativeEngine, type NativeSubsystemInfo, type NvmfErrorCounts } from '../binding.js';
 import { NodestorError, withCallerStack } from '../errors.js';
 import { requireInteger, requireOneOf, requireString } from '../validate.js';
 
@@ -47,6 +47,7 @@ const AnaStateCode: Record<AnaState, number> = { optimized: 1, non_optimized: 2,
 export type DiscoveryEntry = NativeDiscoveryEntry;
 
 export type SubsystemInfo = NativeSubsystemInfo;
+export type { NvmfErrorCounts };
 
 /** A host's controller on one of our subsystems came (connected: true) or went. */
 export interface HostConnectionEvent {
@@ -215,6 +216,14 @@ export class NvmfTarget extends EventEmitter<{ host: [HostConnectionEvent] }> {
     return withCallerStack('listSubsystems', undefined, async () => {
       this.#host.assertRunning('listSubsystems');
       return binding().nvmfList(this.#host.nativeHandle);
+    });
+  }
+
+  /** What ended host connections to this target, by cause, and hosts refused, since the engine started. */
+  errorCounts(): Promise<NvmfErrorCounts> {
+    return withCallerStack('errorCounts', undefined, async () => {
+      this.#host.assertRunning('errorCounts');
+      return binding().nvmfErrorCounts(this.#host.nativeHandle);
     });
   }
 

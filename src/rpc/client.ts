@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { connect as connectTcp, createConnection, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
+import { currentRequestId } from '../request-context.js';
 import { JsonFramer } from './framing.js';
 import { RpcError, type RpcErrorBody } from './protocol.js';
 
@@ -61,13 +62,18 @@ export class RpcClient extends EventEmitter<{ notification: [method: string, par
     });
   }
 
-  /** Calls `method`; rejects with an RpcError carrying the daemon's code, message and data. */
-  call<T = unknown>(method: string, params?: Record<string, unknown> | unknown[], options: { timeoutMs?: number } = {}): Promise<T> {
+  /**
+   * Calls `method`; rejects with an RpcError carrying the daemon's code, message and data.
+   * The call carries `options.requestId`, or the request id this code runs under.
+   */
+  call<T = unknown>(method: string, params?: Record<string, unknown> | unknown[], options: { timeoutMs?: number; requestId?: string } = {}): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('the connection to the daemon is closed'));
     const id = this.#nextId++;
     const request: Record<string, unknown> = { jsonrpc: '2.0', method, id };
     if (params !== undefined) request.params = params;
     if (this.#options.token !== undefined) request.token = this.#options.token;
+    const requestId = options.requestId ?? currentRequestId();
+    if (requestId !== undefined) request.request_id = requestId;
     return new Promise<T>((resolve, reject) => {
       const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs ?? 60_000;
       const timer = setTimeout(() => {

@@ -15,6 +15,8 @@ export interface RpcRequest {
   id?: RpcId;
   /** Over TCP: the daemon's token (compared in constant time). */
   token?: string;
+  /** Our extension: the management operation this call is part of, for the daemon's logs. */
+  request_id?: string;
 }
 
 export interface RpcErrorBody {

@@ -7,6 +7,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { createServer as createTlsServer } from 'node:tls';
 import { NodestorError } from '../errors.js';
 import { JsonFramer } from './framing.js';
+import { isRequestId, withRequestId } from '../request-context.js';
 import { errorBody, RpcCode, type RpcId, type RpcResponse } from './protocol.js';
 import type { MethodRegistry } from './registry.js';
 
@@ -182,10 +183,24 @@ export class RpcServer {
       this.#options.log.warn({ method: request.method }, 'RPC over TCP refused: token missing or wrong');
       return notification ? undefined : fail(RpcCode.unauthorized, 'Unauthorized: the token is missing or wrong');
     }
+    const requestId = request.request_id;
+    if (requestId !== undefined && !isRequestId(requestId))
+      return fail(RpcCode.invalidRequest, 'Invalid request: request_id must be 1 to 128 letters, digits or ._:@/+=-');
+    const invoke = () => this.#invoke(request.method as string, request.params, id, notification, context);
+    // The method's log lines, and the daemon's own, carry the caller's request id.
+    return requestId === undefined ? invoke() : withRequestId(requestId, invoke);
+  }
+
+  async #invoke(
+    method: string,
+    params: unknown,
+    id: RpcId,
+    notification: boolean,
+    context: { notify: (m: string, p: unknown) => void; onClose: (c: () => void) => void },
+  ): Promise<RpcResponse | undefined> {
     const started = process.hrtime.bigint();
-    const method = request.method;
     try {
-      const result = await this.#options.registry.call(method, request.params, { method, ...context });
+      const result = await this.#options.registry.call(method, params, { method, ...context });
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       this.#options.log.info({ rpc: method, id, ms: Math.round(ms * 1000) / 1000, ok: true }, 'rpc');
       return notification ? undefined : { jsonrpc: '2.0', id, result: result === undefined ? true : result };

@@ -105,7 +105,7 @@ describe('control plane: three nodes', () => {
     expect(nodes.split('\n')[0]).toMatch(/^ID\s+GRPC-ENDPOINT\s+STATUS$/);
     expect(nodes.split('\n').filter((l) => / Online$/.test(l))).toHaveLength(3);
 
-    const created = await cli('create', 'volume', 'vol2', '8MiB', '--replicas', '3', '-o', 'json');
+    const created = await cli('create', 'volume', 'vol2', '8MiB', '--replicas', '3', '-o', 'json', '--request-id', 'cli-create-vol2');
     const volume = JSON.parse(created) as Volume;
     expect(volume.spec).toMatchObject({ name: 'vol2', sizeBytes: 8 * MiB, replicas: 3, thin: false });
     const uri = (await cli('publish', 'volume', 'vol2', '--node', 'node-1')).trim();
@@ -118,10 +118,20 @@ describe('control plane: three nodes', () => {
     expect((await cli('get', 'volumes', 'vol2', '-o', 'yaml'))).toMatch(/^spec:\n {2}name: vol2\n/);
     await hostIo(uri, (8 * MiB) / 4096);
 
+    // The request id goes from the CLI through the control plane to each daemon's log.
+    const planeLines = c.lines.filter((l) => l.requestId === 'cli-create-vol2').map((l) => l.msg);
+    expect(planeLines).toContain('volume created');
+    expect(planeLines).toContain('api call');
+    for (const node of ['node-0', 'node-1', 'node-2']) {
+      const lines = c.nodes.get(node)!.process.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.filter((l) => l.rpc === 'replica_create').map((l) => l.requestId)).toEqual(['cli-create-vol2']);
+    }
+
     // Placement errors name what is missing: a 4th replica needs a 4th node, and 1 GiB fits nowhere.
     const tooMany = await run(process.execPath, [CLI, 'create', 'volume', 'v4', '8MiB', '--replicas', '4', '--control', c.plane.url]).catch((e: { stderr: string; code: number }) => e);
     expect(tooMany).toMatchObject({ code: 2 });
     expect((tooMany as { stderr: string }).stderr).toMatch(/^nodestor: NotEnoughNodes: 4 replica\(s\) need 4 distinct eligible node\(s\); 3 found/);
+    expect((tooMany as { stderr: string }).stderr).toMatch(/\nnodestor: the control plane logged this as request [0-9a-f-]{36}\n$/);
     await expect(c.api.request('POST', '/v0/volumes', { name: 'big', sizeBytes: 1024 * MiB, replicas: 1 })).rejects.toMatchObject({ code: 'NoSpace', details: { httpStatus: 409, needed: 1 } });
     await expect(c.api.request('POST', '/v0/volumes', { name: 'bad name!', sizeBytes: MiB, replicas: 1 })).rejects.toMatchObject({ code: 'InvalidArgument', details: { httpStatus: 400 } });
     expect(await cli('delete', 'volume', 'vol2')).toBe('volume vol2 deleted\n');

@@ -1,9 +1,15 @@
 // The daemon's /metrics: values read from the engine's statistics match the I/O the test
-// did exactly (ops, bytes, the latency histogram's count), pool and replica sizes match
-// the SDK's, and `promtool check metrics` accepts the output.
+// did exactly (ops, bytes, the latency histogram's count, NVMe-oF errors), pool and
+// replica sizes match the SDK's, and `promtool check metrics` accepts the output. Then a
+// real Prometheus scrapes the daemon and a control plane, and every query of the Grafana
+// dashboard runs against it.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, inProcessDaemon } from './helpers/daemon.js';
+import { ControlPlane } from '../../src/control/control-plane.js';
+import { cleanup, inProcessDaemon, memoryLogger } from './helpers/daemon.js';
 import { startPrometheus } from './helpers/prometheus.js';
 
 type Setup = Awaited<ReturnType<typeof inProcessDaemon>>;
@@ -12,6 +18,8 @@ beforeAll(async () => {
   s = await inProcessDaemon({ metrics: { host: '127.0.0.1', port: 0 } });
 });
 afterAll(cleanup);
+
+const scrape = async (port: number) => parse(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
 
 /** Parses the text exposition into `name{labels}` -> value. */
 function parse(text: string): Map<string, number> {
@@ -71,29 +79,84 @@ describe('daemon metrics', () => {
     expect((await fetch(`http://127.0.0.1:${s.daemon.metricsPort}/other`)).status).toBe(404);
   });
 
-  it('a real Prometheus scraping every second sees the counters grow by exactly the I/O done, and the pool bytes', async () => {
-    const prometheus = await startPrometheus([`127.0.0.1:${s.daemon.metricsPort}`]);
+  it('counts NVMe-oF connections ended by a malformed PDU and hosts refused, by cause', async () => {
+    const host = 'nqn.2019-05.io.nodestor:metrics-allowed';
+    const shared = await s.client.call<{ uuid: string }>('replica_create', { pool: 'p0', name: 'shared', size_bytes: 1 << 20, share: false, thin: true });
+    const uri = await s.client.call<string>('replica_share', { uuid: shared.uuid, allowed_hosts: [host] });
+    const { hostname, port } = new URL(uri);
+    const errors = async () => {
+      const m = await scrape(s.daemon.metricsPort!);
+      return Object.fromEntries(['protocol', 'header_digest', 'data_digest', 'host_refused'].map((k) => [k, m.get(`nodestor_nvmf_errors_total{node="test",kind="${k}"}`)]));
+    };
+    expect(await errors()).toEqual({ protocol: 0, header_digest: 0, data_digest: 0, host_refused: 0 });
+    // A PDU of an unknown type: the target answers C2HTermReq and closes.
+    await new Promise<void>((resolve, reject) => {
+      const socket = connectTcp(Number(port), hostname, () => socket.write(Buffer.from([0x42, 0, 8, 0, 8, 0, 0, 0])));
+      socket.on('data', () => undefined);
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    // A host not on the list is refused at Connect.
+    await expect(s.daemon.context.engine.createBdev(`${uri}?hostnqn=${encodeURIComponent('nqn.2019-05.io.nodestor:stranger')}&name=stranger`)).rejects.toThrow();
+    expect(await errors()).toEqual({ protocol: 1, header_digest: 0, data_digest: 0, host_refused: 1 });
+    await s.client.call('replica_destroy', { uuid: shared.uuid });
+  });
+
+  it('a real Prometheus scraping the daemon and a control plane sees the counters grow by exactly the I/O done, and runs every dashboard query', async () => {
+    const plane = await ControlPlane.start({ store: `embedded:${join(s.dir, 'control')}`, listen: { host: '127.0.0.1', port: 0 }, logger: memoryLogger().logger });
+    const planeTarget = new URL(plane.url).host;
+    const prometheus = await startPrometheus([`127.0.0.1:${s.daemon.metricsPort}`, planeTarget]);
     try {
       const nexus = s.daemon.context.engine.getNexus('vol')!;
-      const ops = async () => (await prometheus.query('nodestor_volume_write_ops_total{volume="vol"}'))[0]?.value;
-      const before = await until(ops);
-      // Writes while Prometheus scrapes: exactly 25 more.
+      const value = (expr: string) => async () => (await prometheus.query(expr))[0]?.value;
+      const writes = value('nodestor_volume_write_ops_total{volume="vol"}');
+      const reads = value('nodestor_volume_read_ops_total{volume="vol"}');
+      const [writesBefore, readsBefore] = [await until(writes), await until(reads)];
+      // I/O while Prometheus scrapes: exactly 25 more writes and 12 more reads.
       for (let i = 0; i < 25; i++) await nexus.bdev.write(i * 4096, Buffer.alloc(4096, 0x42));
-      await until(async () => ((await ops()) === before + 25 ? true : undefined));
-      const bytes = (await prometheus.query('nodestor_volume_write_bytes_total{volume="vol"}'))[0]!.value;
-      expect(bytes).toBe((before + 25) * 4096);
+      for (let i = 0; i < 12; i++) await nexus.bdev.read(i * 4096, 4096);
+      await until(async () => ((await writes()) === writesBefore + 25 && (await reads()) === readsBefore + 12 ? true : undefined));
+      expect(await value('nodestor_volume_write_bytes_total{volume="vol"}')()).toBe((writesBefore + 25) * 4096);
+      expect(await value('nodestor_volume_read_bytes_total{volume="vol"}')()).toBe(7 * 8192 + 12 * 4096);
       const pool = s.daemon.context.engine.getPool('p0')!;
       await pool.refresh();
-      expect((await prometheus.query('nodestor_pool_used_size_bytes{pool="p0"}'))[0]!.value).toBe(pool.usedBytes);
+      expect(await value('nodestor_pool_used_size_bytes{pool="p0"}')()).toBe(pool.usedBytes);
       // The histogram works in PromQL: a p99 under a second.
       const p99 = (await prometheus.query('histogram_quantile(0.99, nodestor_volume_write_latency_seconds_bucket{volume="vol"})'))[0]!.value;
       expect(p99).toBeGreaterThan(0);
       expect(p99).toBeLessThan(1);
+      // The control plane is scraped too: its reconcile passes count up.
+      expect(await until(async () => ((await value('nodestor_control_reconcile_passes_total')()) ?? 0) > 0 || undefined)).toBe(true);
+
+      // Every query of the dashboard is valid PromQL, and every metric it names exists.
+      const dashboard = JSON.parse(readFileSync(new URL('../../dashboards/nodestor.json', import.meta.url), 'utf8')) as {
+        panels: { title: string; targets?: { expr: string }[] }[];
+        templating: { list: { name: string; definition?: string }[] };
+      };
+      const expressions = [
+        ...dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((t) => t.expr)),
+        ...dashboard.templating.list.flatMap((v) => (v.definition ? [/^label_values\((.*), \w+\)$/.exec(v.definition)![1]!] : [])),
+      ];
+      expect(expressions.length).toBeGreaterThan(20);
+      const exposed = new Set([...(await fetchText(`http://127.0.0.1:${s.daemon.metricsPort}/metrics`)).matchAll(/^# TYPE (\S+)/gm), ...(await fetchText(`${plane.url}/metrics`)).matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]!));
+      for (const expr of expressions) {
+        for (const [, name] of expr.matchAll(/\b(nodestor_[a-z_]+?)(?:_bucket)?\b/g)) expect(exposed, `${name} in ${expr}`).toContain(name!);
+        const query = expr.replaceAll('$__rate_interval', '1m').replace(/\$(node|pool|volume)/g, '.*');
+        await prometheus.query(query); // throws unless Prometheus answers success
+      }
+      // A panel that must show data here does: volume IOPS for 'vol'.
+      const iops = dashboard.panels.find((p) => p.title === 'Volume IOPS')!.targets![1]!.expr.replaceAll('$__rate_interval', '1m').replace(/\$(node|pool|volume)/g, '.*');
+      expect((await prometheus.query(iops)).map((r) => r.metric.volume)).toEqual(['vol']);
     } finally {
       await prometheus.stop();
+      await plane.stop();
     }
   });
 });
+
+async function fetchText(url: string): Promise<string> {
+  return (await fetch(url)).text();
+}
 
 /** Polls until `probe` gives a value (Prometheus scrapes every second). */
 async function until<T>(probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {

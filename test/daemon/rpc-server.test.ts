@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RpcClient } from '../../src/rpc/client.js';
 import { JsonFramer } from '../../src/rpc/framing.js';
 import { MethodRegistry } from '../../src/rpc/registry.js';
+import { requestLogger, withRequestId } from '../../src/request-context.js';
 import { RpcServer } from '../../src/rpc/server.js';
 import { cleanup, memoryLogger, tempDir } from './helpers/daemon.js';
 
@@ -38,10 +39,10 @@ function registry(): { registry: MethodRegistry; calls: string[] } {
 async function server(options: { tcp?: { host: string; port: number }; token?: string } = {}) {
   const dir = tempDir();
   const { registry: r, calls } = registry();
-  const { logger } = memoryLogger();
-  const srv = await RpcServer.listen({ registry: r, log: logger, socketPath: join(dir, 'rpc.sock'), ...options });
+  const { logger, lines } = memoryLogger();
+  const srv = await RpcServer.listen({ registry: r, log: requestLogger(logger), socketPath: join(dir, 'rpc.sock'), ...options });
   servers.push(srv);
-  return { srv, path: join(dir, 'rpc.sock'), calls, dir };
+  return { srv, path: join(dir, 'rpc.sock'), calls, dir, lines };
 }
 
 /** A raw connection that collects complete JSON replies. */
@@ -115,6 +116,25 @@ describe('RPC server', () => {
     await c.closed;
     other.socket.write('{"jsonrpc":"2.0","method":"echo","params":{"value":"other"},"id":1}');
     expect(await other.next()).toEqual([{ jsonrpc: '2.0', id: 1, result: 'other' }]);
+  });
+
+  it("logs a call under the caller's request_id, from the client's option or its context, and refuses a malformed one", async () => {
+    const { path, lines } = await server();
+    const client = await RpcClient.connect({ socketPath: path });
+    try {
+      expect(await client.call('echo', { value: 'a' }, { requestId: 'req-option-1' })).toBe('a');
+      expect(await withRequestId('req-context-2', () => client.call('echo', { value: 'b' }))).toBe('b');
+      expect(await client.call('echo', { value: 'c' })).toBe('c');
+      const rpcLines = lines.filter((l) => l.msg === 'rpc').map((l) => l.requestId);
+      expect(rpcLines).toEqual(['req-option-1', 'req-context-2', undefined]);
+    } finally {
+      client.close();
+    }
+    const c = await raw(path);
+    c.socket.write('{"jsonrpc":"2.0","method":"echo","id":1,"request_id":42}{"jsonrpc":"2.0","method":"echo","id":2,"request_id":"has space"}');
+    const replies = (await c.next(2)) as { id: number; error: { code: number; message: string } }[];
+    expect(replies.map((r) => [r.id, r.error.code])).toEqual([[1, -32600], [2, -32600]]);
+    expect(replies[0]!.error.message).toBe('Invalid request: request_id must be 1 to 128 letters, digits or ._:@/+=-');
   });
 
   it('refuses a request over 1 MiB, survives a client that leaves mid-request', async () => {

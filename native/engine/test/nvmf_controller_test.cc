@@ -20,7 +20,8 @@ struct Harness {
   std::vector<uint8_t> out;  // answers not yet read, gathered from conn.output()
   PduReader reader;
 
-  Harness() {
+  // `digests`: what the ICReq asks for (bit 0 header, bit 1 data); the target grants both.
+  explicit Harness(uint8_t digests = 0) {
     SubsystemOptions sub;
     sub.nqn = "nqn.2026-11.io.nodestor:test";
     sub.hosts = {"nqn.2026-11.io.nodestor:allowed"};
@@ -32,10 +33,13 @@ struct Harness {
     EXPECT_TRUE(target.add_namespace(sub.nqn, e, &nsid).is_ok());
     EXPECT_EQ(nsid, 1u);
     std::vector<uint8_t> ic(kICLength, 0);
+    ic[11] = digests;
     send(build_pdu(PduType::ICReq, 0, ic, nullptr, 0));
     Pdu resp;
     EXPECT_TRUE(next(&resp) && resp.type == PduType::ICResp);
+    reader.set_digests(digests & 1, digests & 2);
   }
+  uint64_t errors(TransportError kind) const { return target.error_counts()[static_cast<size_t>(kind)]; }
   void send(const std::vector<uint8_t>& pdu) { conn.receive(pdu.data(), pdu.size()); }
   bool next(Pdu* p) {
     std::vector<uint8_t> fresh = conn.output().take();
@@ -225,4 +229,47 @@ NDS_TEST(nvmf_controller_effects_log_lists_exactly_the_commands_served) {
   h.command(0x18, 5, 0, 0, 0, 0);  // Keep Alive
   EXPECT_EQ(h.status(), 0x0000);
   EXPECT_TRUE(!h.conn.closed());
+}
+
+// What ends a connection, or refuses a host, is counted by cause (the daemon's
+// nodestor_nvmf_errors_total): each harness has a target of its own.
+NDS_TEST(nvmf_controller_counts_connection_errors_by_cause) {
+  const std::string sub = "nqn.2026-11.io.nodestor:test";
+  Harness malformed;
+  malformed.send({0x42, 0, 8, 0, 8, 0, 0, 0});  // PDU type 0x42
+  EXPECT_TRUE(malformed.conn.closed());
+  EXPECT_EQ(malformed.errors(TransportError::Protocol), 1u);
+  EXPECT_EQ(malformed.errors(TransportError::HeaderDigest) + malformed.errors(TransportError::DataDigest) +
+                malformed.errors(TransportError::HostRefused),
+            0u);
+
+  Harness refused;
+  refused.connect(sub, "nqn.2026-11.io.nodestor:stranger");
+  EXPECT_EQ(refused.status(), 0x0184);  // the connection stays; the host was refused
+  EXPECT_TRUE(!refused.conn.closed());
+  EXPECT_EQ(refused.errors(TransportError::HostRefused), 1u);
+  EXPECT_EQ(refused.errors(TransportError::Protocol), 0u);
+
+  // Header digest: a Keep Alive capsule whose CRC32C is off by one bit.
+  Harness header(0x3);
+  std::vector<uint8_t> h(kCapsuleCmdHeaderLength, 0);
+  h[8] = 0x18;
+  auto bad_header = build_pdu(PduType::CapsuleCmd, kFlagHeaderDigest | kFlagDataDigest, h, nullptr, 0);
+  bad_header[kCapsuleCmdHeaderLength] ^= 0x01;
+  header.send(bad_header);
+  Pdu p;
+  EXPECT_TRUE(header.next(&p) && p.type == PduType::C2HTermReq);
+  EXPECT_EQ(p.u16(8), static_cast<uint16_t>(FatalError::HeaderDigestError));
+  EXPECT_EQ(header.errors(TransportError::HeaderDigest), 1u);
+  EXPECT_EQ(header.errors(TransportError::Protocol), 0u);
+
+  // Data digest: in-capsule data whose CRC32C does not match.
+  Harness data(0x3);
+  std::vector<uint8_t> payload(64, 0x5a);
+  auto bad_data = build_pdu(PduType::CapsuleCmd, kFlagHeaderDigest | kFlagDataDigest, h, payload.data(), 64);
+  bad_data.back() ^= 0x80;
+  data.send(bad_data);
+  EXPECT_TRUE(data.conn.closed());
+  EXPECT_EQ(data.errors(TransportError::DataDigest), 1u);
+  EXPECT_EQ(data.errors(TransportError::HeaderDigest) + data.errors(TransportError::Protocol), 0u);
 }

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { isRequestId, newRequestId, withRequestId } from '../../request-context.js';
 import { ControlError } from '../errors.js';
 import { registerEventRoutes } from './routes-events.js';
 import { registerNodeRoutes } from './routes-nodes.js';
@@ -28,9 +29,24 @@ export async function startApi(services: ApiServices, options: { host: string; p
   // Our own log lines (one per change, with its request id), not fastify's per request.
   const log = options.log.child({ component: 'api' });
   // An unknown field is refused by name, not dropped (fastify's default drops it).
-  const app = Fastify({ logger: false, bodyLimit: 1 << 20, ajv: { customOptions: { removeAdditional: false } } });
+  // The caller's x-request-id (the CLI sends one) names the request, or a new one does.
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1 << 20,
+    ajv: { customOptions: { removeAdditional: false } },
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return isRequestId(given) ? given : newRequestId();
+    },
+  });
   await app.register(swagger, {
     openapi: { info: { title: 'nodestor control plane', version: '0' } },
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    const given = request.headers['x-request-id'];
+    if (given !== undefined && !isRequestId(given))
+      return reply.code(400).send({ code: 'InvalidArgument', message: 'x-request-id must be 1 to 128 letters, digits or ._:@/+=-', details: {} });
   });
   if (options.token !== undefined) {
     const token = options.token;
@@ -40,18 +56,21 @@ export async function startApi(services: ApiServices, options: { host: string; p
       if (!sameToken(given, token)) return reply.code(401).send({ code: 'Unauthorized', message: 'a valid Bearer token is required', details: {} });
     });
   }
+  // After the body is parsed (a stream's callbacks would lose the context), the handler
+  // and every daemon call it makes run under the request's id.
+  app.addHook('preHandler', (request, _reply, done) => withRequestId(request.id, done));
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof ControlError) return reply.code(error.httpStatus).send({ code: error.code, message: error.message, details: error.details });
     const e = error as { validation?: unknown; statusCode?: number; message: string };
     if (e.validation) return reply.code(400).send({ code: 'InvalidArgument', message: e.message, details: { validation: e.validation } });
     if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ code: 'InvalidArgument', message: e.message, details: {} });
-    log.error({ requestId: request.headers['x-request-id'] ?? request.id, error: e.message }, 'request failed');
+    log.error({ requestId: request.id, error: e.message }, 'request failed');
     return reply.code(500).send({ code: 'Internal', message: e.message, details: {} });
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ code: 'NotFound', message: `no route ${request.method} ${request.url}`, details: {} }));
   app.addHook('onResponse', async (request, reply) => {
     if (request.method !== 'GET' && !request.url.includes('/heartbeat'))
-      log.info({ requestId: request.headers['x-request-id'] ?? request.id, method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'api call');
+      log.info({ requestId: request.id, method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'api call');
   });
   registerNodeRoutes(app, services);
   registerVolumeRoutes(app, services);

@@ -3,6 +3,7 @@
 // when an event asks for a pass, only while this control plane leads (a standby only
 // refreshes its view), and counts the passes and their time.
 import type { Logger } from 'pino';
+import { newRequestId, withRequestId } from '../../request-context.js';
 import type { SpecStore } from '../specs/spec-store.js';
 
 /**
@@ -71,7 +72,8 @@ export class ReconcileRunner {
       return this.#running;
     }
     clearTimeout(this.#timer);
-    this.#running = this.#pass().finally(() => {
+    // A pass is one request: the RPCs it makes, and their lines on the nodes, share an id.
+    this.#running = withRequestId(newRequestId('reconcile'), () => this.#pass()).finally(() => {
       this.#running = undefined;
       if (this.#again) {
         this.#again = false;

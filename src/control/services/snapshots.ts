@@ -9,6 +9,7 @@ import { nodeErrorCode, type NodeClients } from '../registry/node-clients.js';
 import type { Registry } from '../registry/registry.js';
 import type { Versioned } from '../specs/spec-store.js';
 import type { ReplicaSpec, SnapshotSpec, VolumeSpec } from '../types.js';
+import { beginOperation } from './operation.js';
 import { replicaStatus, targetNexus } from './volume-state.js';
 import type { Volumes } from './volumes.js';
 
@@ -40,7 +41,7 @@ export class Snapshots {
         throw new ControlError('NodeOffline', `volume ${volume}: its target on node ${spec.target.node} is not reachable; writes cannot be paused`, { volume });
       const healthy = spec.replicaSet.filter((r) => r.uuid && replicaStatus(this.registry, spec, r) === 'Online');
       if (healthy.length === 0) throw new ControlError('Conflict', `volume ${volume} has no healthy replica to snapshot`, { volume });
-      record = await this.volumes.save(record, { ...spec, operation: { kind: 'snapshot', startedAt: Date.now(), snapshot } });
+      record = await this.volumes.save(record, { ...spec, operation: beginOperation('snapshot', { snapshot }) });
       const made: SnapshotSpec['replicas'] = [];
       if (spec.target) await this.clients.call(spec.target.node, 'nexus_pause_writes', { name: spec.uuid });
       try {
@@ -50,7 +51,7 @@ export class Snapshots {
         }
       } catch (error) {
         for (const m of made) await this.#deleteLvol(m.node, m.uuid);
-        await this.#clearOperation(record, spec.target?.node);
+        await this.#clearOperation(record.spec.name);
         throw error;
       } finally {
         if (spec.target) await this.#resume(spec);
@@ -81,8 +82,9 @@ export class Snapshots {
     }
   }
 
-  async #clearOperation(record: Versioned<VolumeSpec>, _target: string | undefined): Promise<void> {
-    const current = (await this.volumes.require(record.spec.name)) ?? record;
+  /** Removes the snapshot operation from the volume's current spec (it may have been saved since). */
+  async #clearOperation(volume: string): Promise<void> {
+    const current = await this.volumes.require(volume);
     const done = structuredClone(current.spec);
     delete done.operation;
     await this.volumes.save(current, done);
@@ -94,7 +96,6 @@ export class Snapshots {
     const name = spec.operation!.snapshot!;
     if (spec.target && this.registry.online(spec.target.node)) await this.#resume(spec);
     for (const r of spec.replicaSet) if (this.registry.online(r.node)) await this.#deleteLvol(r.node, `${r.pool}/${snapshotLvol(r, name)}`);
-    await this.#clearOperation(record, spec.target?.node);
+    await this.#clearOperation(record.spec.name);
   }
-
 }

@@ -12,7 +12,11 @@ import type { SpecStore, Versioned } from '../specs/spec-store.js';
 import type { EventLog } from '../events.js';
 import { DEFAULTS, type Labels, type ReplicaSpec, type VolumeOperation, type VolumeSpec, type VolumeState } from '../types.js';
 import { KeyedLock } from './keyed-lock.js';
+import { beginOperation } from './operation.js';
 import type { Pools } from './pools.js';
+
+/** What placement needs of the pools: a refresh, then their capacities. */
+export type PlacementPools = Pick<Pools, 'list' | 'placementPools'>;
 import type { Targets } from './targets.js';
 import { childOf, replicaStatus, targetNexus, volumeState } from './volume-state.js';
 
@@ -41,10 +45,10 @@ export class Volumes {
   readonly #targets: Targets;
   readonly #log: Logger;
   readonly #overcommit: number;
-  readonly #pools: Pools;
+  readonly #pools: PlacementPools;
   readonly #events: EventLog | undefined;
 
-  constructor(deps: { specs: SpecStore; registry: Registry; clients: NodeClients; targets: Targets; pools: Pools; log: Logger; overcommit?: number; events?: EventLog }) {
+  constructor(deps: { specs: SpecStore; registry: Registry; clients: NodeClients; targets: Targets; pools: PlacementPools; log: Logger; overcommit?: number; events?: EventLog }) {
     this.#pools = deps.pools;
     this.#events = deps.events;
     this.#specs = deps.specs;
@@ -105,7 +109,7 @@ export class Volumes {
         faultedChildWaitMs: request.faultedChildWaitMs ?? DEFAULTS.faultedChildWaitMs,
         ...(request.ioTimeoutMs !== undefined ? { ioTimeoutMs: request.ioTimeoutMs } : {}),
         replicaSet: placements.map((p, i) => ({ name: `${uuid}-${i}`, node: p.node, pool: p.pool })),
-        operation: { kind: 'create', startedAt: Date.now() },
+        operation: beginOperation('create'),
       };
       let record: Versioned<VolumeSpec> = { spec, revision: await this.#specs.putVolume(spec, 0) };
       try {
@@ -186,7 +190,7 @@ export class Volumes {
     return this.lock.run(name, async () => {
       let record = await this.#specs.getVolume(name);
       if (!record) return; // deleting twice is fine
-      record = await this.save(record, { ...record.spec, operation: { kind: 'delete', startedAt: Date.now() } });
+      record = await this.save(record, { ...record.spec, operation: beginOperation('delete') });
       await this.finishDelete(record);
     });
   }
@@ -219,7 +223,7 @@ export class Volumes {
       const node = options.node ?? spec.target?.node ?? this.#defaultTargetNode(spec);
       if (!this.#registry.node(node)) throw new ControlError('NotFound', `node ${node} is not registered`, { node });
       const target = { node, ...(options.port !== undefined ? { port: options.port } : {}), ...(options.hosts ? { hosts: options.hosts } : {}), ...(options.failover ? { failover: true } : {}) };
-      record = await this.save(record, { ...spec, target, operation: { kind: 'publish', startedAt: Date.now() } });
+      record = await this.save(record, { ...spec, target, operation: beginOperation('publish') });
       const uri = await this.#targets.publish(record.spec, node, target);
       const done = { ...record.spec, target: { ...target, uri } };
       delete done.operation;
@@ -239,7 +243,7 @@ export class Volumes {
     return this.lock.run(name, async () => {
       let record = await this.require(name);
       if (!record.spec.target) return this.view(record.spec);
-      record = await this.save(record, { ...record.spec, operation: { kind: 'unpublish', startedAt: Date.now() } });
+      record = await this.save(record, { ...record.spec, operation: beginOperation('unpublish') });
       if (!this.#registry.online(record.spec.target!.node))
         throw new ControlError('NodeOffline', `node ${record.spec.target!.node} is offline; its nexus cannot be shut down now`, { node: record.spec.target!.node });
       await this.#targets.destroy(record.spec, record.spec.target!.node);
@@ -266,7 +270,7 @@ export class Volumes {
         const short = spec.replicaSet.filter((r) => this.#registry.poolState(r.node, r.pool).availableBytes < sizeBytes - spec.sizeBytes);
         if (short.length) throw new ControlError('NoSpace', `volume ${name}: pool(s) ${short.map((r) => `${r.node}/${r.pool}`).join(', ')} cannot take ${sizeBytes - spec.sizeBytes} more bytes`, { volume: name });
       }
-      record = await this.save(record, { ...spec, operation: { kind: 'resize', startedAt: Date.now(), sizeBytes } });
+      record = await this.save(record, { ...spec, operation: beginOperation('resize', { sizeBytes }) });
       return this.view((await this.finishResize(record)).spec);
     });
   }
@@ -316,7 +320,7 @@ export class Volumes {
     const index = Math.max(-1, ...spec.replicaSet.map((r) => Number(r.name.slice(spec.uuid.length + 1)))) + 1;
     const replica: ReplicaSpec = { name: `${spec.uuid}-${index}`, node: placement!.node, pool: placement!.pool };
     spec.replicaSet.push(replica);
-    spec.operation = { kind: 'scale', startedAt: Date.now(), replica: replica.name };
+    spec.operation = beginOperation('scale', { replica: replica.name });
     record = await this.save(record, spec);
     return this.finishAddReplica(record, replica.name);
   }

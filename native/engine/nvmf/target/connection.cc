@@ -65,8 +65,11 @@ void Connection::teardown_controller() {
   target_.drop_controller_locked(ctrl_->cntlid);
 }
 
-void Connection::terminate(FatalError status, uint32_t field, std::string reason) {
+void Connection::terminate(FatalError status, uint32_t field, std::string reason, bool data_digest) {
   if (closed_) return;
+  target_.count_error(data_digest                              ? TransportError::DataDigest
+                      : status == FatalError::HeaderDigestError ? TransportError::HeaderDigest
+                                                                : TransportError::Protocol);
   uint8_t header[kDataHeaderLength] = {};
   put16(header + 8, static_cast<uint16_t>(status));
   put32(header + 10, field);
@@ -84,7 +87,10 @@ void Connection::process() {
   in_process_ = true;
   PduView pdu;
   while (!closed_ && reader_.next_view(&pdu)) handle(pdu);
-  if (!closed_ && reader_.error()) terminate(reader_.error()->status, reader_.error()->field_offset, reader_.error()->message);
+  if (!closed_ && reader_.error()) {
+    const PduError& e = *reader_.error();
+    terminate(e.status, e.field_offset, e.message, e.data_digest);
+  }
   in_process_ = false;
 }
 
@@ -205,7 +211,10 @@ void Connection::connect(const uint8_t* sqe, const uint8_t* data, uint32_t data_
     bool listening = sub && std::any_of(sub->listeners.begin(), sub->listeners.end(),
                                         [&](const SubsystemListener& l) { return l.address == via_; });
     if (!listening) return respond(cid, kConnectInvalidParameters | kDoNotRetry, (256u << 16) | 1);
-    if (!Target::host_allowed(*sub, hostnqn)) return respond(cid, kConnectInvalidHost | kDoNotRetry);
+    if (!Target::host_allowed(*sub, hostnqn)) {
+      target_.count_error(TransportError::HostRefused);
+      return respond(cid, kConnectInvalidHost | kDoNotRetry);
+    }
   }
   if (qid == 0) {
     ctrl_ = target_.create_controller_locked(sub, hostnqn, via_);

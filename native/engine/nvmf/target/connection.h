@@ -133,7 +133,7 @@ class Connection {
   // `pool_buffer` (holding `data`) passes to the output stream: sent without a copy.
   void send_data(uint16_t cid, const uint8_t* data, uint32_t length, void* pool_buffer = nullptr,
                  uint32_t pool_buffer_length = 0);
-  void terminate(FatalError status, uint32_t field, std::string reason);
+  void terminate(FatalError status, uint32_t field, std::string reason, bool data_digest = false);
   uint8_t digest_flags(bool with_data) const;
   void output_added();
   void teardown_controller();

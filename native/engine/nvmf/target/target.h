@@ -125,8 +125,20 @@ struct SubsystemInfo {
   std::vector<ControllerSummary> controller_list;
 };
 
+// What ended a connection or refused a host, counted for the daemon's metrics.
+enum class TransportError : uint8_t { Protocol, HeaderDigest, DataDigest, HostRefused };
+constexpr size_t kTransportErrorKinds = 4;
+
 class Target {
  public:
+  // ---- error counts (any thread; relaxed: they are statistics) ----
+  void count_error(TransportError kind) { errors_[static_cast<size_t>(kind)].fetch_add(1, std::memory_order_relaxed); }
+  std::array<uint64_t, kTransportErrorKinds> error_counts() const {
+    std::array<uint64_t, kTransportErrorKinds> out{};
+    for (size_t i = 0; i < kTransportErrorKinds; ++i) out[i] = errors_[i].load(std::memory_order_relaxed);
+    return out;
+  }
+
   // Told when a host's controller comes (connected) and goes, on the connection's thread
   // and under the target's mutex: it must not call back into the target.
   using ControllerHook = std::function<void(const std::string& subnqn, const std::string& hostnqn, uint16_t cntlid, bool connected)>;
@@ -176,6 +188,7 @@ class Target {
   void notify_locked(const std::function<bool(const Controller&)>& which, AsyncEvent event, uint32_t nsid = 0);
   void fail_locked(const std::function<bool(const Controller&)>& which);
 
+  std::array<std::atomic<uint64_t>, kTransportErrorKinds> errors_{};
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Subsystem>> subsystems_;
   std::map<uint16_t, std::shared_ptr<Controller>> controllers_;

@@ -103,7 +103,10 @@ bool PduReader::next_view(PduView* out) {
   bool hdgst = flags & kFlagHeaderDigest, ddgst = flags & kFlagDataDigest;
   if (is_ic && (hdgst || ddgst || plen != kICLength || pdo != 0))
     return fail(FatalError::InvalidHeaderField, 1, "ICReq/ICResp must be 128 bytes without digests");
-  if (!is_ic && hdgst != expect_header_digest_)
+  // TermReqs carry no digests whatever was negotiated (SPDK sends them so): the peer
+  // may be ending the connection because the digests themselves went wrong.
+  const bool is_term = type == static_cast<uint8_t>(PduType::H2CTermReq) || type == static_cast<uint8_t>(PduType::C2HTermReq);
+  if (!is_ic && !is_term && hdgst != expect_header_digest_)
     return fail(FatalError::InvalidHeaderField, 1, hdgst ? "header digest present but not negotiated" : "header digest missing");
   uint32_t header_end = hlen + (hdgst ? kDigestLength : 0);
   if (plen < header_end || plen > (16u << 20) + 4096)
@@ -111,8 +114,7 @@ bool PduReader::next_view(PduView* out) {
   bool has_data = plen > header_end;
   if (has_data && !may_have_data)
     return fail(FatalError::InvalidHeaderField, 4, std::string(pdu_type_name(static_cast<PduType>(type))) + " carries no data");
-  if (has_data && !is_ic && type != static_cast<uint8_t>(PduType::H2CTermReq) &&
-      type != static_cast<uint8_t>(PduType::C2HTermReq) && ddgst != expect_data_digest_)
+  if (has_data && !is_ic && !is_term && ddgst != expect_data_digest_)
     return fail(FatalError::InvalidHeaderField, 1, ddgst ? "data digest present but not negotiated" : "data digest missing");
   uint32_t data_offset = 0;
   if (has_data) {
@@ -130,8 +132,11 @@ bool PduReader::next_view(PduView* out) {
   uint32_t data_length = has_data ? plen - data_offset - (ddgst ? kDigestLength : 0) : 0;
   if (has_data && plen < data_offset + (ddgst ? kDigestLength : 0))
     return fail(FatalError::InvalidHeaderField, 4, "PLEN leaves no room for the data digest");
-  if (has_data && ddgst && crc32c(p + data_offset, data_length) != load_u32(p + data_offset + data_length))
-    return fail(FatalError::DataOutOfRange, 0, "data digest mismatch");  // reported in a CapsuleResp in practice
+  if (has_data && ddgst && crc32c(p + data_offset, data_length) != load_u32(p + data_offset + data_length)) {
+    fail(FatalError::DataOutOfRange, 0, "data digest mismatch");  // reported in a CapsuleResp in practice
+    error_.data_digest = true;
+    return false;
+  }
   out->type = static_cast<PduType>(type);
   out->flags = flags;
   out->hlen = hlen;

@@ -99,6 +99,7 @@ struct PduError {
   FatalError status;
   uint32_t field_offset;  // FEI: the offending byte of the header
   std::string message;
+  bool data_digest = false;  // a data digest mismatch (reported with DataOutOfRange)
 };
 
 // Frames PDUs from one direction of a connection. Feed bytes as they arrive; take whole
