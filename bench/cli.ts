@@ -5,6 +5,7 @@ import { controlBench } from './control.js';
 import { jsBatch } from './js-batch.js';
 import { jsIo } from './js-io.js';
 import { lvolBench } from './lvol.js';
+import { metricsBench } from './metrics.js';
 import { micro } from './micro.js';
 import { nexusBench } from './nexus.js';
 import { nvmfBench } from './nvmf.js';
@@ -26,6 +27,8 @@ const usage = `usage:
                             (replica core, volume core; 3-replica nexus vs one remote replica)
   npm run bench -- rpc [--calls 10000] [--cycles 1000] [--core 0]   (JSON-RPC calls/s to a daemon process, depth 1 and 32)
   npm run bench -- control [--trials 20] [--volumes 1000] [--core 0]   (create+publish latency, heal time, reconcile pass)
+  npm run bench -- metrics [--bdevs 1000] [--scrapes 50] [--trials 5] [--seconds 3] [--core 0]
+                            (scrape time of a daemon with that many bdevs; nexus reads with and without scrapes, --trials rounds each)
   (results: JSON on stdout, and JSON/SVG under --out, default bench/results)`;
 
 const [name, ...rest] = process.argv.slice(2);
@@ -52,6 +55,8 @@ const { values } = parseArgs({
     calls: { type: 'string', default: '10000' },
     cycles: { type: 'string', default: '1000' },
     volumes: { type: 'string', default: '1000' },
+    bdevs: { type: 'string', default: '1000' },
+    scrapes: { type: 'string', default: '50' },
   },
 });
 
@@ -93,6 +98,15 @@ if (name === 'nvmf') {
   });
 } else if (name === 'control') {
   await controlBench({ trials: positive(values.trials ?? '20', '--trials'), volumes: positive(values.volumes, '--volumes'), core: Number(values.core), out: values.out });
+} else if (name === 'metrics') {
+  await metricsBench({
+    bdevs: positive(values.bdevs, '--bdevs'),
+    scrapes: positive(values.scrapes, '--scrapes'),
+    rounds: positive(values.trials ?? '5', '--trials'),
+    seconds: positive(values.seconds ?? '3', '--seconds'),
+    core: Number(values.core),
+    out: values.out,
+  });
 } else if (name === 'rpc') {
   await rpcBench({ calls: positive(values.calls, '--calls'), cycles: positive(values.cycles, '--cycles'), core: Number(values.core), out: values.out });
 } else if (name === 'nexus') {

@@ -15,7 +15,7 @@ import { ControlClient } from '../src/control/client.js';
 import { ControlPlane } from '../src/control/control-plane.js';
 import { Engine } from '../src/index.js';
 import { freePort } from './processes.js';
-import { machine, publish } from './report.js';
+import { machine, msStats, publish } from './report.js';
 
 export interface ControlBenchOptions {
   trials: number;
@@ -57,11 +57,6 @@ async function startNode(dir: string, name: string, url: string, core: number): 
   return child;
 }
 
-const stats = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 10) / 10;
-  return { n: sorted.length, medianMs: at(0.5), p90Ms: at(0.9), maxMs: at(1) };
-};
 
 async function until(probe: () => Promise<boolean>, ms: number): Promise<void> {
   const end = Date.now() + ms;
@@ -162,10 +157,10 @@ export async function controlBench(options: ControlBenchOptions): Promise<void> 
       setup: `control plane in this process (embedded store, reconcile every 250 ms, node TTL 2 s); 4 nodestor daemon processes, reactor on core ${options.core}, idle adaptive, 256 MiB DMA, a pool on a 4 GiB sparse file each (uring); a host engine in this process on core ${options.core}; loopback. Create and publish: ${options.trials} volumes of 64 MiB, 3 replicas, one after another. Heal: 64 MiB volume on node-0, a replica node killed -9 under 4 KiB writes, faultedChildWaitMs 0, child URIs ctrl_loss_timeout_ms 3000. Reconcile: ${options.volumes} thin volumes of 4 MiB, 3 replicas each, unpublished; ten passes after they were made`,
       machine: machine(),
       date: new Date().toISOString(),
-      createMs: stats(create),
-      createAndPublishMs: stats(createAndPublish),
+      createMs: msStats(create),
+      createAndPublishMs: msStats(createAndPublish),
       heal: { degradedAfterMs: Math.round(degradedMs), onlineAfterMs: Math.round(healMs) },
-      reconcile: { volumes: options.volumes, createdInMs: Math.round(madeMs), passMs: stats(passes) },
+      reconcile: { volumes: options.volumes, createdInMs: Math.round(madeMs), passMs: msStats(passes) },
     };
     publish(options.out, 'control', output);
   } finally {

@@ -15,3 +15,10 @@ export function publish(out: string, name: string, output: { date: string }): st
   writeFileSync(`${base}.json`, JSON.stringify(output, null, 2));
   return base;
 }
+
+/** Milliseconds summarised: count, median, p90 and max, to 0.1 ms. */
+export function msStats(values: number[]): { n: number; medianMs: number; p90Ms: number; maxMs: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 10) / 10;
+  return { n: sorted.length, medianMs: at(0.5), p90Ms: at(0.9), maxMs: at(1) };
+}

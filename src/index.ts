@@ -2,7 +2,7 @@ export { Engine, type EngineOptions, type EngineInfo, type CreatePoolOptions, ty
 export { Pool, type CreateLvolOptions } from './lvol/pool.js';
 export { Lvol } from './lvol/lvol.js';
 export { Bdev, type HandleStatus, type BdevHealth } from './bdev/bdev.js';
-export type { BdevStats, IoTypeStats, LatencyUs } from './bdev/stats.js';
+export type { BdevStats, IoTypeStats, LatencyUs, BdevIoCounts, IoTypeName } from './bdev/stats.js';
 export { NodestorError, ErrorCodes, type ErrorCode } from './errors.js';
 export { IoBatch, type BatchResult } from './bdev/batch.js';
 export type { ErrorInjection, InjectIoType } from './bdev/injection.js';

@@ -37,6 +37,29 @@ Napi::Value BdevStats(const Napi::CallbackInfo& info) {
   return bdev_stats_value(info.Env(), bdev->bdev->stats());
 }
 
+// bdevCounts([bdev, ...]) -> Float64Array: for each bdev and I/O type (read, write,
+// flush, unmap, write zeroes, reset), ops, bytes and errors. One call for a scrape of
+// every bdev; a closed bdev reads as zeros.
+Napi::Value BdevCounts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!check(info[0].IsArray(), env, "bdevs must be an array")) return env.Undefined();
+  Napi::Array bdevs = info[0].As<Napi::Array>();
+  constexpr uint32_t kPerBdev = kIoTypeCount * 3;
+  Napi::Float64Array out = Napi::Float64Array::New(env, static_cast<size_t>(bdevs.Length()) * kPerBdev);
+  for (uint32_t i = 0; i < bdevs.Length(); ++i) {
+    auto bdev = unwrap_bdev(bdevs.Get(i));
+    if (!bdev) return env.Undefined();
+    if (bdev->closed) continue;
+    IoCountsByType counts = bdev->bdev->counts();
+    for (int t = 0; t < kIoTypeCount; ++t) {
+      out[i * kPerBdev + t * 3] = static_cast<double>(counts[t].ops);
+      out[i * kPerBdev + t * 3 + 1] = static_cast<double>(counts[t].bytes);
+      out[i * kPerBdev + t * 3 + 2] = static_cast<double>(counts[t].errors);
+    }
+  }
+  return out;
+}
+
 Napi::Value BdevResetStats(const Napi::CallbackInfo& info) {
   auto bdev = unwrap_bdev(info[0]);
   if (bdev && !bdev->closed) bdev->bdev->reset_stats();
@@ -198,6 +221,7 @@ void register_bdev_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("bdevCreate", Napi::Function::New(env, BdevCreate));
   exports.Set("bdevDestroy", Napi::Function::New(env, BdevDestroy));
   exports.Set("bdevStats", Napi::Function::New(env, BdevStats));
+  exports.Set("bdevCounts", Napi::Function::New(env, BdevCounts));
   exports.Set("bdevResetStats", Napi::Function::New(env, BdevResetStats));
   exports.Set("bdevHealth", Napi::Function::New(env, BdevHealth));
   exports.Set("bdevDescribeAll", Napi::Function::New(env, BdevDescribeAll));

@@ -8,6 +8,16 @@ export interface LatencyUs {
   max: number;
 }
 
+/** The I/O types, in the engine's order. */
+export const IO_TYPE_NAMES = ['read', 'write', 'flush', 'unmap', 'writeZeroes', 'reset'] as const;
+export type IoTypeName = (typeof IO_TYPE_NAMES)[number];
+
+/** One bdev's counters without latency: see Engine.ioCounts(). */
+export interface BdevIoCounts {
+  bdev: string;
+  byType: Record<IoTypeName, { ops: number; bytes: number; errors: number }>;
+}
+
 export interface IoTypeStats {
   ops: number;
   bytes: number;

@@ -154,7 +154,8 @@ export class Daemon {
     }
     if (options.metrics) {
       try {
-        daemon.#metrics = await serveMetrics(daemonMetrics(context), options.metrics);
+        const metrics = daemonMetrics(context);
+        daemon.#metrics = await serveMetrics(() => metrics.render(), options.metrics);
       } catch (error) {
         await daemon.#shutdown().catch(() => undefined);
         throw error;

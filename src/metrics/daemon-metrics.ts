@@ -4,6 +4,8 @@
 // Names are nodestor_*, labelled by node, pool, volume and bdev.
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { DaemonContext } from '../daemon/context.js';
+import { IO_TYPE_NAMES, type BdevIoCounts } from '../bdev/stats.js';
+import { renderFamily } from './exposition.js';
 import { EngineHistogram } from './histogram.js';
 
 type Labels = Record<string, string>;
@@ -34,18 +36,72 @@ function collected<T extends 'gauge' | 'counter'>(
   else new Counter(options);
 }
 
-export function daemonMetrics(ctx: DaemonContext): Registry {
-  const registry = new Registry();
+/** What one scrape reads from the engine, once, whichever metrics ask for it. */
+async function readEngine(ctx: DaemonContext) {
   const engine = ctx.engine;
-  const node = ctx.node;
-  const open = () => engine.status === 'open';
-  const pools = async () => {
-    if (!open()) return [];
-    const list = engine.listPools();
-    for (const p of list) await p.refresh().catch(() => undefined);
-    return list;
+  if (engine.status !== 'open') return undefined;
+  const pools = engine.listPools();
+  for (const p of pools) await p.refresh().catch(() => undefined);
+  const info = engine.info();
+  const volumes = engine.listNexuses();
+  return {
+    pools,
+    volumes,
+    volumeStats: volumes.map((nexus) => ({ nexus, s: nexus.bdev.stats() })),
+    ioCounts: engine.ioCounts(),
+    reactors: info.reactors,
+    memory: info.memory,
+    subsystems: await engine.nvmf.listSubsystems(),
+    nvmfErrors: await engine.nvmf.errorCounts(),
   };
-  const stats = () => (open() ? engine.stats() : {});
+}
+type EngineReading = NonNullable<Awaited<ReturnType<typeof readEngine>>>;
+
+/**
+ * One reading per scrape: prom-client starts every metric's collect() in the same tick,
+ * so the first one reads the engine and the others share its promise until it settles.
+ */
+function sharedReading(ctx: DaemonContext): () => Promise<EngineReading | undefined> {
+  let pending: Promise<EngineReading | undefined> | undefined;
+  return () => {
+    if (!pending) {
+      pending = readEngine(ctx);
+      const clear = () => setImmediate(() => (pending = undefined));
+      pending.then(clear, clear);
+    }
+    return pending;
+  };
+}
+
+/** The bdev iostat families (a sample per bdev and I/O type), written directly. */
+function renderBdevCounts(node: string, counts: BdevIoCounts[]): string {
+  return (['ops', 'bytes', 'errors'] as const)
+    .map((field) =>
+      renderFamily(
+        `nodestor_bdev_${field}_total`,
+        `Bdev I/O ${field} by I/O type`,
+        'counter',
+        counts.flatMap(({ bdev, byType }) => IO_TYPE_NAMES.map((type) => [[['node', node], ['bdev', bdev], ['type', type]], byType[type][field]] as const)),
+      ),
+    )
+    .join('\n');
+}
+
+export interface DaemonMetrics {
+  registry: Registry;
+  /** The whole exposition: the registry's families and the bdev iostat ones. */
+  render(): Promise<string>;
+}
+
+export function daemonMetrics(ctx: DaemonContext): DaemonMetrics {
+  const registry = new Registry();
+  const node = ctx.node;
+  const reading = sharedReading(ctx);
+  const from = <T>(pick: (r: EngineReading) => T[]) => async (): Promise<T[]> => {
+    const r = await reading();
+    return r ? pick(r) : [];
+  };
+  const pools = from((r) => r.pools);
 
   for (const [field, what] of [
     ['totalBytes', 'total'],
@@ -65,78 +121,74 @@ export function daemonMetrics(ctx: DaemonContext): Registry {
     (await pools()).flatMap((p) => p.lvolsNow().map((l) => [{ node, pool: p.name, replica: l.uuid }, l.allocatedBytes] as [Labels, number])),
   );
 
-  const volumes = () => (open() ? engine.listNexuses() : []);
-  const volumeStats = () => {
-    const all = stats();
-    return volumes().flatMap((n) => (all[n.bdev.name] ? [{ nexus: n, s: all[n.bdev.name]! }] : []));
-  };
+  const volumes = from((r) => r.volumes);
+  const volumeStats = from((r) => r.volumeStats);
   for (const [type, dir] of [
     ['read', 'read'],
     ['write', 'write'],
   ] as const) {
-    collected(registry, 'counter', `nodestor_volume_${dir}_ops_total`, `Volume ${dir} operations`, ['node', 'volume'], () =>
-      volumeStats().map(({ nexus, s }) => [{ node, volume: nexus.name }, s.byType[type].ops]),
+    collected(registry, 'counter', `nodestor_volume_${dir}_ops_total`, `Volume ${dir} operations`, ['node', 'volume'], async () =>
+      (await volumeStats()).map(({ nexus, s }) => [{ node, volume: nexus.name }, s.byType[type].ops]),
     );
-    collected(registry, 'counter', `nodestor_volume_${dir}_bytes_total`, `Volume bytes ${dir === 'read' ? 'read' : 'written'}`, ['node', 'volume'], () =>
-      volumeStats().map(({ nexus, s }) => [{ node, volume: nexus.name }, s.byType[type].bytes]),
+    collected(registry, 'counter', `nodestor_volume_${dir}_bytes_total`, `Volume bytes ${dir === 'read' ? 'read' : 'written'}`, ['node', 'volume'], async () =>
+      (await volumeStats()).map(({ nexus, s }) => [{ node, volume: nexus.name }, s.byType[type].bytes]),
     );
     registry.registerMetric(
       new EngineHistogram(`nodestor_volume_${dir}_latency_seconds`, `Volume ${dir} latency`, async () =>
-        volumeStats().map(({ nexus, s }) => ({ labels: { node, volume: nexus.name }, stats: s.byType[type] })),
+        (await volumeStats()).map(({ nexus, s }) => ({ labels: { node, volume: nexus.name }, stats: s.byType[type] })),
       ) as never,
     );
   }
-  collected(registry, 'gauge', 'nodestor_volume_child_state', 'A volume child in this state (1)', ['node', 'volume', 'child', 'state'], () =>
-    volumes().flatMap((n) => n.children.map((c) => [{ node, volume: n.name, child: c.uri, state: c.state === 'Open' ? (c.syncState === 'Synced' ? 'Online' : 'Degraded') : c.state }, 1] as [Labels, number])),
+  collected(registry, 'gauge', 'nodestor_volume_child_state', 'A volume child in this state (1)', ['node', 'volume', 'child', 'state'], async () =>
+    (await volumes()).flatMap((n) => n.children.map((c) => [{ node, volume: n.name, child: c.uri, state: c.state === 'Open' ? (c.syncState === 'Synced' ? 'Online' : 'Degraded') : c.state }, 1] as [Labels, number])),
   );
-  collected(registry, 'gauge', 'nodestor_volume_rebuild_progress_ratio', 'A running rebuild, 0..1', ['node', 'volume', 'child'], () =>
-    volumes().flatMap((n) => n.children.filter((c) => c.rebuildProgress !== undefined).map((c) => [{ node, volume: n.name, child: c.uri }, c.rebuildProgress! / 100] as [Labels, number])),
+  collected(registry, 'gauge', 'nodestor_volume_rebuild_progress_ratio', 'A running rebuild, 0..1', ['node', 'volume', 'child'], async () =>
+    (await volumes()).flatMap((n) => n.children.filter((c) => c.rebuildProgress !== undefined).map((c) => [{ node, volume: n.name, child: c.uri }, c.rebuildProgress! / 100] as [Labels, number])),
   );
-  collected(registry, 'counter', 'nodestor_volume_rebuilt_bytes_total', 'Bytes copied by ended rebuilds and the running ones', ['node', 'volume'], () =>
-    volumes().map((n) => {
+  collected(registry, 'counter', 'nodestor_volume_rebuilt_bytes_total', 'Bytes copied by ended rebuilds and the running ones', ['node', 'volume'], async () =>
+    (await volumes()).map((n) => {
       const info = n.children.map((c) => n.rebuildStats(c.uri)).filter((r) => r !== undefined);
       return [{ node, volume: n.name }, info.reduce((sum, r) => sum + r!.bytesRebuilt, 0)];
     }),
   );
 
-  for (const [field, what] of [
-    ['ops', 'ops'],
-    ['bytes', 'bytes'],
-    ['errors', 'errors'],
-  ] as const)
-    collected(registry, 'counter', `nodestor_bdev_${what}_total`, `Bdev I/O ${what} by I/O type`, ['node', 'bdev', 'type'], () =>
-      Object.entries(stats()).flatMap(([bdev, s]) => Object.entries(s.byType).map(([type, t]) => [{ node, bdev, type }, t[field]] as [Labels, number])),
-    );
 
-  const reactors = () => (open() ? engine.info().reactors : []);
+  const reactors = from((r) => r.reactors);
   for (const [field, what, scale] of [
     ['busyNs', 'busy_seconds_total', 1e-9],
     ['idleNs', 'idle_seconds_total', 1e-9],
     ['sleeps', 'sleeps_total', 1],
   ] as const)
-    collected(registry, 'counter', `nodestor_reactor_${what}`, `Reactor ${what.replace(/_total$/, '').replace('_', ' ')}`, ['node', 'core'], () =>
-      reactors().map((r) => [{ node, core: String(r.core) }, r[field] * scale]),
+    collected(registry, 'counter', `nodestor_reactor_${what}`, `Reactor ${what.replace(/_total$/, '').replace('_', ' ')}`, ['node', 'core'], async () =>
+      (await reactors()).map((r) => [{ node, core: String(r.core) }, r[field] * scale]),
     );
-  const subsystems = async () => (open() ? engine.nvmf.listSubsystems() : []);
+  const subsystems = from((r) => r.subsystems);
   collected(registry, 'gauge', 'nodestor_nvmf_controllers', 'NVMe-oF controllers (connected hosts) per subsystem', ['node', 'subsystem'], async () =>
     (await subsystems()).map((s) => [{ node, subsystem: s.nqn }, s.controllerList.length]),
   );
   collected(registry, 'gauge', 'nodestor_nvmf_io_queues', 'NVMe-oF I/O queue pairs per subsystem', ['node', 'subsystem'], async () =>
     (await subsystems()).map((s) => [{ node, subsystem: s.nqn }, s.controllerList.reduce((n, c) => n + c.ioQueues.length, 0)]),
   );
-  collected(registry, 'counter', 'nodestor_nvmf_errors_total', 'NVMe-oF target connections ended by an error, by cause, and hosts refused', ['node', 'kind'], async () => {
-    if (!open()) return [];
-    const counts = await engine.nvmf.errorCounts();
-    return (
-      [
-        ['protocol', counts.protocol],
-        ['header_digest', counts.headerDigest],
-        ['data_digest', counts.dataDigest],
-        ['host_refused', counts.hostRefused],
-      ] as const
-    ).map(([kind, value]) => [{ node, kind }, value]);
-  });
-  collected(registry, 'gauge', 'nodestor_dma_reserved_bytes', 'DMA memory reserved at start', ['node'], () => (open() ? [[{ node }, engine.info().memory.reservedBytes]] : []));
-  collected(registry, 'gauge', 'nodestor_dma_used_bytes', 'DMA memory in use', ['node'], () => (open() ? [[{ node }, engine.info().memory.usedBytes]] : []));
-  return registry;
+  collected(registry, 'counter', 'nodestor_nvmf_errors_total', 'NVMe-oF target connections ended by an error, by cause, and hosts refused', ['node', 'kind'], async () =>
+    (await from((r) => [r.nvmfErrors])()).flatMap((counts) =>
+      (
+        [
+          ['protocol', counts.protocol],
+          ['header_digest', counts.headerDigest],
+          ['data_digest', counts.dataDigest],
+          ['host_refused', counts.hostRefused],
+        ] as const
+      ).map(([kind, value]) => [{ node, kind }, value] as [Labels, number]),
+    ),
+  );
+  const memory = from((r) => [r.memory]);
+  collected(registry, 'gauge', 'nodestor_dma_reserved_bytes', 'DMA memory reserved at start', ['node'], async () => (await memory()).map((m) => [{ node }, m.reservedBytes]));
+  collected(registry, 'gauge', 'nodestor_dma_used_bytes', 'DMA memory in use', ['node'], async () => (await memory()).map((m) => [{ node }, m.usedBytes]));
+  return {
+    registry,
+    async render() {
+      const [families, r] = await Promise.all([registry.metrics(), reading()]);
+      return r ? `${families}\n${renderBdevCounts(node, r.ioCounts)}` : families;
+    },
+  };
 }

@@ -66,6 +66,8 @@ export interface NativeBdevFunctions {
   bdevDestroy(engine: NativeEngine, bdev: NativeBdev): Promise<void>;
   /** BdevStats */
   bdevStats(bdev: NativeBdev): NativeBdevStats;
+  /** Per bdev, per I/O type (read, write, flush, unmap, write zeroes, reset): ops, bytes, errors. */
+  bdevCounts(bdevs: NativeBdev[]): Float64Array;
   /** BdevResetStats */
   bdevResetStats(bdev: NativeBdev): void;
   /** BdevIo: 0 when submitted (completion comes through onIo), else a negative errno. */

@@ -64,6 +64,14 @@ describe('daemon metrics', () => {
     // Each child saw every write; the bdev metrics are per I/O type.
     expect(m.get('nodestor_bdev_ops_total{node="test",bdev="p0/r0",type="write"}')).toBe(10);
     expect(m.get(`nodestor_volume_child_state{${vol},child="bdev:///p0/r0",state="Online"}`)).toBe(1);
+    // engine.ioCounts() (one native call, what the bdev families are read from) agrees with each bdev's stats().
+    const engine = s.daemon.context.engine;
+    const counts = engine.ioCounts();
+    expect(counts.map((c) => c.bdev).sort()).toEqual(engine.listBdevs().map((b) => b.name).sort());
+    for (const { bdev, byType } of counts) {
+      const stats = engine.getBdev(bdev)!.stats().byType;
+      for (const [type, t] of Object.entries(byType)) expect(t, `${bdev} ${type}`).toEqual({ ops: stats[type as keyof typeof stats].ops, bytes: stats[type as keyof typeof stats].bytes, errors: stats[type as keyof typeof stats].errors });
+    }
 
     const pool = s.daemon.context.engine.getPool('p0')!;
     await pool.refresh();

@@ -40,6 +40,15 @@ IoStatSnapshot Bdev::stats() const {
   return total;
 }
 
+IoCountsByType Bdev::counts() const {
+  IoCountsByType total{};
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  retired_stats_.add_counts_to(&total);
+  for (const IoStat* live : live_stats_) live->add_counts_to(&total);
+  baseline_.add_counts_to(&total, -1);
+  return total;
+}
+
 void Bdev::reset_stats() {
   IoStatSnapshot now;
   std::lock_guard<std::mutex> lock(stats_mutex_);

@@ -129,6 +129,8 @@ class Bdev {
 
   // ---- statistics (any thread) ----
   IoStatSnapshot stats() const;
+  // stats() without the latency histograms (about 30 KiB less to copy per bdev).
+  IoCountsByType counts() const;
   void reset_stats();
 
  protected:

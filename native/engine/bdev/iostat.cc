@@ -78,6 +78,27 @@ uint64_t IoStatSnapshot::max_ns(IoType type) const {
   return 0;
 }
 
+void IoStatSnapshot::add_counts_to(IoCountsByType* out, int sign) const {
+  for (int t = 0; t < kIoTypeCount; ++t) {
+    IoCounts& c = (*out)[t];
+    const IoTypeCounters& s = types[t];
+    // Unsigned wrap-around makes subtracting a baseline exact.
+    c.ops += static_cast<uint64_t>(sign) * s.ops;
+    c.bytes += static_cast<uint64_t>(sign) * s.bytes;
+    c.errors += static_cast<uint64_t>(sign) * s.errors;
+  }
+}
+
+void IoStat::add_counts_to(IoCountsByType* out) const {
+  for (int t = 0; t < kIoTypeCount; ++t) {
+    const Live& live = types_[t];
+    IoCounts& c = (*out)[t];
+    c.ops += live.ops.load(std::memory_order_relaxed);
+    c.bytes += live.bytes.load(std::memory_order_relaxed);
+    c.errors += live.errors.load(std::memory_order_relaxed);
+  }
+}
+
 void IoStat::add_to(IoStatSnapshot* out) const {
   for (int t = 0; t < kIoTypeCount; ++t) {
     const Live& live = types_[t];

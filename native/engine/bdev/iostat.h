@@ -29,6 +29,14 @@ struct IoTypeCounters {
   std::array<uint64_t, kLatencyBuckets> histogram{};
 };
 
+// The counters alone, without the histogram: what a metrics scrape of many bdevs reads.
+struct IoCounts {
+  uint64_t ops = 0;
+  uint64_t bytes = 0;
+  uint64_t errors = 0;
+};
+using IoCountsByType = std::array<IoCounts, kIoTypeCount>;
+
 // A plain copy of counters: sums, baselines and differences.
 struct IoStatSnapshot {
   std::array<IoTypeCounters, kIoTypeCount> types{};
@@ -37,6 +45,8 @@ struct IoStatSnapshot {
   // Latency (ns) under which `fraction` (0..1] of the ops of `type` completed; 0 if none.
   uint64_t percentile_ns(IoType type, double fraction) const;
   uint64_t max_ns(IoType type) const;
+  // Adds (sign 1) or subtracts (sign -1) this snapshot's counters to `out`.
+  void add_counts_to(IoCountsByType* out, int sign = 1) const;
 };
 
 class IoStat {
@@ -55,6 +65,7 @@ class IoStat {
   }
   // Any thread.
   void add_to(IoStatSnapshot* out) const;
+  void add_counts_to(IoCountsByType* out) const;
 
  private:
   static void bump(std::atomic<uint64_t>& counter, uint64_t by) {
