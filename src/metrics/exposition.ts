@@ -1,13 +1,13 @@
 // The Prometheus text format written directly, for families with thousands of samples
 // (every bdev's iostat): prom-client hashes and formats each sample as an object, which
 // for 1,000 bdevs costs more than the whole of the rest of a scrape.
-export type SampleLabels = readonly (readonly [name: string, value: string])[];
+const NEEDS_ESCAPE = /[\\"\n]/;
 
-const escapeLabel = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+export function escapeLabelValue(value: string): string {
+  return NEEDS_ESCAPE.test(value) ? value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : value;
+}
 
-/** A family's HELP, TYPE and sample lines. */
-export function renderFamily(name: string, help: string, type: 'counter' | 'gauge', samples: Iterable<readonly [SampleLabels, number]>): string {
-  const lines = [`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${name} ${type}`];
-  for (const [labels, value] of samples) lines.push(`${name}{${labels.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}} ${value}`);
-  return `${lines.join('\n')}\n`;
+/** A family's HELP and TYPE lines. */
+export function familyHeader(name: string, help: string, type: 'counter' | 'gauge'): string {
+  return `# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${type}\n`;
 }
