@@ -4,6 +4,7 @@
 // build/Release, where prebuildify looks for the result. The addon targets N-API 8, so the
 // Node version passed as --target does not change the binary.
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,5 +16,7 @@ if (args[0] !== 'rebuild') {
 }
 const debug = args.includes('--debug');
 const cmakeArgs = ['rebuild', '--out', 'build', ...(debug ? ['--debug'] : [])];
-const result = spawnSync(join(root, 'node_modules', '.bin', 'cmake-js'), cmakeArgs, { cwd: root, stdio: 'inherit' });
+// cmake-js wherever npm put it (hoisted, in a git install's temporary clone).
+const cmakeJs = join(dirname(createRequire(join(root, 'package.json')).resolve('cmake-js/package.json')), 'bin', 'cmake-js');
+const result = spawnSync(process.execPath, [cmakeJs, ...cmakeArgs], { cwd: root, stdio: 'inherit' });
 process.exit(result.status ?? 1);

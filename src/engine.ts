@@ -52,7 +52,10 @@ let running: Engine | undefined;
  * A storage engine: reactors on pinned cores, DMA memory, and the bdevs served from them.
  * One engine runs per process at a time; start another after stop() has settled.
  */
-export class Engine implements BdevHost, PoolHost, NvmfHost, NexusHost {
+// Engine is the host of its bdevs, pools, nexuses and NVMe-oF target (BdevHost, PoolHost,
+// NexusHost, NvmfHost): checked where it is handed to them, not with `implements`, so the
+// published types do not name those internal interfaces.
+export class Engine {
   /** Warnings from start, e.g. the hugepage fallback (also sent to process.emitWarning). */
   readonly warnings: readonly string[];
   /** @internal */

@@ -14,7 +14,7 @@ export interface BatchResult {
   errors: { index: number; code: ErrorCode }[];
 }
 
-/** What a batch needs from its bdev. */
+/** What a batch needs from its bdev. @internal */
 export interface BatchHost extends IoOwner {
   readonly blockSize: number;
   readonly sizeBytes: number;

@@ -15,7 +15,7 @@ export interface BdevHealth {
   reason: string | null;
 }
 
-/** What a Bdev needs from its engine (kept narrow so the two files stay independent). */
+/** What a Bdev needs from its engine (kept narrow so the two files stay independent). @internal */
 export interface BdevHost {
   readonly dispatcher: IoDispatcher;
   assertRunning(op: string, resource: string): void;
@@ -28,7 +28,9 @@ export interface BdevHost {
  * A block device served by the engine. Offsets and lengths are in bytes and must be
  * multiples of blockSize inside the device. Get one from `engine.createBdev(uri)`.
  */
-export class Bdev implements IoOwner, BatchHost {
+// A Bdev is the IoOwner of its I/O and the BatchHost of its batches, checked where it is
+// handed over rather than with `implements`, which would publish those internal types.
+export class Bdev {
   readonly name: string;
   readonly uuid: string;
   readonly module: string;

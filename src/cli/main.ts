@@ -3,15 +3,24 @@
 // of its methods and prints the result as JSON, as SPDK's rpc.py does.
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { Daemon } from '../daemon/daemon.js';
 import type { NexusInfoStore } from '../daemon/nexus-store.js';
 import { RpcClient } from '../rpc/client.js';
 import { isRequestId } from '../request-context.js';
 import { RpcError } from '../rpc/protocol.js';
 import { parseKeyValues, parseHostPort } from './args.js';
 import { registerControlCommands } from './control-commands.js';
+import { EXIT_CODES_HELP, reportAndExit } from './exit.js';
+import { packageVersion } from '../version.js';
 
-const program = new Command('nodestor').description('nodestor: a storage engine node and its tools');
+const program = new Command('nodestor')
+  .description('nodestor: a storage engine node and its tools')
+  .version(packageVersion())
+  .option('--debug', 'print the stack of an error')
+  .addHelpText('after', EXIT_CODES_HELP)
+  // Errors in the arguments throw (exit code 2) instead of exiting with commander's 1; set
+  // before the subcommands are made so that they inherit it.
+  .exitOverride()
+  .showSuggestionAfterError();
 
 const cores = (text: string) => {
   const list = text.split(',').map((c) => Number(c));
@@ -70,6 +79,8 @@ program
       const { StoreNexusInfoStore } = await import('../control/store/nexus-info.js');
       nexusStore = new StoreNexusInfoStore(await EtcdStore.connect(String(o.nexusStore).slice('etcd://'.length).split(',')), o.node); // fenced as this node
     }
+    // Loaded here, not at the top: the engine's addon is not needed for --help or the other commands.
+    const { Daemon } = await import('../daemon/daemon.js');
     const daemon = await Daemon.start({
       ...(nexusStore ? { nexusStore } : {}),
       node: o.node,
@@ -194,11 +205,4 @@ program
 
 registerControlCommands(program);
 
-program.parseAsync(process.argv).catch((error: Error & { code?: unknown }) => {
-  // The control plane's errors carry their code (NoSpace, NotFound, ...): scripts match on it.
-  const code = error.name === 'ControlError' && typeof error.code === 'string' ? `${error.code}: ` : '';
-  process.stderr.write(`nodestor: ${code}${error.message}\n`);
-  const requestId = (error as { details?: { requestId?: unknown } }).details?.requestId;
-  if (typeof requestId === 'string') process.stderr.write(`nodestor: the control plane logged this as request ${requestId}\n`);
-  process.exit(2);
-});
+program.parseAsync(process.argv).catch((error: unknown) => reportAndExit(error, process.argv.includes('--debug')));

@@ -1,10 +1,9 @@
 // The node daemon: one engine, its JSON-RPC server (Unix socket, optional TCP), an optional
 // SPDK-format config applied before the daemon answers, and a clean stop (nexuses shut
 // down with the clean flag persisted, subsystems removed, pools exported).
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import pino from 'pino';
 import { requestLogger } from '../request-context.js';
+import { packageVersion } from '../version.js';
 import { Engine } from '../engine.js';
 import { MethodRegistry } from '../rpc/registry.js';
 import { RpcServer } from '../rpc/server.js';
@@ -52,18 +51,6 @@ export interface DaemonOptions {
   control?: ControlOptions;
   /** Serve Prometheus metrics at http://host:port/metrics (port 0 picks one). */
   metrics?: { host: string; port: number };
-}
-
-function packageVersion(): string {
-  const require = createRequire(import.meta.url);
-  for (const path of ['../../package.json', '../../../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(require.resolve(path), 'utf8')) as { version: string }).version;
-    } catch {
-      /* try the next layout (src/ or dist/src/) */
-    }
-  }
-  return '0.0.0';
 }
 
 export class Daemon {

@@ -10,7 +10,7 @@ export const EAGAIN = -11;
 export const MAX_IN_FLIGHT = 65536; // JsEngine::kMaxIoInFlight
 const RESULT_PAIRS = 4096;
 
-/** What a bdev needs from the dispatcher to account for its own in-flight I/O. */
+/** What a bdev needs from the dispatcher to account for its own in-flight I/O. @internal */
 export interface IoOwner {
   readonly name: string;
   readonly native: NativeBdev;

@@ -5,7 +5,7 @@ import { NodestorError, withCallerStack } from '../errors.js';
 import { requireInteger, requireString } from '../validate.js';
 import { Lvol } from './lvol.js';
 
-/** What a pool needs from its engine. */
+/** What a pool needs from its engine. @internal */
 export interface PoolHost {
   readonly native: NativeEngine;
   assertRunning(op: string, resource?: string): void;

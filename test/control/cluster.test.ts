@@ -129,7 +129,7 @@ describe('control plane: three nodes', () => {
 
     // Placement errors name what is missing: a 4th replica needs a 4th node, and 1 GiB fits nowhere.
     const tooMany = await run(process.execPath, [CLI, 'create', 'volume', 'v4', '8MiB', '--replicas', '4', '--control', c.plane.url]).catch((e: { stderr: string; code: number }) => e);
-    expect(tooMany).toMatchObject({ code: 2 });
+    expect(tooMany).toMatchObject({ code: 1 }); // refused by the control plane (2 is for bad arguments)
     expect((tooMany as { stderr: string }).stderr).toMatch(/^nodestor: NotEnoughNodes: 4 replica\(s\) need 4 distinct eligible node\(s\); 3 found/);
     expect((tooMany as { stderr: string }).stderr).toMatch(/\nnodestor: the control plane logged this as request [0-9a-f-]{36}\n$/);
     await expect(c.api.request('POST', '/v0/volumes', { name: 'big', sizeBytes: 1024 * MiB, replicas: 1 })).rejects.toMatchObject({ code: 'NoSpace', details: { httpStatus: 409, needed: 1 } });

@@ -1,13 +1,28 @@
 #include "util/uuid.h"
 
+#include <sys/random.h>
+
+#include <chrono>
+#include <cstdint>
 #include <random>
 
 namespace nds {
 
+static uint64_t kernel_seed() {
+  uint64_t seed = 0;
+  // 8 bytes from getrandom never come back short once the pool is initialised; on a
+  // failure (no entropy yet, seccomp) fall back to the clock and the thread's address.
+  if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed))
+    seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+           reinterpret_cast<uintptr_t>(&seed);
+  return seed;
+}
+
 Uuid Uuid::random_v4() {
-  // random_device reads the kernel CSPRNG; one seed per thread keeps generation cheap.
-  thread_local std::mt19937_64 generator{(static_cast<uint64_t>(std::random_device{}()) << 32) ^
-                                         std::random_device{}()};
+  // One seed per thread from the kernel CSPRNG keeps generation cheap. getrandom(2), not
+  // std::random_device: libstdc++ built on glibc 2.36 implements that with arc4random,
+  // which would make the prebuild refuse to load on glibc 2.35 (Ubuntu 22.04).
+  thread_local std::mt19937_64 generator{kernel_seed()};
   Uuid id;
   for (int half = 0; half < 2; ++half) {
     uint64_t word = generator();
