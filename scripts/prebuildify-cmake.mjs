@@ -15,7 +15,9 @@ if (args[0] !== 'rebuild') {
   process.exit(2);
 }
 const debug = args.includes('--debug');
-const cmakeArgs = ['rebuild', '--out', 'build', ...(debug ? ['--debug'] : [])];
+// `compile`, not `rebuild`: an up-to-date build/ (the install script's, in a git install's
+// clone) is reused rather than built a second time; cmake rebuilds whatever changed.
+const cmakeArgs = ['compile', '--out', 'build', ...(debug ? ['--debug'] : [])];
 // cmake-js wherever npm put it (hoisted, in a git install's temporary clone).
 const cmakeJs = join(dirname(createRequire(join(root, 'package.json')).resolve('cmake-js/package.json')), 'bin', 'cmake-js');
 const result = spawnSync(process.execPath, [cmakeJs, ...cmakeArgs], { cwd: root, stdio: 'inherit' });

@@ -11,7 +11,7 @@ export interface BenchOptions {
   /** The bdev (or its name). */
   bdev: Bdev | string;
   workload: BenchWorkload;
-  /** Percent reads for 'randrw' (default 50). */
+  /** Percent reads for 'randrw' and 'rw' (default 50). */
   rwmixread?: number;
   /** Bytes per I/O (a multiple of the bdev's block size). */
   blockSize: number;

@@ -134,6 +134,7 @@ Napi::Object constants_value(Napi::Env env) {
   bench.Set("read", num(static_cast<int>(BenchWorkload::Read)));
   bench.Set("write", num(static_cast<int>(BenchWorkload::Write)));
   bench.Set("randrw", num(static_cast<int>(BenchWorkload::RandRw)));
+  bench.Set("rw", num(static_cast<int>(BenchWorkload::Rw)));
   o.Set("benchWorkloads", bench);
   o.Set("maxIoInFlight", num(JsEngine::kMaxIoInFlight));
   o.Set("EAGAIN", num(-EAGAIN));
@@ -156,7 +157,9 @@ Napi::Value EngineBench(const Napi::CallbackInfo& info) {
   Napi::Object o = info[1].As<Napi::Object>();
   BenchOptions options;
   options.bdev = o.Get("bdev").As<Napi::String>().Utf8Value();
-  options.workload = static_cast<BenchWorkload>(o.Get("workload").As<Napi::Number>().Uint32Value());
+  uint32_t workload = o.Get("workload").As<Napi::Number>().Uint32Value();
+  if (!check(workload <= static_cast<uint32_t>(BenchWorkload::Rw), env, "unknown bench workload")) return env.Undefined();
+  options.workload = static_cast<BenchWorkload>(workload);
   options.rwmixread = o.Get("rwmixread").As<Napi::Number>().Uint32Value();
   options.block_size = o.Get("blockSize").As<Napi::Number>().Uint32Value();
   options.queue_depth = o.Get("queueDepth").As<Napi::Number>().Uint32Value();

@@ -10,6 +10,7 @@ import { RpcError } from '../rpc/protocol.js';
 import { parseKeyValues, parseHostPort } from './args.js';
 import { registerControlCommands } from './control-commands.js';
 import { EXIT_CODES_HELP, reportAndExit } from './exit.js';
+import { registerPerfCommand } from './perf.js';
 import { packageVersion } from '../version.js';
 
 const program = new Command('nodestor')
@@ -204,5 +205,6 @@ program
   });
 
 registerControlCommands(program);
+registerPerfCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => reportAndExit(error, process.argv.includes('--debug')));

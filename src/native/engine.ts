@@ -31,7 +31,7 @@ export interface NativeEngineInfo {
 }
 
 /** Workload numbers, as native/engine/bench/bdevperf.h orders them. */
-export const BenchWorkloadCode = { randread: 0, randwrite: 1, read: 2, write: 3, randrw: 4 } as const;
+export const BenchWorkloadCode = { randread: 0, randwrite: 1, read: 2, write: 3, randrw: 4, rw: 5 } as const;
 
 export interface NativeBenchOptions {
   bdev: string;
@@ -65,7 +65,7 @@ export interface NativeBenchResult {
 /** The numbers the addon defines (ConstantsValue); src/ keeps copies that a test compares. */
 export interface NativeConstants {
   ioTypes: Record<'read' | 'write' | 'flush' | 'unmap' | 'writeZeroes' | 'reset', number>;
-  benchWorkloads: Record<'randread' | 'randwrite' | 'read' | 'write' | 'randrw', number>;
+  benchWorkloads: Record<'randread' | 'randwrite' | 'read' | 'write' | 'randrw' | 'rw', number>;
   maxIoInFlight: number;
   EAGAIN: number;
   /** By module scheme: the numbers its control commands take (error: the injection modes). */

@@ -16,12 +16,13 @@ namespace nds {
 
 class Engine;
 
-enum class BenchWorkload { RandRead, RandWrite, Read, Write, RandRw };
+// Rw: sequential offsets, each I/O a read with probability rwmixread% (fio's and spdk_nvme_perf's rw).
+enum class BenchWorkload { RandRead, RandWrite, Read, Write, RandRw, Rw };
 
 struct BenchOptions {
   std::string bdev;
   BenchWorkload workload = BenchWorkload::RandRead;
-  uint32_t rwmixread = 50;  // percent reads, RandRw only
+  uint32_t rwmixread = 50;  // percent reads, RandRw and Rw only
   uint32_t block_size = 4096;
   uint32_t queue_depth = 32;
   uint64_t duration_ns = 1'000'000'000;
