@@ -1,10 +1,9 @@
-import { writeFileSync } from 'node:fs';
 // `npm run bench -- bdevperf ...`: the engine's native benchmark (engine.bench), one run or
 // a --suite matrix (queue depth 1-128 x 4 KiB/128 KiB x read/write), printing JSON and
 // writing JSON and SVG charts under bench/results/.
 import { Engine, type BenchResult, type BenchWorkload } from '../src/index.js';
 import { lineChart } from './svg.js';
-import { machine, publish } from './report.js';
+import { machine, progressBar, publish, type Charts } from './report.js';
 
 export interface BdevperfOptions {
   bdev: string; // malloc | null | uring:/path | aio:/path
@@ -31,18 +30,7 @@ function bdevUri(spec: string, blockSize: number): string {
   if (spec === 'null') return 'null:///bench?size_mb=1024&blk_size=4096';
   const match = /^(uring|aio):(\/.+)$/.exec(spec);
   if (match) return `${match[1]}://${match[2]}?blk_size=${Math.min(blockSize, 4096)}&name=bench`;
-  throw new Error(`--bdev must be malloc, null, uring:/path or aio:/path, got '${spec}'`);
-}
-
-function progress(done: number, total: number, label: string): void {
-  if (!process.stderr.isTTY && done < total) {
-    process.stderr.write(`[${done + 1}/${total}] ${label}\n`);
-    return;
-  }
-  const width = 30;
-  const filled = Math.round((done / total) * width);
-  process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${label.padEnd(40)}`);
-  if (done === total) process.stderr.write('\n');
+  throw new RangeError(`--bdev must be malloc, null, uring:/path or aio:/path, got '${spec}'`);
 }
 
 export async function bdevperf(opts: BdevperfOptions): Promise<void> {
@@ -58,12 +46,13 @@ export async function bdevperf(opts: BdevperfOptions): Promise<void> {
   const points: Point[] = [];
   try {
     const bdev = await engine.createBdev(bdevUri(opts.bdev, Math.min(...matrix.map((m) => m.blockSize))));
-    for (const [i, m] of matrix.entries()) {
-      progress(i, matrix.length, `${m.workload} bs=${m.blockSize} qd=${m.queueDepth}`);
+    const bar = progressBar(matrix.length, 'bdevperf');
+    for (const m of matrix) {
       const result = await engine.bench({ bdev, ...m, seconds: opts.seconds, cores: opts.cores, verify: opts.verify });
       points.push({ ...m, result });
+      bar.step(`${m.workload} bs=${m.blockSize} qd=${m.queueDepth}: ${Math.round(result.iops).toLocaleString('en')} IOPS`);
     }
-    progress(matrix.length, matrix.length, 'done');
+    bar.stop();
   } finally {
     await engine.stop();
   }
@@ -92,7 +81,7 @@ export async function bdevperf(opts: BdevperfOptions): Promise<void> {
       perCore: p.result.perCore,
     })),
   };
-  const base = publish(opts.out, output.benchmark, output);
+  const charts: Charts = {};
   if (opts.suite) {
     const subtitle = `${opts.bdev}, cores ${opts.cores.join(',')} (${opts.idle}), ${opts.seconds} s per point`;
     for (const blockSize of [4096, 131072]) {
@@ -101,14 +90,14 @@ export async function bdevperf(opts: BdevperfOptions): Promise<void> {
         name: w,
         points: points.filter((p) => p.workload === w && p.blockSize === blockSize).map((p) => [p.queueDepth, p.result.iops] as [number, number]),
       }));
-      writeFileSync(`${base}-iops-${label}.svg`, lineChart(`nodestor bdevperf: IOPS, ${label} random I/O`, 'queue depth', 'IOPS', series, subtitle));
+      charts[`iops-${label}`] = lineChart(`nodestor bdevperf: IOPS, ${label} random I/O`, 'queue depth', 'IOPS', series, subtitle);
       const reads = points.filter((p) => p.workload === 'randread' && p.blockSize === blockSize);
       const latency = (['p50', 'p99', 'p999'] as const).map((q) => ({
         name: `read ${q}`,
         points: reads.map((p) => [p.queueDepth, p.result.latencyUs[q]] as [number, number]),
       }));
-      writeFileSync(`${base}-latency-${label}.svg`, lineChart(`nodestor bdevperf: read latency, ${label}`, 'queue depth', 'latency (µs)', latency, subtitle));
+      charts[`latency-${label}`] = lineChart(`nodestor bdevperf: read latency, ${label}`, 'queue depth', 'latency (µs)', latency, subtitle);
     }
   }
-  process.stderr.write(`wrote ${base}*.json/.svg\n`);
+  publish(opts.out, output.benchmark, output, charts);
 }

@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 // `npm run bench -- js-io`: 4 KiB random reads and writes on a malloc bdev driven from
 // TypeScript (one promise per I/O), at several numbers of I/Os in flight, one reactor core.
 // Prints JSON; writes it and an SVG chart under bench/results/.
@@ -115,7 +114,6 @@ export async function jsIo(opts: JsIoOptions): Promise<void> {
     date: new Date().toISOString(),
     runs,
   };
-  const base = publish(opts.out, 'js-io', result);
   const svg = lineChart(
     'nodestor: 4 KiB random I/O from TypeScript (malloc bdev)',
     'I/Os in flight',
@@ -126,6 +124,5 @@ export async function jsIo(opts: JsIoOptions): Promise<void> {
     })),
     `one reactor core (${opts.idle}), ${opts.seconds} s per point, Node ${process.version}`,
   );
-  writeFileSync(`${base}.svg`, svg);
-  process.stderr.write(`wrote ${base}.json and .svg\n`);
+  publish(opts.out, 'js-io', result, { '': svg });
 }

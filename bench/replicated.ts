@@ -9,7 +9,6 @@
 //     pool), the nexus, and the nvmf:// host bdevs, and runs engine.bench natively on them.
 // Each trial starts fresh replica processes and a fresh volume engine; the report gives
 // the median over trials, every trial, and the ratios nexus / single.
-import { writeFileSync } from 'node:fs';
 import { Engine, type Bdev } from '../src/index.js';
 import { median, startServingProcess } from './processes.js';
 import { machine, publish } from './report.js';
@@ -137,11 +136,9 @@ export async function replicatedBench(o: ReplicatedBenchOptions): Promise<void> 
       `median ${r.workload.padEnd(9)} QD${String(r.queueDepth).padEnd(3)} nexus ${r.nexusIops.toLocaleString('en').padStart(9)} ` +
         `single ${r.singleIops.toLocaleString('en').padStart(9)} ratio ${r.ratio} (target ${r.target})\n`,
     );
-  const base = publish(o.out, 'replicated', output);
   const series = ['randread', 'randwrite'].flatMap((w) => [
     { name: `${w} nexus`, points: runs.filter((r) => r.workload === w).map((r) => [r.queueDepth, r.nexusIops] as [number, number]) },
     { name: `${w} single`, points: runs.filter((r) => r.workload === w).map((r) => [r.queueDepth, r.singleIops] as [number, number]) },
   ]);
-  writeFileSync(`${base}.svg`, lineChart('nodestor: 3-replica nexus vs one remote replica, 4 KiB', 'queue depth', 'IOPS', series, output.setup.layout.slice(0, 90)));
-  process.stderr.write(`wrote ${base}.json and ${base}.svg\n`);
+  publish(o.out, 'replicated', output, { '': lineChart('nodestor: 3-replica nexus vs one remote replica, 4 KiB', 'queue depth', 'IOPS', series, output.setup.layout.slice(0, 90)) });
 }

@@ -52,11 +52,18 @@ async function runNodestor(o: UringVsFioOptions, idle: 'poll' | 'adaptive') {
   }
 }
 
+/** fio, which only this benchmark uses: installed here (as root, from Debian), or named. */
+function ensureFio(): void {
+  if (spawnSync('fio', ['--version']).status === 0) return;
+  if (process.getuid?.() !== 0) throw new Error('this benchmark compares against fio, which is not installed: apt-get install -y fio');
+  process.stderr.write('installing fio (apt-get install -y fio)\n');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (spawnSync('apt-get', ['install', '-y', '-qq', 'fio'], { stdio: 'inherit', env }).status !== 0)
+    throw new Error('apt-get install -y fio failed (see above)');
+}
+
 export async function uringVsFio(o: UringVsFioOptions): Promise<void> {
-  if (spawnSync('fio', ['--version']).status !== 0) {
-    console.error('fio is not installed: apt-get install -y fio');
-    process.exit(2);
-  }
+  ensureFio();
   ensureFile(o.file, o.sizeMb);
   // The virtual disk's speed drifts between runs: alternate the contenders over three
   // rounds and compare the best of each.

@@ -11,8 +11,6 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const withNativeTests = process.argv.includes('--native-tests');
-// Benchmarks compare against fio (uring-vs-fio), a Debian package too.
-const withBenchTools = process.argv.includes('--bench');
 const isRoot = process.getuid?.() === 0;
 // For the tests only: the fuzz targets need clang and its libFuzzer runtime, the RPC TLS
 // test makes its certificate with openssl, the state-store suite runs a real etcd, and the
@@ -20,7 +18,6 @@ const isRoot = process.getuid?.() === 0;
 const DEBIAN_PACKAGES = [
   'cmake', 'g++', 'make', 'liburing-dev', 'libaio-dev',
   ...(withNativeTests ? ['clang-14', 'libclang-rt-14-dev', 'openssl', 'etcd-server', 'prometheus'] : []),
-  ...(withBenchTools ? ['fio'] : []),
 ];
 const HUGEPAGES = 1024; // 2 GiB of 2 MiB pages: room for several test engines at once
 

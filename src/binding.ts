@@ -44,7 +44,19 @@ export function binding(): NativeBinding {
   if (!loaded) {
     const require = createRequire(import.meta.url);
     const load = require('node-gyp-build') as (root: string) => NativeBinding;
-    loaded = load(packageRoot());
+    const root = packageRoot();
+    try {
+      loaded = load(root);
+    } catch (error) {
+      // No prebuild for this machine (or it needs a newer glibc), and no source build: npm
+      // 11 skips a dependency's install script until the application approves it.
+      throw new Error(
+        `nodestor: the native addon does not load (${(error as Error).message.split('\n')[0]}). ` +
+          'The prebuild is for linux-x64 with glibc 2.35 or newer. To build it from source here: ' +
+          '`npm install-scripts approve nodestor && npm rebuild nodestor` (needs cmake, g++, make, liburing-dev, libaio-dev).',
+        { cause: error },
+      );
+    }
   }
   return loaded;
 }

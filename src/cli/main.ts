@@ -10,6 +10,7 @@ import { RpcError } from '../rpc/protocol.js';
 import { parseKeyValues, parseHostPort } from './args.js';
 import { registerControlCommands } from './control-commands.js';
 import { EXIT_CODES_HELP, reportAndExit } from './exit.js';
+import { registerBenchCommand } from './bench-command.js';
 import { registerPerfCommand } from './perf.js';
 import { packageVersion } from '../version.js';
 
@@ -206,5 +207,6 @@ program
 
 registerControlCommands(program);
 registerPerfCommand(program);
+registerBenchCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => reportAndExit(error, process.argv.includes('--debug')));

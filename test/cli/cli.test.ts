@@ -2,6 +2,9 @@
 // walking `--help` from the top), and mistakes end with one line, no stack trace unless
 // --debug, and the documented exit code.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -62,5 +65,34 @@ describe('nodestor command', () => {
     const noSocket = nodestor('rpc', 'bdev_get_bdevs', '--socket', '/nonexistent/nodestor.sock');
     expect(noSocket).toMatchObject({ code: 3, stderr: 'nodestor: ENOENT: connect ENOENT /nonexistent/nodestor.sock\n' });
     for (const r of [unknown, badOption, badSize, badIdle, unreachable, noSocket]) expect(r.stderr).not.toMatch(/\n {4}at /);
+  });
+
+  it('bench: runs a benchmark from the package and writes its JSON, its SVG charts and one self-contained HTML report', () => {
+    const out = mkdtempSync(join(tmpdir(), 'nodestor-bench-test-'));
+    try {
+      const r = spawnSync(process.execPath, [CLI, 'bench', 'bdevperf', '--suite', '--seconds', '0.1', '--idle', 'adaptive', '--out', out], { encoding: 'utf8', timeout: 120_000 });
+      expect(r.status, r.stderr).toBe(0);
+      const result = JSON.parse(r.stdout) as { benchmark: string; runs: { workload: string; queueDepth: number; iops: number }[] };
+      expect(result.benchmark).toBe('bdevperf-suite');
+      expect(result.runs).toHaveLength(32);
+      expect(result.runs.every((p) => p.iops > 0)).toBe(true);
+      const files = readdirSync(out).sort();
+      expect(files.map((f) => f.replace(/^bdevperf-suite-[\dT-]+Z/, ''))).toEqual(['-iops-128k.svg', '-iops-4k.svg', '-latency-128k.svg', '-latency-4k.svg', '.html', '.json']);
+      // It says what it wrote, and only that, after a table of the figures.
+      const lines = r.stderr.trim().split('\n');
+      expect(lines.at(-1)!.replace(/^wrote /, '').split(', ').sort()).toEqual(files.map((f) => join(out, f)));
+      expect(lines).toContainEqual(expect.stringMatching(/^runs\[31\]\.iops +[\d,]+$/));
+      const html = readFileSync(join(out, files.find((f) => f.endsWith('.html'))!), 'utf8');
+      expect(html.match(/<svg[\s>]/g)).toHaveLength(4);
+      expect(html).not.toMatch(/(src|href)="https?:/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('bench: a bad benchmark argument is one line and exit code 2', () => {
+    expect(nodestor('bench', 'bdevperf', '--bdev', 'bogus')).toMatchObject({ code: 2, stderr: expect.stringMatching(/^nodestor: --bdev must be malloc, null, uring:\/path or aio:\/path, got 'bogus'\n/) });
+    expect(nodestor('bench', 'nope')).toMatchObject({ code: 2, stderr: expect.stringMatching(/^nodestor: no benchmark 'nope'\n/) });
+    expect(nodestor('bench', '--help').stdout).toContain('nodestor bench metrics [--bdevs 1000]');
   });
 });

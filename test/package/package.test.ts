@@ -100,6 +100,7 @@ describe('the package', () => {
 
   it('installs from a git URL: prepare builds dist/, prepack the prebuild', () => {
     // The committed tree, as a user's `npm install git+https://…` gets it.
-    installAndUse('app-git', `git+file://${repo}`, process.env);
+    // npm 11 runs a git dependency's scripts (prepare, install) only when allowed.
+    installAndUse('app-git', `git+file://${repo}`, process.env, ['--allow-scripts=nodestor']);
   }, 1_200_000);
 });
