@@ -27,7 +27,7 @@ afterAll(() => {
   release?.();
 });
 
-/** A bin directory with node, npm and npx only: no cc, g++, cmake or make. */
+/** A bin directory with node, npm, npx and sh only: no cc, g++, cmake or make. */
 function bareBin(): string {
   const bin = join(work, 'bare-bin');
   if (existsSync(bin)) return bin;
@@ -36,6 +36,7 @@ function bareBin(): string {
   symlinkSync(process.execPath, join(bin, 'node'));
   symlinkSync(join(npmCli, 'npm-cli.js'), join(bin, 'npm'));
   symlinkSync(join(npmCli, 'npx-cli.js'), join(bin, 'npx'));
+  symlinkSync('/bin/sh', join(bin, 'sh')); // npm runs scripts with it
   return bin;
 }
 
@@ -46,10 +47,12 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
 }
 
 /** An application directory with `nodestor` installed from `spec`; checks written data reads back. */
-function installAndUse(name: string, spec: string, env: NodeJS.ProcessEnv, npmArgs: string[] = []) {
+function installAndUse(name: string, spec: string, env: NodeJS.ProcessEnv, options: { npmArgs?: string[]; allowScripts?: Record<string, boolean> } = {}) {
   const app = join(work, name);
   mkdirSync(app);
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true, type: 'module' }));
+  const manifest = { name, version: '1.0.0', private: true, type: 'module', ...(options.allowScripts ? { allowScripts: options.allowScripts } : {}) };
+  writeFileSync(join(app, 'package.json'), JSON.stringify(manifest));
+  const npmArgs = options.npmArgs ?? [];
   run('npm', ['install', spec, '--no-audit', '--no-fund', '--prefer-offline', ...npmArgs], app, env, 900_000);
   writeFileSync(
     join(app, 'io.mjs'),
@@ -95,12 +98,12 @@ describe('the package', () => {
 
     const env = { ...process.env, PATH: bareBin() };
     expect(spawnSync('/bin/sh', ['-c', 'command -v cc || command -v g++ || command -v cmake || command -v make'], { env }).status).not.toBe(0);
-    installAndUse('app-tarball', tarball, env, ['--omit=optional']);
+    installAndUse('app-tarball', tarball, env, { npmArgs: ['--omit=optional'] });
   }, 900_000);
 
   it('installs from a git URL: prepare builds dist/, prepack the prebuild', () => {
     // The committed tree, as a user's `npm install git+https://…` gets it.
-    // npm 11 runs a git dependency's scripts (prepare, install) only when allowed.
-    installAndUse('app-git', `git+file://${repo}`, process.env, ['--allow-scripts=nodestor']);
+    // npm 11 runs a git dependency's scripts (prepare, install) only when the application allows them.
+    installAndUse('app-git', `git+file://${repo}`, process.env, { allowScripts: { nodestor: true } });
   }, 1_200_000);
 });
