@@ -51,8 +51,8 @@ ${Object.values(charts).map((svg) => `<figure>${svg}</figure>`).join('\n')}
  * `<name>-<date>.html`; says on stderr which files it wrote, after a table of the figures.
  * Returns the path of the files without their endings.
  */
-export function publish(out: string, name: string, output: { date: string }, charts: Charts = {}): string {
-  console.log(JSON.stringify(output, null, 2));
+export function publish(out: string, name: string, output: { date: string }, charts: Charts = {}, options: { json?: boolean } = {}): string {
+  if (options.json !== false) console.log(JSON.stringify(output, null, 2));
   mkdirSync(out, { recursive: true });
   const base = `${out}/${name}-${output.date.replace(/[:.]/g, '-')}`;
   const written = [`${base}.json`];

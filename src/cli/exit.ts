@@ -48,6 +48,7 @@ export function classify(error: unknown): Classified {
     return { exitCode: error.code === -32602 ? ExitCode.usage : ExitCode.failed, line: `${code ?? error.code}: ${error.message}`, expected: true };
   }
   if (e?.name === 'NodestorError') return { exitCode: ExitCode.failed, line: `${String(e.code)}: ${e.message}`, expected: true };
+  if (e?.name === 'ClusterError') return { exitCode: ExitCode.failed, line: e.message, expected: true };
   if (e?.name === 'ConfigError') return { exitCode: ExitCode.usage, line: e.message, expected: true };
   const sysCode = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : undefined;
   if (sysCode && UNREACHABLE.has(sysCode) && /connect|socket|fetch/i.test(`${e.message} ${(e as { syscall?: string }).syscall ?? ''}`))

@@ -11,6 +11,7 @@ import { parseKeyValues, parseHostPort } from './args.js';
 import { registerControlCommands } from './control-commands.js';
 import { EXIT_CODES_HELP, reportAndExit } from './exit.js';
 import { registerBenchCommand } from './bench-command.js';
+import { registerClusterCommands } from './cluster-commands.js';
 import { registerPerfCommand } from './perf.js';
 import { packageVersion } from '../version.js';
 
@@ -208,5 +209,6 @@ program
 registerControlCommands(program);
 registerPerfCommand(program);
 registerBenchCommand(program);
+registerClusterCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => reportAndExit(error, process.argv.includes('--debug')));
