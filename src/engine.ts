@@ -26,7 +26,8 @@ export interface EngineOptions {
   idle?: 'poll' | 'adaptive';
 }
 
-export type EngineInfo = NativeEngineInfo;
+import type { EngineInfo } from './native/engine.js';
+export type { EngineInfo };
 
 export interface BdevDescription {
   name: string;

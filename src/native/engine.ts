@@ -24,7 +24,8 @@ export interface NativeReactorInfo {
   threads: number;
 }
 
-export interface NativeEngineInfo {
+/** Public as EngineInfo; NativeEngineInfo is the binding's name for it. */
+export interface EngineInfo {
   version: string;
   reactors: NativeReactorInfo[];
   memory: { hugepages: boolean; reservedBytes: number; usedBytes: number; freeBytes: number };
@@ -86,3 +87,4 @@ export interface NativeEngineFunctions {
   /** EngineBench: bdevperf-style jobs on the reactors. */
   engineBench(engine: NativeEngine, options: NativeBenchOptions): Promise<NativeBenchResult>;
 }
+export type NativeEngineInfo = EngineInfo;

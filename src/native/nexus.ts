@@ -6,7 +6,8 @@ import type { NativeEngine } from './engine.js';
 /** A nexus's status board (nexusStatus reads it synchronously). */
 export type NativeNexusBoard = { readonly __brand: 'NativeNexusBoard' };
 
-export interface NativeRebuildStats {
+/** Public as RebuildStats; NativeRebuildStats is the binding's name for it. */
+export interface RebuildStats {
   childUri: string;
   sourceUri: string;
   state: 'Init' | 'Running' | 'Paused' | 'Stopped' | 'Failed' | 'Completed';
@@ -21,7 +22,8 @@ export interface NativeRebuildStats {
   error?: string;
 }
 
-export interface NativeNexusChild {
+/** Public as NexusChildInfo; NativeNexusChild is the binding's name for it. */
+export interface NexusChildInfo {
   uri: string;
   bdevName: string;
   state: 'Open' | 'Faulted' | 'Closed';
@@ -54,7 +56,8 @@ export interface NativeNexusOptions {
   ioTimeoutMs: number;
 }
 
-export interface NativePersistInfo {
+/** Public as NexusPersistInfo; NativePersistInfo is the binding's name for it. */
+export interface NexusPersistInfo {
   name: string;
   uuid: string;
   cleanShutdown: boolean;
@@ -96,3 +99,6 @@ export interface NativeNexusFunctions {
   /** ReleaseHeld: JavaScript stopped using the bdev of a 'release' event; its creator goes on. */
   bdevReleaseHeld(engine: NativeEngine, id: number): Promise<void>;
 }
+export type NativeRebuildStats = RebuildStats;
+export type NativeNexusChild = NexusChildInfo;
+export type NativePersistInfo = NexusPersistInfo;

@@ -1,7 +1,8 @@
 // Native binding types for one area: js_nvmf.cc (target and discovery).
 import type { NativeEngine } from './engine.js';
 
-export interface NativeSubsystemInfo {
+/** Public as SubsystemInfo; NativeSubsystemInfo is the binding's name for it. */
+export interface SubsystemInfo {
   nqn: string;
   serial: string;
   model: string;
@@ -15,7 +16,8 @@ export interface NativeSubsystemInfo {
   controllerList: { cntlid: number; hostNqn: string; address: string; port: number; ioQueues: number[] }[];
 }
 
-export interface NativeDiscoveryEntry {
+/** Public as DiscoveryEntry; NativeDiscoveryEntry is the binding's name for it. */
+export interface DiscoveryEntry {
   transport: string;
   addressFamily: string;
   subtype: string;
@@ -63,3 +65,5 @@ export interface NativeNvmfFunctions {
   /** ListNamespaces: a subsystem's active NSIDs (a controller connects, identifies, goes). */
   nvmfListNamespaces(engine: NativeEngine, address: string, port: number, subnqn: string, hostNqn: string): Promise<number[]>;
 }
+export type NativeSubsystemInfo = SubsystemInfo;
+export type NativeDiscoveryEntry = DiscoveryEntry;

@@ -17,10 +17,13 @@ import type { NvmfTarget } from '../nvmf-target/target.js';
 import { requireInteger, requireString } from '../validate.js';
 
 export type NexusState = NativeNexusInfo['state'];
-export type NexusChildInfo = NativeNexusChild;
-export type RebuildStats = NativeRebuildStats;
+import type { NexusChildInfo } from '../native/nexus.js';
+export type { NexusChildInfo };
+import type { RebuildStats } from '../native/nexus.js';
+export type { RebuildStats };
 /** What the persistence hook receives: enough for a restart to know which children are current. */
-export type NexusPersistInfo = NativePersistInfo;
+import type { NexusPersistInfo } from '../native/nexus.js';
+export type { NexusPersistInfo };
 
 export interface NexusEvents {
   /** A child changed: `detail` is e.g. 'Faulted:IoError/OutOfSync', 'Open/Synced' or 'Removed'. */

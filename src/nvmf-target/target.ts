@@ -44,9 +44,11 @@ export type AnaState = 'optimized' | 'non_optimized' | 'inaccessible';
 const AnaStateCode: Record<AnaState, number> = { optimized: 1, non_optimized: 2, inaccessible: 3 };
 
 /** One discovery log entry: subtype 'nvme' for an NVM subsystem, 'discovery-current' for the discovery subsystem answering. */
-export type DiscoveryEntry = NativeDiscoveryEntry;
+import type { DiscoveryEntry } from '../native/nvmf.js';
+export type { DiscoveryEntry };
 
-export type SubsystemInfo = NativeSubsystemInfo;
+import type { SubsystemInfo } from '../native/nvmf.js';
+export type { SubsystemInfo };
 export type { NvmfErrorCounts };
 
 /** A host's controller on one of our subsystems came (connected: true) or went. */
