@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { Daemon } from '../src/daemon/daemon.js';
 import { RpcClient } from '../src/rpc/client.js';
-import { machine, msStats, publish } from './report.js';
+import { machine, msStats, progressBar, publish } from './report.js';
 import { lineChart } from './svg.js';
 
 export interface MetricsBenchOptions {
@@ -86,6 +86,7 @@ export async function metricsBench(o: MetricsBenchOptions): Promise<void> {
     // 2. Reads through the nexus, alternating without and with a scrape every second.
     const nexus = daemon.context.engine.getNexus('vol')!;
     const rounds: { scraped: boolean; iops: number; scrapes: number }[] = [];
+    const bar = progressBar(o.rounds * 2, 'reads, quiet and scraped');
     for (let round = 0; round < o.rounds * 2; round++) {
       const scraped = round % 2 === 1;
       let scrapes = 0;
@@ -100,8 +101,9 @@ export async function metricsBench(o: MetricsBenchOptions): Promise<void> {
       const result = await daemon.context.engine.bench({ bdev: nexus.bdev, workload: 'randread', blockSize: 4096, queueDepth: 32, seconds: o.seconds, cores: [o.core] });
       clearInterval(timer);
       rounds.push({ scraped, iops: result.iops, scrapes });
-      process.stderr.write(`round ${round}: ${scraped ? 'scraped' : 'quiet  '} ${result.iops.toLocaleString('en')} IOPS\n`);
+      bar.step(`round ${round}: ${scraped ? 'scraped' : 'quiet  '} ${result.iops.toLocaleString('en')} IOPS`);
     }
+    bar.stop();
     const mean = (scraped: boolean) => Math.round(rounds.filter((r) => r.scraped === scraped).reduce((s, r) => s + r.iops, 0) / o.rounds);
     const quiet = mean(false), scraped = mean(true);
     const output = {

@@ -9,7 +9,7 @@
 // pair proves little: the report gives every trial and the median.
 import { Engine } from '../src/index.js';
 import { median, startServingProcess } from './processes.js';
-import { machine, publish } from './report.js';
+import { machine, progressBar, publish } from './report.js';
 
 export interface NvmfBenchOptions {
   seconds: number;
@@ -44,6 +44,7 @@ export async function nvmfBench(o: NvmfBenchOptions): Promise<void> {
   let targetHugepages: unknown;
   // samples[digests][case] = one Sample per trial
   const samples = [false, true].map(() => CASES.map((): Sample[] => []));
+  const bar = progressBar(o.trials * 2 * CASES.length, 'nvmf');
   for (let trial = 0; trial < o.trials; ++trial) {
     const target = await startTarget(o.targetCore);
     targetHugepages = target.hugepages;
@@ -58,10 +59,10 @@ export async function nvmfBench(o: NvmfBenchOptions): Promise<void> {
         for (const [i, c] of CASES.entries()) {
           const r = await engine.bench({ bdev, ...c, seconds: o.seconds, cores: [o.hostCore] });
           samples[Number(digests)]![i]!.push({ iops: r.iops, p99Us: r.latencyUs.p99, errors: r.errors });
-          process.stderr.write(
+          bar.step(
             `trial ${trial + 1} ${digests ? 'digests' : 'plain  '} ${c.workload.padEnd(9)} ${String(c.blockSize).padStart(6)} ` +
               `QD${String(c.queueDepth).padEnd(3)} ${r.iops.toLocaleString('en').padStart(9)} IOPS ` +
-              `${String(Math.round((r.iops * c.blockSize) / 1e6)).padStart(5)} MB/s p99 ${r.latencyUs.p99} us\n`,
+              `${String(Math.round((r.iops * c.blockSize) / 1e6)).padStart(5)} MB/s p99 ${r.latencyUs.p99} us`,
           );
         }
         await bdev.destroy();
@@ -71,6 +72,7 @@ export async function nvmfBench(o: NvmfBenchOptions): Promise<void> {
       await target.stop();
     }
   }
+  bar.stop();
   const runs = [false, true].flatMap((digests) =>
     CASES.map((c, i) => {
       const trials = samples[Number(digests)]![i]!;

@@ -11,7 +11,7 @@
 // the median over trials, every trial, and the ratios nexus / single.
 import { Engine, type Bdev } from '../src/index.js';
 import { median, startServingProcess } from './processes.js';
-import { machine, publish } from './report.js';
+import { machine, progressBar, publish } from './report.js';
 import { lineChart } from './svg.js';
 
 export interface ReplicatedBenchOptions {
@@ -49,6 +49,7 @@ export async function replicatedBench(o: ReplicatedBenchOptions): Promise<void> 
   // samples[case] = { nexus: iops per trial, single: iops per trial }
   const samples = CASES.map(() => ({ nexus: [] as number[], single: [] as number[], localShare: [] as number[], errors: 0 }));
   let hugepages: unknown;
+  const bar = progressBar(o.trials * CASES.length * 2, 'replicated');
   for (let trial = 0; trial < o.trials; ++trial) {
     const nodes =
       o.replicaProcesses === 1
@@ -83,9 +84,7 @@ export async function replicatedBench(o: ReplicatedBenchOptions): Promise<void> 
             samples[i]!.localShare.push(Number((reads[0]! / total).toFixed(3)));
             spread = ` reads local/remote0/remote1 ${reads.map((n) => ((100 * n) / total).toFixed(1) + '%').join('/')}`;
           }
-          process.stderr.write(
-            `trial ${trial + 1} ${which.padEnd(6)} ${c.workload.padEnd(9)} QD${String(c.queueDepth).padEnd(3)} ${r.iops.toLocaleString('en').padStart(9)} IOPS p99 ${r.latencyUs.p99} us${spread}\n`,
-          );
+          bar.step(`trial ${trial + 1} ${which.padEnd(6)} ${c.workload.padEnd(9)} QD${String(c.queueDepth).padEnd(3)} ${r.iops.toLocaleString('en').padStart(9)} IOPS p99 ${r.latencyUs.p99} us${spread}`);
         }
       }
       await nexus.destroy();
@@ -95,6 +94,7 @@ export async function replicatedBench(o: ReplicatedBenchOptions): Promise<void> 
       for (const node of nodes) await node.stop();
     }
   }
+  bar.stop();
   const runs = CASES.map((c, i) => {
     const s = samples[i]!;
     const nexusIops = median(s.nexus), singleIops = median(s.single);
