@@ -15,7 +15,7 @@ import { ControlClient } from '../src/control/client.js';
 import { ControlPlane } from '../src/control/control-plane.js';
 import { Engine } from '../src/index.js';
 import { freePort } from './processes.js';
-import { machine, msStats, publish } from './report.js';
+import { machine, msStats, progressBar, publish } from './report.js';
 
 export interface ControlBenchOptions {
   trials: number;
@@ -92,6 +92,7 @@ export async function controlBench(options: ControlBenchOptions): Promise<void> 
     // 1. create + publish, 3 replicas on 3 of the 4 nodes.
     const create: number[] = [];
     const createAndPublish: number[] = [];
+    const trialsBar = progressBar(options.trials, 'create + publish');
     for (let t = 0; t < options.trials; t++) {
       const t0 = performance.now();
       await api.request('POST', '/v0/volumes', { name: `lat-${t}`, sizeBytes: 64 * MiB, replicas: 3 });
@@ -101,7 +102,9 @@ export async function controlBench(options: ControlBenchOptions): Promise<void> 
       create.push(t1 - t0);
       createAndPublish.push(t2 - t0);
       await api.request('DELETE', `/v0/volumes/lat-${t}`);
+      trialsBar.step(`${Math.round(t2 - t0)} ms`);
     }
+    trialsBar.stop();
 
     // 2. a replica node killed under writes; wait 0: replaced and rebuilt.
     await api.request('POST', '/v0/volumes', { name: 'heal', sizeBytes: 64 * MiB, replicas: 3, faultedChildWaitMs: 0 });
@@ -137,15 +140,18 @@ export async function controlBench(options: ControlBenchOptions): Promise<void> 
 
     // 3. one reconcile pass over N volumes.
     const made0 = performance.now();
+    const volumesBar = progressBar(options.volumes, 'making volumes', { every: 100 });
     let next = 0;
     await Promise.all(
       Array.from({ length: 8 }, async () => {
         while (next < options.volumes) {
           const i = next++;
           await api.request('POST', '/v0/volumes', { name: `many-${i}`, sizeBytes: 4 * MiB, replicas: 3, thin: true });
+          volumesBar.step(`many-${i}`);
         }
       }),
     );
+    volumesBar.stop();
     const madeMs = performance.now() - made0;
     const passes: number[] = [];
     for (let i = 0; i < 10; i++) {

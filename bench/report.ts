@@ -70,12 +70,15 @@ export function publish(out: string, name: string, output: { date: string }, cha
   return base;
 }
 
-/** A progress bar on stderr (on a terminal; elsewhere one line per step). */
-export function progressBar(total: number, what: string): { step(label: string): void; stop(): void } {
+/** A progress bar on stderr (on a terminal; elsewhere a line every `every` steps). */
+export function progressBar(total: number, what: string, options: { every?: number } = {}): { step(label: string): void; stop(): void } {
   if (!process.stderr.isTTY) {
     let done = 0;
+    const every = options.every ?? 1;
     return {
-      step: (label) => process.stderr.write(`[${++done}/${total}] ${what}: ${label}\n`),
+      step: (label) => {
+        if (++done % every === 0 || done === total) process.stderr.write(`[${done}/${total}] ${what}: ${label}\n`);
+      },
       stop: () => undefined,
     };
   }
