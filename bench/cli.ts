@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 export const usage = `usage:
-  npm run bench -- bdevperf [--bdev malloc|null|uring:/path|aio:/path] [--workload randread|randwrite|read|write|randrw]
+  npm run bench -- bdevperf [--bdev malloc|null|uring:/path|aio:/path] [--workload randread|randwrite|read|write|randrw|rw]
                             [--bs 4096] [--qd 128] [--seconds 10] [--cores 0[,1]] [--idle poll|adaptive] [--verify] [--suite]
   npm run bench -- js-io [--seconds 5] [--qd 32,64,128] [--bs 4096] [--idle poll|adaptive] [--core 0]
   npm run bench -- js-batch [--seconds 3] [--bs-batch 256] [--qd 1,2,4,8] [--core 0]   (--qd: batches in flight)
@@ -107,7 +107,7 @@ export async function runBench(name: string | undefined, rest: string[]): Promis
   } else if (name === 'nexus') {
     await (await import('./nexus.js')).nexusBench({ seconds: positive(values.seconds ?? '3', '--seconds'), core: Number(values.core), out: values.out });
   } else if (name === 'bdevperf') {
-    const workloads = ['randread', 'randwrite', 'read', 'write', 'randrw'] as const;
+    const workloads = ['randread', 'randwrite', 'read', 'write', 'randrw', 'rw'] as const;
     const workload = workloads.find((w) => w === values.workload);
     if (!workload) {
       throw new BenchUsageError(`--workload must be one of ${workloads.join(', ')}`);
