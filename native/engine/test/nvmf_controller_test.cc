@@ -273,3 +273,57 @@ NDS_TEST(nvmf_controller_counts_connection_errors_by_cause) {
   EXPECT_EQ(data.errors(TransportError::DataDigest), 1u);
   EXPECT_EQ(data.errors(TransportError::HeaderDigest) + data.errors(TransportError::Protocol), 0u);
 }
+
+// A write waiting for its data (an R2T out) when the connection ends is released: nothing
+// else would complete it, and the target's shutdown waits for in_flight() to reach 0.
+NDS_TEST(nvmf_controller_releases_a_write_awaiting_data_when_the_connection_ends) {
+  Harness h;
+  h.connect("nqn.2026-11.io.nodestor:test", "nqn.2026-11.io.nodestor:allowed");
+  EXPECT_EQ(h.status(), 0x0000);
+  Connection queue(h.target, kVia, h.buffers, nullptr);
+  auto answers = [&] {
+    std::vector<uint8_t> fresh = queue.output().take();
+    h.out.insert(h.out.end(), fresh.begin(), fresh.end());
+  };
+  std::vector<uint8_t> ic(kICLength, 0);
+  auto icreq = build_pdu(PduType::ICReq, 0, ic, nullptr, 0);
+  queue.receive(icreq.data(), icreq.size());
+  answers();
+  Pdu p;
+  h.reader = PduReader();
+  EXPECT_TRUE(h.next(&p) && p.type == PduType::ICResp);
+  std::vector<uint8_t> data(1024, 0);
+  uint16_t cntlid = 1;
+  std::memcpy(data.data() + 16, &cntlid, 2);
+  const std::string subnqn = "nqn.2026-11.io.nodestor:test", hostnqn = "nqn.2026-11.io.nodestor:allowed";
+  std::memcpy(data.data() + 256, subnqn.data(), subnqn.size());
+  std::memcpy(data.data() + 512, hostnqn.data(), hostnqn.size());
+  std::vector<uint8_t> hdr(kCapsuleCmdHeaderLength, 0);
+  hdr[8] = 0x7f;
+  hdr[12] = 0x01;
+  uint16_t qid = 1, sqsize = 31;
+  std::memcpy(hdr.data() + 50, &qid, 2);
+  std::memcpy(hdr.data() + 52, &sqsize, 2);
+  auto connect = build_pdu(PduType::CapsuleCmd, 0, hdr, data.data(), 1024);
+  queue.receive(connect.data(), connect.size());
+  answers();
+  EXPECT_EQ(h.status(), 0x0000);
+  // A 16-block write with no data in the capsule: the target answers with an R2T.
+  std::vector<uint8_t> w(kCapsuleCmdHeaderLength, 0);
+  w[8] = 0x01;
+  uint16_t cid = 9;
+  std::memcpy(w.data() + 10, &cid, 2);
+  uint32_t nsid = 1, nlb0 = 15;
+  std::memcpy(w.data() + 12, &nsid, 4);
+  std::memcpy(w.data() + 56, &nlb0, 4);
+  auto write = build_pdu(PduType::CapsuleCmd, 0, w, nullptr, 0);
+  queue.receive(write.data(), write.size());
+  answers();
+  EXPECT_TRUE(h.next(&p) && p.type == PduType::R2T);
+  EXPECT_EQ(queue.in_flight(), 1u);
+  // The host's connection goes (here: a malformed PDU) before the data comes.
+  std::vector<uint8_t> garbage = {0x42, 0, 8, 0, 8, 0, 0, 0};
+  queue.receive(garbage.data(), garbage.size());
+  EXPECT_TRUE(queue.closed());
+  EXPECT_EQ(queue.in_flight(), 0u);
+}

@@ -44,6 +44,12 @@ void Connection::close(std::string reason) {
   if (closed_) return;
   closed_ = true;
   close_reason_ = std::move(reason);
+  // A write still waiting for its H2CData (an R2T out) has no bdev I/O to complete it: it
+  // is released here, or it would count as in flight for ever and the connection would
+  // never be freed (found by corrupting a write's data with digests on: the target's stop
+  // then waited for good).
+  for (auto& r : requests_)
+    if (r->busy && r->awaiting_data) release(r.get());
   teardown_controller();
 }
 
