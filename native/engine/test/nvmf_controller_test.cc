@@ -60,7 +60,8 @@ struct Harness {
     std::memcpy(h.data() + 56, &cdw12, 4);
     send(build_pdu(PduType::CapsuleCmd, 0, h, data.empty() ? nullptr : data.data(), static_cast<uint32_t>(data.size())));
   }
-  void connect(const std::string& subnqn, const std::string& hostnqn, uint16_t qid = 0, uint16_t cntlid = 0xffff) {
+  static std::vector<uint8_t> connect_pdu(const std::string& subnqn, const std::string& hostnqn, uint16_t qid,
+                                          uint16_t cntlid) {
     std::vector<uint8_t> data(1024, 0);
     std::memcpy(data.data() + 16, &cntlid, 2);
     std::memcpy(data.data() + 256, subnqn.data(), subnqn.size());
@@ -71,12 +72,36 @@ struct Harness {
     std::memcpy(h.data() + 50, &qid, 2);
     uint16_t sqsize = 31;
     std::memcpy(h.data() + 52, &sqsize, 2);
-    send(build_pdu(PduType::CapsuleCmd, 0, h, data.data(), 1024));
+    return build_pdu(PduType::CapsuleCmd, 0, h, data.data(), 1024);
+  }
+  void connect(const std::string& subnqn, const std::string& hostnqn, uint16_t qid = 0, uint16_t cntlid = 0xffff) {
+    send(connect_pdu(subnqn, hostnqn, qid, cntlid));
   }
   uint16_t status() {
     Pdu p;
     if (!next(&p) || p.type != PduType::CapsuleResp) return 0xffff;
     return p.cqe_status() & 0x3ff;
+  }
+};
+
+// A second connection to the harness's target: I/O queue 1 joining controller 1 (the
+// first the target made). Its answers are read through the harness's reader.
+struct IoQueue {
+  Harness& h;
+  Connection conn;
+  explicit IoQueue(Harness& harness) : h(harness), conn(harness.target, kVia, harness.buffers, nullptr) {
+    std::vector<uint8_t> ic(kICLength, 0);
+    send(build_pdu(PduType::ICReq, 0, ic, nullptr, 0));
+    Pdu p;
+    h.reader = PduReader();  // a new stream: the I/O queue's
+    EXPECT_TRUE(h.next(&p) && p.type == PduType::ICResp);
+    send(Harness::connect_pdu("nqn.2026-11.io.nodestor:test", "nqn.2026-11.io.nodestor:allowed", 1, 1));
+    EXPECT_EQ(h.status(), 0x0000);
+  }
+  void send(const std::vector<uint8_t>& pdu) {
+    conn.receive(pdu.data(), pdu.size());
+    std::vector<uint8_t> fresh = conn.output().take();
+    h.out.insert(h.out.end(), fresh.begin(), fresh.end());
   }
 };
 
@@ -107,35 +132,8 @@ NDS_TEST(nvmf_controller_io_range_checks_and_fatal_errors) {
   Harness h;
   h.connect("nqn.2026-11.io.nodestor:test", "nqn.2026-11.io.nodestor:allowed");
   EXPECT_EQ(h.status(), 0x0000);
-  // A second connection: an I/O queue joining controller 1 (the first this target made).
-  Connection queue(h.target, kVia, h.buffers, nullptr);
-  auto answers = [&] {
-    std::vector<uint8_t> fresh = queue.output().take();
-    h.out.insert(h.out.end(), fresh.begin(), fresh.end());
-  };
-  std::vector<uint8_t> ic(kICLength, 0);
-  auto icreq = build_pdu(PduType::ICReq, 0, ic, nullptr, 0);
-  queue.receive(icreq.data(), icreq.size());
-  answers();
+  IoQueue queue(h);
   Pdu p;
-  h.reader = PduReader();  // a new stream: the I/O queue's
-  EXPECT_TRUE(h.next(&p) && p.type == PduType::ICResp);
-  std::vector<uint8_t> data(1024, 0);
-  uint16_t cntlid = 1;
-  std::memcpy(data.data() + 16, &cntlid, 2);
-  const std::string subnqn = "nqn.2026-11.io.nodestor:test", hostnqn = "nqn.2026-11.io.nodestor:allowed";
-  std::memcpy(data.data() + 256, subnqn.data(), subnqn.size());
-  std::memcpy(data.data() + 512, hostnqn.data(), hostnqn.size());
-  std::vector<uint8_t> hdr(kCapsuleCmdHeaderLength, 0);
-  hdr[8] = 0x7f;
-  hdr[12] = 0x01;
-  uint16_t qid = 1, sqsize = 31;
-  std::memcpy(hdr.data() + 50, &qid, 2);
-  std::memcpy(hdr.data() + 52, &sqsize, 2);
-  auto connect = build_pdu(PduType::CapsuleCmd, 0, hdr, data.data(), 1024);
-  queue.receive(connect.data(), connect.size());
-  answers();
-  EXPECT_EQ(h.status(), 0x0000);
   auto io_command = [&](uint8_t opcode, uint16_t cid, uint32_t nsid, uint64_t slba, uint32_t nlb0) {
     std::vector<uint8_t> c(kCapsuleCmdHeaderLength, 0);
     c[8] = opcode;
@@ -144,8 +142,7 @@ NDS_TEST(nvmf_controller_io_range_checks_and_fatal_errors) {
     std::memcpy(c.data() + 48, &slba, 8);
     std::memcpy(c.data() + 56, &nlb0, 4);
     auto pdu = build_pdu(PduType::CapsuleCmd, 0, c, nullptr, 0);
-    queue.receive(pdu.data(), pdu.size());
-    answers();
+    queue.send(pdu);
   };
   io_command(0x02, 5, 1, 255, 1);  // blocks 255-256 of a 256-block namespace
   EXPECT_EQ(h.status(), 0x0080);   // LBA out of range
@@ -161,10 +158,9 @@ NDS_TEST(nvmf_controller_io_range_checks_and_fatal_errors) {
   std::memcpy(h2c.data() + 16, &datal, 4);
   std::vector<uint8_t> payload(4096, 1);
   auto stray = build_pdu(PduType::H2CData, kFlagLastPdu, h2c, payload.data(), 4096);
-  queue.receive(stray.data(), stray.size());
-  answers();
+  queue.send(stray);
   EXPECT_TRUE(h.next(&p) && p.type == PduType::C2HTermReq);
-  EXPECT_TRUE(queue.closed());
+  EXPECT_TRUE(queue.conn.closed());
 }
 
 NDS_TEST(nvmf_controller_terminates_on_a_malformed_pdu) {
@@ -280,34 +276,8 @@ NDS_TEST(nvmf_controller_releases_a_write_awaiting_data_when_the_connection_ends
   Harness h;
   h.connect("nqn.2026-11.io.nodestor:test", "nqn.2026-11.io.nodestor:allowed");
   EXPECT_EQ(h.status(), 0x0000);
-  Connection queue(h.target, kVia, h.buffers, nullptr);
-  auto answers = [&] {
-    std::vector<uint8_t> fresh = queue.output().take();
-    h.out.insert(h.out.end(), fresh.begin(), fresh.end());
-  };
-  std::vector<uint8_t> ic(kICLength, 0);
-  auto icreq = build_pdu(PduType::ICReq, 0, ic, nullptr, 0);
-  queue.receive(icreq.data(), icreq.size());
-  answers();
+  IoQueue queue(h);
   Pdu p;
-  h.reader = PduReader();
-  EXPECT_TRUE(h.next(&p) && p.type == PduType::ICResp);
-  std::vector<uint8_t> data(1024, 0);
-  uint16_t cntlid = 1;
-  std::memcpy(data.data() + 16, &cntlid, 2);
-  const std::string subnqn = "nqn.2026-11.io.nodestor:test", hostnqn = "nqn.2026-11.io.nodestor:allowed";
-  std::memcpy(data.data() + 256, subnqn.data(), subnqn.size());
-  std::memcpy(data.data() + 512, hostnqn.data(), hostnqn.size());
-  std::vector<uint8_t> hdr(kCapsuleCmdHeaderLength, 0);
-  hdr[8] = 0x7f;
-  hdr[12] = 0x01;
-  uint16_t qid = 1, sqsize = 31;
-  std::memcpy(hdr.data() + 50, &qid, 2);
-  std::memcpy(hdr.data() + 52, &sqsize, 2);
-  auto connect = build_pdu(PduType::CapsuleCmd, 0, hdr, data.data(), 1024);
-  queue.receive(connect.data(), connect.size());
-  answers();
-  EXPECT_EQ(h.status(), 0x0000);
   // A 16-block write with no data in the capsule: the target answers with an R2T.
   std::vector<uint8_t> w(kCapsuleCmdHeaderLength, 0);
   w[8] = 0x01;
@@ -317,13 +287,12 @@ NDS_TEST(nvmf_controller_releases_a_write_awaiting_data_when_the_connection_ends
   std::memcpy(w.data() + 12, &nsid, 4);
   std::memcpy(w.data() + 56, &nlb0, 4);
   auto write = build_pdu(PduType::CapsuleCmd, 0, w, nullptr, 0);
-  queue.receive(write.data(), write.size());
-  answers();
+  queue.send(write);
   EXPECT_TRUE(h.next(&p) && p.type == PduType::R2T);
-  EXPECT_EQ(queue.in_flight(), 1u);
+  EXPECT_EQ(queue.conn.in_flight(), 1u);
   // The host's connection goes (here: a malformed PDU) before the data comes.
   std::vector<uint8_t> garbage = {0x42, 0, 8, 0, 8, 0, 0, 0};
-  queue.receive(garbage.data(), garbage.size());
-  EXPECT_TRUE(queue.closed());
-  EXPECT_EQ(queue.in_flight(), 0u);
+  queue.send(garbage);
+  EXPECT_TRUE(queue.conn.closed());
+  EXPECT_EQ(queue.conn.in_flight(), 0u);
 }
