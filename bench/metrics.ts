@@ -90,16 +90,22 @@ export async function metricsBench(o: MetricsBenchOptions): Promise<void> {
     for (let round = 0; round < o.rounds * 2; round++) {
       const scraped = round % 2 === 1;
       let scrapes = 0;
+      // Each scrape is awaited before the window's figures are taken (and before the
+      // daemon stops): one left in flight would fail against a stopping server.
+      const inFlight: Promise<void>[] = [];
       const timer = scraped
         ? setInterval(() => {
-            void fetch(url).then(async (r) => {
-              await r.text();
-              scrapes++;
-            });
+            inFlight.push(
+              scrapeOnce(url).then(({ status }) => {
+                if (status !== 200) throw new Error(`/metrics answered ${status} during the read window`);
+                scrapes++;
+              }),
+            );
           }, 1000)
         : undefined;
       const result = await daemon.context.engine.bench({ bdev: nexus.bdev, workload: 'randread', blockSize: 4096, queueDepth: 32, seconds: o.seconds, cores: [o.core] });
       clearInterval(timer);
+      await Promise.all(inFlight);
       rounds.push({ scraped, iops: result.iops, scrapes });
       bar.step(`round ${round}: ${scraped ? 'scraped' : 'quiet  '} ${result.iops.toLocaleString('en')} IOPS`);
     }
@@ -122,7 +128,10 @@ export async function metricsBench(o: MetricsBenchOptions): Promise<void> {
     publish(o.out, 'metrics', output, { '': lineChart('4 KiB random reads through a nexus, with and without /metrics scrapes', 'round', 'IOPS', series, `${bdevCount} bdevs; scrape median ${scrape.medianMs} ms`) });
   } finally {
     rpc.close();
-    await daemon.stop();
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      await daemon.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 }
