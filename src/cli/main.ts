@@ -58,6 +58,7 @@ program
   .option('--tls-key <file>', 'TLS key for --rpc-tcp')
   .option('--config <file>', 'an SPDK-format JSON config to apply at start')
   .option('--replica-listener <host:port>', 'where replicas are shared', hostPort, { host: '127.0.0.1', port: 8420 })
+  .option('--advertise-replica-listener <host:port>', 'where peers reach the replica listener, if not where it listens (a proxy, a NAT)', hostPort)
   .option('--data-dir <dir>', 'where nexus info is kept (default /var/tmp/nodestor-<node>)')
   .option('--nexus-store <url>', 'keep nexus info in etcd (etcd://host:port[,host:port]) instead of files')
   .option('--control <url>', 'register with the control plane at this URL (comma-separated for several)')
@@ -97,6 +98,7 @@ program
       ...(o.tlsCert ? { tls: { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } } : {}),
       ...(o.config ? { config: o.config } : {}),
       replicaListener: { address: o.replicaListener.host, port: o.replicaListener.port },
+      ...(o.advertiseReplicaListener ? { advertisedReplicaListener: { address: o.advertiseReplicaListener.host, port: o.advertiseReplicaListener.port } } : {}),
       ...(o.dataDir ? { dataDir: o.dataDir } : {}),
       ...(o.control
         ? {
@@ -176,6 +178,7 @@ program
   .option('--node-ttl-ms <ms>', 'a node without a heartbeat this long is Offline', positive)
   .option('--reconcile-ms <ms>', 'how often the reconcilers run', positive)
   .option('--garbage-grace-ms <ms>', 'how long an unowned replica or nexus is left before it is destroyed', positive)
+  .option('--child-digests', 'nexuses open remote replicas with NVMe/TCP header and data digests')
   .option('--election-ttl-ms <ms>', "on etcd: the leader's lease; a standby takes over within it", positive)
   .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
   .action(async (o) => {
@@ -191,6 +194,7 @@ program
       ...(o.reconcileMs ? { reconcileMs: o.reconcileMs } : {}),
       ...(o.garbageGraceMs ? { garbageGraceMs: o.garbageGraceMs } : {}),
       ...(o.electionTtlMs ? { electionTtlMs: o.electionTtlMs } : {}),
+      ...(o.childDigests ? { childDigests: true } : {}),
       logLevel: o.logLevel,
     });
     let stopping = false;

@@ -46,6 +46,8 @@ export interface ControlPlaneOptions {
   /** The leader's lease on etcd; default 5 s. */
   electionTtlMs?: number;
   overcommit?: number;
+  /** Nexuses open remote replicas with NVMe/TCP header and data digests (CRC32C). */
+  childDigests?: boolean;
   logger?: Logger;
   logLevel?: string;
 }
@@ -103,7 +105,7 @@ export class ControlPlane {
     const nexusInfo = new StoreNexusInfoStore(store);
     const events = new EventLog();
     const pools = new Pools({ specs, registry, clients, log });
-    const targets = new Targets(registry, clients, nexusInfo);
+    const targets = new Targets(registry, clients, nexusInfo, { digests: options.childDigests ?? false });
     const volumes = new Volumes({ specs, registry, clients, targets, pools, log, events, ...(options.overcommit ? { overcommit: options.overcommit } : {}) });
     const snapshots = new Snapshots(volumes, registry, clients, log);
     const election = store.kind === 'etcd' ? await Election.campaign(store, 'control-plane', randomUUID(), options.electionTtlMs ?? 5_000) : undefined;

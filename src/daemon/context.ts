@@ -44,6 +44,8 @@ export class DaemonContext {
   readonly nexusStore: NexusInfoStore;
   /** The replica listener (replica_create shares there). */
   readonly replicaListener: { address: string; port: number };
+  /** Where peers reach it (replica URIs name this); the listener itself unless advertised. */
+  readonly advertisedReplicaListener: { address: string; port: number };
   /** Base bdevs made by RPC, by bdev name, in creation order. */
   readonly bdevCalls = new Map<string, ConfigCall>();
   readonly controllers = new Map<string, AttachedController>();
@@ -61,12 +63,14 @@ export class DaemonContext {
     log: DaemonContext['log'];
     nexusStore: NexusInfoStore;
     replicaListener: { address: string; port: number };
+    advertisedReplicaListener?: { address: string; port: number };
   }) {
     this.engine = options.engine;
     this.node = options.node;
     this.log = options.log;
     this.nexusStore = options.nexusStore;
     this.replicaListener = options.replicaListener;
+    this.advertisedReplicaListener = options.advertisedReplicaListener ?? options.replicaListener;
   }
 
   emit(event: DaemonEvent): void {

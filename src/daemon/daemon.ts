@@ -38,6 +38,11 @@ export interface DaemonOptions {
   config?: string | object;
   /** Where replica_create shares; default 127.0.0.1:8420. */
   replicaListener?: { address: string; port: number };
+  /**
+   * Where peers reach the replica listener when that is not where it listens (a proxy or a
+   * NAT in between): replica URIs and the control-plane registration carry this address.
+   */
+  advertisedReplicaListener?: { address: string; port: number };
   logLevel?: string;
   /** Default /var/tmp/nodestor-<node>: the nexus-info files live here. */
   dataDir?: string;
@@ -97,8 +102,9 @@ export class Daemon {
     const dataDir = options.dataDir ?? `/var/tmp/nodestor-${options.node}`;
     const socketPath = options.rpcSocket ?? `/var/tmp/nodestor-${options.node}.sock`;
     const replicaListener = options.replicaListener ?? { address: '127.0.0.1', port: 8420 };
+    const advertised = options.advertisedReplicaListener ?? replicaListener;
     const registration = options.control
-      ? new ControlRegistration(options.control, options.node, { socketPath }, replicaListener, (message) => log.warn({}, message))
+      ? new ControlRegistration(options.control, options.node, { socketPath }, advertised, (message) => log.warn({}, message))
       : undefined;
     const context = new DaemonContext({
       engine,
@@ -106,6 +112,7 @@ export class Daemon {
       log,
       nexusStore: options.nexusStore ?? (registration ? new ControlNexusInfoStore(registration.client, options.node) : new FileNexusInfoStore(`${dataDir}/nexus`)),
       replicaListener,
+      advertisedReplicaListener: advertised,
     });
     engine.nvmf.on('host', (e) =>
       context.emit({ kind: e.connected ? 'host.connected' : 'host.disconnected', subsystem: e.subsystem, hostNqn: e.hostNqn, cntlid: e.cntlid }),

@@ -19,10 +19,13 @@ export class Targets {
   readonly #clients: NodeClients;
   readonly #nexusInfo: StoreNexusInfoStore;
 
-  constructor(registry: Registry, clients: NodeClients, nexusInfo: StoreNexusInfoStore) {
+  readonly #childOptions: string;
+
+  constructor(registry: Registry, clients: NodeClients, nexusInfo: StoreNexusInfoStore, options: { digests: boolean } = { digests: false }) {
     this.#registry = registry;
     this.#clients = clients;
     this.#nexusInfo = nexusInfo;
+    this.#childOptions = options.digests ? `${CHILD_OPTIONS}&hdgst=1&ddgst=1` : CHILD_OPTIONS;
   }
 
   hostNqn(node: string): string {
@@ -51,7 +54,7 @@ export class Targets {
       return localReplicaUri(replica);
     }
     const uri = await this.fence(replica, this.hostNqn(targetNode));
-    return `${uri}?hostnqn=${encodeURIComponent(this.hostNqn(targetNode))}&${CHILD_OPTIONS}`;
+    return `${uri}?hostnqn=${encodeURIComponent(this.hostNqn(targetNode))}&${this.#childOptions}`;
   }
 
   /**

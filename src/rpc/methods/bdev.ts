@@ -29,6 +29,7 @@ const ERROR_TYPE_MODES: Record<string, NonNullable<ErrorInjection['mode']>> = {
   pending: 'pending',
   corrupt_data: 'corrupt',
   nomem: 'nomem',
+  delay: 'delay',
 };
 const byName: ObjectSchema = { type: 'object', properties: { name }, required: ['name'] };
 
@@ -247,15 +248,19 @@ export function registerBdevMethods(registry: MethodRegistry, ctx: DaemonContext
     },
   );
   registry.register<{ name: string }>('bdev_error_delete', byName, ({ name: n }) => destroyOf(ctx, 'error', n, 'bdev_error_delete'));
-  registry.register<{ name: string; io_type: string; error_type: string; num?: number }>(
+  // errno and latency_us are nodestor's: a failure with ENOSPC or ETIMEDOUT instead of EIO,
+  // and a completion delayed (alone with error_type 'delay', or on top of another type).
+  registry.register<{ name: string; io_type: string; error_type: string; num?: number; errno?: 'EIO' | 'ENOSPC' | 'ETIMEDOUT'; latency_us?: number }>(
     'bdev_error_inject_error',
     {
       type: 'object',
       properties: {
         name,
         io_type: { type: 'string', enum: ['read', 'write', 'unmap', 'flush', 'all', 'clear'] },
-        error_type: { type: 'string', enum: ['failure', 'pending', 'corrupt_data', 'nomem'] },
+        error_type: { type: 'string', enum: ['failure', 'pending', 'corrupt_data', 'nomem', 'delay'] },
         num: { type: 'integer', minimum: 0, maximum: 1_000_000_000 },
+        errno: { type: 'string', enum: ['EIO', 'ENOSPC', 'ETIMEDOUT'] },
+        latency_us: { type: 'integer', minimum: 1, maximum: 60_000_000 },
       },
       required: ['name', 'io_type', 'error_type'],
     },
@@ -270,7 +275,13 @@ export function registerBdevMethods(registry: MethodRegistry, ctx: DaemonContext
       const injection: ErrorInjection = {
         ioType: p.io_type as ErrorInjection['ioType'],
         mode: ERROR_TYPE_MODES[p.error_type],
+        ...(p.errno ? { errno: p.errno } : {}),
+        ...(p.latency_us ? { latencyUs: p.latency_us } : {}),
       };
+      if (p.errno && p.error_type !== 'failure')
+        throw new NodestorError('EINVAL', 'errno applies to error_type failure only', { op: 'bdev_error_inject_error', resource: p.name, errno: -22 });
+      if (p.error_type === 'delay' && !p.latency_us)
+        throw new NodestorError('EINVAL', "error_type delay needs latency_us", { op: 'bdev_error_inject_error', resource: p.name, errno: -22 });
       const count = p.num ?? 1; // SPDK's default
       if (count > 0) injection.count = count;
       bdev.injectError(injection);

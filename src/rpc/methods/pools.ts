@@ -51,7 +51,9 @@ async function shareOf(ctx: DaemonContext, lvol: Lvol, subsystems?: Map<string, 
   const nqn = REPLICA_NQN_PREFIX + lvol.uuid;
   const sub = subsystems ? subsystems.get(nqn) : (await ctx.engine.nvmf.listSubsystems()).find((s) => s.nqn === nqn);
   if (!sub || sub.listeners.length === 0) return undefined;
-  const l = sub.listeners[0]!;
+  let l: { address: string; port: number } = sub.listeners[0]!;
+  const own = ctx.replicaListener;
+  if (l.address === own.address && l.port === own.port) l = ctx.advertisedReplicaListener;
   const host = l.address.includes(':') ? `[${l.address}]` : l.address;
   return { uri: `nvmf://${host}:${l.port}/${nqn}`, hosts: sub.hosts };
 }

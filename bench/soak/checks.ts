@@ -1,0 +1,106 @@
+// What the soak checks after each fault: every volume Online with all its replicas, and
+// the replicas of each volume identical byte for byte (read straight from each replica
+// over NVMe/TCP, while the host's I/O is paused).
+import { createHash } from 'node:crypto';
+import type { Engine } from '../../src/index.js';
+import type { SoakCluster } from './cluster.js';
+
+export interface VolumeView {
+  spec: { uuid: string; replicas: number; sizeBytes: number; target?: { node: string; uri?: string } };
+  state: { status: string; replicas: { uuid?: string; name: string; node: string; status: string }[] };
+}
+
+const VERIFIER = 'nqn.2019-05.io.nodestor:soak-verifier';
+const SEGMENT = 1 << 20;
+
+export function volumeView(cluster: SoakCluster, name: string): Promise<VolumeView> {
+  return cluster.api.request<VolumeView>('GET', `/v0/volumes/${name}`);
+}
+
+interface NexusEntry {
+  state: string;
+  children: { state: string; sync_state: string; rebuild_progress?: number }[];
+}
+
+/**
+ * Waits until every volume is Online with all its replicas Online, as the control plane
+ * sees it and as its nexus says (the plane's view may not have caught up with a fault
+ * yet); returns how long it took.
+ */
+export async function waitOnline(cluster: SoakCluster, names: string[], timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  await cluster.until(
+    `volumes ${names.join(', ')} Online`,
+    async () => {
+      for (const name of names) {
+        const v = await volumeView(cluster, name);
+        if (v.state.status !== 'Online' || v.state.replicas.length !== v.spec.replicas || v.state.replicas.some((r) => r.status !== 'Online')) return false;
+        if (!v.spec.target) continue;
+        const [nexus] = await cluster.rpc<NexusEntry[]>(cluster.node(v.spec.target.node), 'nexus_list', { name: v.spec.uuid });
+        if (nexus?.state !== 'Online' || nexus.children.length !== v.spec.replicas) return false;
+        if (nexus.children.some((c) => c.state !== 'Open' || c.sync_state !== 'Synced' || c.rebuild_progress !== undefined)) return false;
+      }
+      return true;
+    },
+    timeoutMs,
+  );
+  return Date.now() - t0;
+}
+
+/**
+ * SHA-256 of each 1 MiB segment of each replica of `name`; returns the segments where the
+ * replicas differ (empty when identical). The verifier's access is removed afterwards.
+ */
+export async function compareReplicas(cluster: SoakCluster, host: Engine, name: string): Promise<string[]> {
+  const view = await volumeView(cluster, name);
+  const hashes = new Map<string, string[]>();
+  for (const replica of view.state.replicas) {
+    // The control plane may fence a replica again while it is read (after a restart it
+    // shares each child anew, which ends other hosts' connections): read it again then.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        hashes.set(replica.node, await replicaSegments(cluster, host, replica, view.spec.sizeBytes));
+        break;
+      } catch (error) {
+        if (attempt === 3) throw error;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+  const [first, ...rest] = [...hashes.entries()];
+  const differing: string[] = [];
+  if (!first) return differing;
+  for (const [node, segments] of rest)
+    segments.forEach((hash, i) => {
+      if (hash !== first[1][i]) differing.push(`${name}: segment ${i} differs between ${first[0]} and ${node}`);
+    });
+  return differing;
+}
+
+async function replicaSegments(cluster: SoakCluster, host: Engine, replica: { uuid?: string; name: string; node: string }, sizeBytes: number): Promise<string[]> {
+  const node = cluster.node(replica.node);
+  const listed = await cluster.rpc<{ uuid: string; share: string }[]>(node, 'replica_list', {});
+  const wasShared = listed.find((r) => r.uuid === replica.uuid)?.share === 'nvmf';
+  const uri = await cluster.rpc<string>(node, 'replica_share', { uuid: replica.uuid, allowed_hosts: [VERIFIER] });
+  const nqn = `nqn.2019-05.io.nodestor:${replica.uuid}`;
+  if (wasShared) await cluster.rpc(node, 'nvmf_subsystem_add_host', { nqn, host: VERIFIER });
+  const bdev = await host.createBdev(`${uri}?hostnqn=${encodeURIComponent(VERIFIER)}&ctrl_loss_timeout_ms=1000&name=verify-${replica.name}`);
+  try {
+    const segments: string[] = [];
+    for (let offset = 0; offset < sizeBytes; offset += SEGMENT)
+      segments.push(createHash('sha256').update(await bdev.read(offset, Math.min(SEGMENT, sizeBytes - offset))).digest('hex'));
+    return segments;
+  } finally {
+    await bdev.destroy();
+    if (wasShared) await cluster.rpc(node, 'nvmf_subsystem_remove_host', { nqn, host: VERIFIER }).catch(() => undefined);
+    else await cluster.rpc(node, 'replica_unshare', { uuid: replica.uuid });
+  }
+}
+
+/** Rebuilds each volume's nexus has run (its history, which a restarted nexus starts again). */
+export async function rebuildHistory(cluster: SoakCluster, name: string): Promise<{ key: string; bytesRebuilt: number; state: string }[]> {
+  const view = await volumeView(cluster, name);
+  if (!view.spec.target) return [];
+  const history = await cluster.rpc<{ childUri: string; startedAt: number; bytesRebuilt: number; state: string }[]>(cluster.node(view.spec.target.node), 'nexus_rebuild_history', { name: view.spec.uuid });
+  return history.map((h) => ({ key: `${view.spec.target!.node}/${h.childUri}@${h.startedAt}`, bytesRebuilt: h.bytesRebuilt, state: h.state }));
+}
