@@ -69,7 +69,8 @@ async function main(): Promise<void> {
   }
   const options = { minutes, seed, digests: values.digests === 'on', nodes };
   process.stderr.write(`soak: ${minutes} min, seed ${seed}, digests ${values.digests}, ${nodes} nodes\n`);
-  const result = await runSoak({ ...options, onlineTimeoutMs: Number(values['online-timeout-s']) * 1000, log: (line) => process.stderr.write(`${line}\n`) });
+  const logsDir = `${values.out}/soak-logs-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const result = await runSoak({ ...options, onlineTimeoutMs: Number(values['online-timeout-s']) * 1000, logsDir, log: (line) => process.stderr.write(`${line}\n`) });
   const summary = summarize(result, options);
   const output = {
     benchmark: 'soak',

@@ -22,6 +22,8 @@ export interface SoakOptions {
   nodes: number;
   /** Each fault's recovery must end within this. */
   onlineTimeoutMs: number;
+  /** Where the processes' logs are kept when a check fails. */
+  logsDir: string;
   log: (line: string) => void;
 }
 
@@ -151,7 +153,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     for (const w of workloads) await w.bdev.destroy().catch(() => undefined);
     await host?.stop().catch(() => undefined);
     for (const p of proxies) await p.stop();
-    await cluster?.stop();
+    const failed = result.faults.some((f) => !f.ok);
+    await cluster?.stop(failed ? options.logsDir : undefined);
+    if (failed) options.log(`the processes' logs are in ${options.logsDir}`);
   }
   return result;
 }

@@ -79,11 +79,11 @@ export async function compareReplicas(cluster: SoakCluster, host: Engine, name: 
 
 async function replicaSegments(cluster: SoakCluster, host: Engine, replica: { uuid?: string; name: string; node: string }, sizeBytes: number): Promise<string[]> {
   const node = cluster.node(replica.node);
-  const listed = await cluster.rpc<{ uuid: string; share: string }[]>(node, 'replica_list', {});
-  const wasShared = listed.find((r) => r.uuid === replica.uuid)?.share === 'nvmf';
+  // Every replica is shared (no nexus holds one of its own volume's): the verifier is let
+  // in beside the nexus's host, and out again after. Never unshared: the nexus uses it.
   const uri = await cluster.rpc<string>(node, 'replica_share', { uuid: replica.uuid, allowed_hosts: [VERIFIER] });
   const nqn = `nqn.2019-05.io.nodestor:${replica.uuid}`;
-  if (wasShared) await cluster.rpc(node, 'nvmf_subsystem_add_host', { nqn, host: VERIFIER });
+  await cluster.rpc(node, 'nvmf_subsystem_add_host', { nqn, host: VERIFIER }).catch(() => undefined); // there already when just shared
   const bdev = await host.createBdev(`${uri}?hostnqn=${encodeURIComponent(VERIFIER)}&ctrl_loss_timeout_ms=1000&name=verify-${replica.name}`);
   try {
     const segments: string[] = [];
@@ -92,8 +92,7 @@ async function replicaSegments(cluster: SoakCluster, host: Engine, replica: { uu
     return segments;
   } finally {
     await bdev.destroy();
-    if (wasShared) await cluster.rpc(node, 'nvmf_subsystem_remove_host', { nqn, host: VERIFIER }).catch(() => undefined);
-    else await cluster.rpc(node, 'replica_unshare', { uuid: replica.uuid });
+    await cluster.rpc(node, 'nvmf_subsystem_remove_host', { nqn, host: VERIFIER }).catch(() => undefined);
   }
 }
 

@@ -7,7 +7,7 @@
 // another. Ports stay the same across restarts; stop() kills every process and removes
 // the workdir.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, readdirSync, mkdirSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ControlClient } from '../../src/control/client.js';
@@ -145,10 +145,15 @@ export class SoakCluster {
     }
   }
 
-  async stop(): Promise<void> {
+  /** Kills every process and removes the workdir; the logs are copied to `keepLogs` first if given. */
+  async stop(keepLogs?: string): Promise<void> {
     await Promise.all(this.nodes.map((n) => stopProcess(n.child, 'SIGKILL')));
     await stopProcess(this.#control, 'SIGKILL');
     for (const n of this.nodes) await n.replicaProxy.stop();
+    if (keepLogs) {
+      mkdirSync(keepLogs, { recursive: true });
+      for (const file of readdirSync(this.#workdir).filter((f) => f.endsWith('.log'))) copyFileSync(join(this.#workdir, file), join(keepLogs, file));
+    }
     rmSync(this.#workdir, { recursive: true, force: true });
   }
 

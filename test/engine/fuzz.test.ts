@@ -40,3 +40,31 @@ describe('fuzzing the NVMe/TCP controller', () => {
     rmSync(work, { recursive: true, force: true });
   }, (SECONDS + 180) * 1000);
 });
+
+// The pool-import fuzzer (native/fuzz/lvol_import_fuzz.cc): a real pool image with bit
+// flips (resealed or not) and cuts in its metadata area. Import must succeed with a pool
+// that passes fsck and intact lvols that read back exactly, or refuse with EIO.
+const LVOL_SECONDS = Number(process.env.NDS_LVOL_FUZZ_SECONDS ?? 30);
+
+describe('fuzzing pool import', () => {
+  it(`runs ${LVOL_SECONDS} s over damaged pool images without a finding`, () => {
+    const binary = fileURLToPath(new URL('../../build-fuzz/nds_fuzz_lvol_import', import.meta.url));
+    expect(existsSync(binary)).toBe(true);
+    const work = mkdtempSync(join(tmpdir(), 'nds-lvol-fuzz-'));
+    const corpus = join(work, 'corpus');
+    const findings = join(work, 'findings');
+    for (const dir of [corpus, findings]) spawnSync('mkdir', ['-p', dir]);
+    const result = spawnSync(
+      binary,
+      [corpus, fileURLToPath(new URL('../fixtures/lvol-import-seeds', import.meta.url)), `-max_total_time=${LVOL_SECONDS}`, '-rss_limit_mb=2048', '-timeout=20', `-artifact_prefix=${findings}/`, '-print_final_stats=1'],
+      { encoding: 'utf8', timeout: (LVOL_SECONDS + 120) * 1000, env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1', UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1' } },
+    );
+    const output = `${result.stdout}\n${result.stderr}`;
+    expect(readdirSync(findings), `inputs that failed are in ${findings}\n${output.slice(-4000)}`).toEqual([]);
+    const runs = /Done (\d+) runs/.exec(output);
+    expect(runs, output.slice(-4000)).not.toBeNull();
+    expect(Number(runs![1])).toBeGreaterThan(50);
+    expect(result.status, output.slice(-4000)).toBe(0);
+    rmSync(work, { recursive: true, force: true });
+  }, (LVOL_SECONDS + 180) * 1000);
+});

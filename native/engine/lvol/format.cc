@@ -93,6 +93,21 @@ std::optional<Superblock> Superblock::decode(const Page& p, bool* valid) {
   return s;
 }
 
+std::string Superblock::layout_error(uint64_t disk_bytes) const {
+  constexpr uint64_t kMiB = 1 << 20, kMaxPages = 1ull << 36;  // 256 TiB of metadata: nonsense beyond
+  if (cluster_size == 0 || cluster_size % kMiB != 0 || cluster_size > 1024 * kMiB) return "cluster size " + std::to_string(cluster_size) + " is not a multiple of 1 MiB up to 1 GiB";
+  if (block_size == 0 || kPageSize % block_size != 0) return "block size " + std::to_string(block_size) + " does not divide 4096";
+  if (bitmap_pages > kMaxPages || log_pages > kMaxPages || md_pages > kMaxPages || bitmap_start > kMaxPages || log_start > kMaxPages || md_start > kMaxPages)
+    return "a region is larger than any disk";
+  if (bitmap_start < 2 || bitmap_start + bitmap_pages > log_start || log_pages == 0 || log_start + log_pages > md_start || md_pages == 0 ||
+      (md_start + md_pages) * kPageSize > data_start)
+    return "its regions overlap or are out of order";
+  if (total_clusters > max_clusters || max_clusters > (kMaxPages * kPageSize) / cluster_size) return "it has more clusters than its bitmaps describe";
+  const uint64_t end = data_start + total_clusters * cluster_size;
+  if (end > disk_bytes) return "the pool needs " + std::to_string(end) + " bytes but the disk has " + std::to_string(disk_bytes) + " (cut short?)";
+  return "";
+}
+
 std::optional<PageType> page_type(const Page& p, uint64_t index) {
   if (get<uint32_t>(p, 0) != kMetaMagic || get<uint64_t>(p, 8) != index || !crc_ok(p)) return std::nullopt;
   auto type = static_cast<PageType>(get<uint16_t>(p, 4));

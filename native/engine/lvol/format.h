@@ -46,6 +46,9 @@ struct Superblock {
   void encode(Page& page) const;
   // nullopt: not a superblock at all (magic); `valid` false: damaged (crc) or unsupported.
   static std::optional<Superblock> decode(const Page& page, bool* valid);
+  // Why this layout cannot be a pool on a disk of `disk_bytes` (a sealed but damaged
+  // superblock, or a disk cut short); empty when it can.
+  std::string layout_error(uint64_t disk_bytes) const;
 };
 
 enum class PageType : uint16_t { Free = 0, Blob = 1, Extent = 2 };

@@ -146,6 +146,7 @@ void LvolStoreRegistry::import(std::string disk, std::function<void(Status, Lvol
       std::string disk_name = desc->bdev->name();
       if (rc != 0) return give_up(Status::error(rc, "cannot read the superblock of " + disk_name));
       std::optional<Superblock> best;
+      int best_slot = 0;
       bool any_magic = false;
       for (int slot = 0; slot < 2; ++slot) {
         Page p;
@@ -154,10 +155,15 @@ void LvolStoreRegistry::import(std::string disk, std::function<void(Status, Lvol
         auto sb = Superblock::decode(p, &valid);
         if (!sb) continue;
         any_magic = true;
-        if (valid && (!best || sb->generation > best->generation)) best = sb;
+        if (valid && (!best || sb->generation > best->generation)) {
+          best = sb;
+          best_slot = slot;
+        }
       }
       if (!any_magic) return give_up(Status::error(-ENOENT, "no pool (lvol store) on disk " + disk_name));
       if (!best) return give_up(Status::error(-EIO, "both superblocks of the pool on " + disk_name + " are damaged"));
+      if (std::string why = best->layout_error(desc->bdev->size_bytes()); !why.empty())
+        return give_up(Status::error(-EIO, "the superblock (page " + std::to_string(best_slot) + ") of the pool on " + disk_name + " is damaged: " + why));
       if (stores_.count(best->name) || opening_.count(best->name))
         return give_up(Status::error(-EEXIST, "pool " + best->name + " is already imported"));
       std::string name = best->name;
