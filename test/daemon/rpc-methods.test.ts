@@ -81,6 +81,17 @@ describe('daemon methods', () => {
     expect(served).toBe(false);
     expect(await call('bdev_error_inject_error', { name: 'EE_M0', io_type: 'clear', error_type: 'failure' })).toBe(true);
     expect(await held).toEqual(Buffer.alloc(4096, 0x3c));
+    // nodestor's extensions: another errno, a delay, and the refusals that change nothing.
+    expect(await call('bdev_error_inject_error', { name: 'EE_M0', io_type: 'write', error_type: 'failure', errno: 'ENOSPC', num: 1 })).toBe(true);
+    await expect(ee0.write(0, Buffer.alloc(4096, 0x11))).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect(await ee0.read(0, 4096)).toEqual(Buffer.alloc(4096, 0x3c)); // the refused write stored nothing
+    expect(await call('bdev_error_inject_error', { name: 'EE_M0', io_type: 'read', error_type: 'delay', latency_us: 30_000, num: 1 })).toBe(true);
+    const t0 = Date.now();
+    expect(await ee0.read(0, 4096)).toEqual(Buffer.alloc(4096, 0x3c));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
+    await expect(call('bdev_error_inject_error', { name: 'EE_M0', io_type: 'read', error_type: 'delay' })).rejects.toMatchObject({ code: -22, data: { code: 'EINVAL' } });
+    await expect(call('bdev_error_inject_error', { name: 'EE_M0', io_type: 'read', error_type: 'pending', errno: 'ENOSPC' })).rejects.toMatchObject({ code: -22, data: { code: 'EINVAL' } });
+    expect(await ee0.read(0, 4096)).toEqual(Buffer.alloc(4096, 0x3c)); // neither refusal injected anything
 
     expect(await call('bdev_error_delete', { name: 'EE_M0' })).toBe(true);
     expect(await call('bdev_malloc_delete', { name: 'M0' })).toBe(true);
