@@ -44,8 +44,8 @@ export class DaemonContext {
   readonly nexusStore: NexusInfoStore;
   /** The replica listener (replica_create shares there). */
   readonly replicaListener: { address: string; port: number };
-  /** Where peers reach it (replica URIs name this); the listener itself unless advertised. */
-  readonly advertisedReplicaListener: { address: string; port: number };
+  /** Where peers reach it when that is elsewhere (a proxy, a NAT): replica URIs name this. */
+  readonly advertisedReplicaListener: { address: string; port: number } | undefined;
   /** Base bdevs made by RPC, by bdev name, in creation order. */
   readonly bdevCalls = new Map<string, ConfigCall>();
   readonly controllers = new Map<string, AttachedController>();
@@ -70,7 +70,7 @@ export class DaemonContext {
     this.log = options.log;
     this.nexusStore = options.nexusStore;
     this.replicaListener = options.replicaListener;
-    this.advertisedReplicaListener = options.advertisedReplicaListener ?? options.replicaListener;
+    this.advertisedReplicaListener = options.advertisedReplicaListener;
   }
 
   emit(event: DaemonEvent): void {

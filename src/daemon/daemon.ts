@@ -112,7 +112,7 @@ export class Daemon {
       log,
       nexusStore: options.nexusStore ?? (registration ? new ControlNexusInfoStore(registration.client, options.node) : new FileNexusInfoStore(`${dataDir}/nexus`)),
       replicaListener,
-      advertisedReplicaListener: advertised,
+      ...(options.advertisedReplicaListener ? { advertisedReplicaListener: options.advertisedReplicaListener } : {}),
     });
     engine.nvmf.on('host', (e) =>
       context.emit({ kind: e.connected ? 'host.connected' : 'host.disconnected', subsystem: e.subsystem, hostNqn: e.hostNqn, cntlid: e.cntlid }),

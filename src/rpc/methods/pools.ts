@@ -51,9 +51,8 @@ async function shareOf(ctx: DaemonContext, lvol: Lvol, subsystems?: Map<string, 
   const nqn = REPLICA_NQN_PREFIX + lvol.uuid;
   const sub = subsystems ? subsystems.get(nqn) : (await ctx.engine.nvmf.listSubsystems()).find((s) => s.nqn === nqn);
   if (!sub || sub.listeners.length === 0) return undefined;
-  let l: { address: string; port: number } = sub.listeners[0]!;
-  const own = ctx.replicaListener;
-  if (l.address === own.address && l.port === own.port) l = ctx.advertisedReplicaListener;
+  // Replicas are shared only on the replica listener: peers reach it where it is advertised.
+  const l = ctx.advertisedReplicaListener ?? sub.listeners[0]!;
   const host = l.address.includes(':') ? `[${l.address}]` : l.address;
   return { uri: `nvmf://${host}:${l.port}/${nqn}`, hosts: sub.hosts };
 }
