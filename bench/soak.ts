@@ -1,4 +1,4 @@
-// `npm run soak -- --minutes N --seed S [--digests off] [--nodes 4] [--out DIR]`: the
+// `npm run soak -- --minutes N --seed S [--digests off] [--nodes 4] [--out DIR] [--faults KIND,...]`: the
 // reliability campaign's soak (issue 20). A cluster of real daemons and a control plane on
 // this machine, verified I/O from a host engine, faults chosen by the seed until the time
 // is up. Prints a JSON summary, writes it with an HTML timeline and SVG charts, and exits
@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { machine, publish } from './report.js';
 import { runSoak, timelineOf, type SoakResult } from './soak/campaign.js';
+import { faultCatalogue } from './soak/faults.js';
 import { timelineSvg } from './soak/timeline.js';
 import { lineChart } from './svg.js';
 
@@ -58,16 +59,24 @@ async function main(): Promise<void> {
       nodes: { type: 'string', default: '4' },
       out: { type: 'string', default: 'bench/results/soak' },
       'online-timeout-s': { type: 'string', default: '120' },
+      faults: { type: 'string', default: '' },
     },
   });
   const minutes = Number(values.minutes);
   const seed = Number(values.seed);
   const nodes = Number(values.nodes);
   if (!(minutes > 0 && minutes <= 24 * 60) || !Number.isInteger(seed) || seed < 0 || !['on', 'off'].includes(values.digests!) || !(nodes >= 3 && nodes <= 6)) {
-    process.stderr.write('usage: npm run soak -- --minutes N (0 < N <= 1440) --seed S (integer >= 0) [--digests on|off] [--nodes 3..6] [--out DIR]\n');
+    process.stderr.write('usage: npm run soak -- --minutes N (0 < N <= 1440) --seed S (integer >= 0) [--digests on|off] [--nodes 3..6] [--out DIR] [--faults KIND,...]\n');
     process.exit(2);
   }
-  const options = { minutes, seed, digests: values.digests === 'on', nodes };
+  const known = faultCatalogue({ digests: values.digests === 'on' }).map((f) => f.kind);
+  const faultKinds = values.faults ? values.faults.split(',') : [];
+  const unknown = faultKinds.filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    process.stderr.write(`soak: no fault kind ${unknown.join(', ')}; the kinds are ${known.join(', ')}\n`);
+    process.exit(2);
+  }
+  const options = { minutes, seed, digests: values.digests === 'on', nodes, faultKinds };
   process.stderr.write(`soak: ${minutes} min, seed ${seed}, digests ${values.digests}, ${nodes} nodes\n`);
   const logsDir = `${values.out}/soak-logs-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const result = await runSoak({ ...options, onlineTimeoutMs: Number(values['online-timeout-s']) * 1000, logsDir, log: (line) => process.stderr.write(`${line}\n`) });
@@ -76,7 +85,7 @@ async function main(): Promise<void> {
     benchmark: 'soak',
     date: new Date().toISOString(),
     machine: machine(),
-    setup: `${nodes} nodestor daemon processes (idle adaptive, 160 MiB each, pools on error bdevs over sparse files, replica listeners behind fault proxies) and a control plane process (embedded store); 3 thin 16 MiB volumes (3, 2 and 2 replicas) published on node-0 and node-1; one host engine in this process doing verified 4 KiB I/O at QD 8 per volume through a proxy to each target. Reproduce: npm run soak -- --minutes ${minutes} --seed ${seed} --digests ${values.digests}`,
+    setup: `${nodes} nodestor daemon processes (idle adaptive, 160 MiB each, pools on error bdevs over sparse files, replica listeners behind fault proxies) and a control plane process (embedded store); 3 thin 16 MiB volumes (3, 2 and 2 replicas) published on node-0 and node-1; one host engine in this process doing verified 4 KiB I/O at QD 8 per volume through a proxy to each target. Reproduce: npm run soak -- --minutes ${minutes} --seed ${seed} --digests ${values.digests}${values.faults ? ` --faults ${values.faults}` : ''}`,
     ...summary,
   };
   // At most 40 points (the chart labels each x): the mean rate over each stretch.

@@ -20,6 +20,8 @@ export interface SoakOptions {
   seed: number;
   digests: boolean;
   nodes: number;
+  /** Only these kinds of fault (all when empty). */
+  faultKinds?: string[];
   /** Each fault's recovery must end within this. */
   onlineTimeoutMs: number;
   /** Where the processes' logs are kept when a check fails. */
@@ -106,7 +108,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       lastAcked = acked;
     }, 1_000);
 
-    const catalogue = faultCatalogue({ digests: options.digests });
+    const catalogue = faultCatalogue({ digests: options.digests }).filter((f) => !options.faultKinds?.length || options.faultKinds.includes(f.kind));
     const ctx: FaultContext = { cluster, volumes, random: schedule, digests: options.digests };
     const deadline = t0 + options.minutes * 60_000;
     while (Date.now() < deadline) {

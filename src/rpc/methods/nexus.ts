@@ -53,6 +53,7 @@ export async function createNexus(
   p: { name: string; uuid?: string; size_bytes?: number; children: string[]; read_policy?: string; io_timeout_ms?: number },
 ): Promise<Nexus> {
   let children = p.children;
+  let resync: string[] = [];
   if (p.uuid) {
     const saved = await ctx.nexusStore.load(p.uuid);
     if (saved) {
@@ -67,6 +68,14 @@ export async function createNexus(
         throw new NodestorError('ENODEV', `nexus ${p.name}: no child was healthy when it last stopped; refusing to pick one`, { op: 'nexus_create', resource: p.name, errno: -19 });
       if (kept.length < children.length) ctx.log.warn({ nexus: p.name, dropped: children.filter((c) => !kept.includes(c)) }, 'nexus made without the children that were not healthy');
       children = kept;
+      if (!saved.cleanShutdown && kept.length > 1) {
+        // Writes in flight when it stopped may have reached some children and not others,
+        // and the logs of what each missed died with the process: one child is kept (each
+        // healthy one holds every acknowledged write) and the others are copied from it.
+        resync = kept.filter((c) => c !== firstLocal(kept));
+        children = [firstLocal(kept)];
+        ctx.log.warn({ nexus: p.name, kept: children[0], rebuilt: resync }, 'nexus stopped uncleanly: one child kept, the others rebuilt in full');
+      }
     }
   }
   const options: CreateNexusOptions = {
@@ -87,7 +96,18 @@ export async function createNexus(
     params: { name: nexus.name, uuid: nexus.uuid, size_bytes: nexus.sizeBytes, children: p.children, ...(p.read_policy ? { read_policy: p.read_policy } : {}), ...(p.io_timeout_ms !== undefined ? { io_timeout_ms: p.io_timeout_ms } : {}) },
   });
   ctx.emit({ kind: 'nexus.created', nexus: nexus.name, children });
+  for (const uri of resync) {
+    // Recorded out of sync before its copy starts: a crash during it trusts only the kept one.
+    await nexus.addChild(uri, { rebuild: true }).catch((error: Error) =>
+      ctx.log.error({ nexus: nexus.name, uri, err: error.message }, 'a child to rebuild after an unclean stop could not be added'),
+    );
+  }
   return nexus;
+}
+
+/** A local child when there is one (the cheapest to read and copy from), else the first. */
+function firstLocal(children: string[]): string {
+  return children.find((c) => c.startsWith('bdev:///')) ?? children[0]!;
 }
 
 export function registerNexusMethods(registry: MethodRegistry, ctx: DaemonContext): void {
