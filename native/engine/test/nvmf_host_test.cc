@@ -3,6 +3,7 @@
 // for I/O larger than one command; allowlist refusal; discovery; a namespace removed under
 // a connected host; a listener going away and coming back (reconnect), and staying away
 // (the bdev is gone); keep-alive expiry on the target.
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -297,5 +298,67 @@ NDS_TEST(nvmf_host_times_out_commands_the_target_does_not_answer) {
   EXPECT_TRUE(error_bdev_clear(f.find("slow")).is_ok());
   round_trip(f, "slow", "r", 8192, 4096, 8);
   EXPECT_TRUE(!f.find("r")->gone());
+  f.engine->dma().free(buf);
+}
+
+namespace {
+
+// A listener that never answers: the kernel completes TCP connects from its backlog, and
+// nothing is ever read or sent.
+struct SilentListener {
+  int fd = -1;
+  explicit SilentListener(uint16_t port) {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(listen(fd, 16), 0);
+  }
+  ~SilentListener() { close(fd); }
+  uint16_t port() const {
+    sockaddr_in addr{};
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    return ntohs(addr.sin_port);
+  }
+};
+
+}  // namespace
+
+// Found by the host fuzzer: a target that accepts and says nothing held a connect, and every
+// reconnect, forever (the bring-up had no deadline).
+NDS_TEST(nvmf_host_gives_up_on_a_target_that_accepts_and_never_answers) {
+  Fixture f;
+  {
+    SilentListener silent(0);
+    std::string uri = "nvmf://127.0.0.1:" + std::to_string(silent.port()) + "/" + kNqn + "?hostnqn=" + kHostA +
+                      "&name=mute&connect_timeout_ms=200";
+    auto started = std::chrono::steady_clock::now();
+    Status st = f.create(uri);
+    auto waited = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(st.rc, -ETIMEDOUT);
+    EXPECT_TRUE(st.message.find("no answer from the target within 200 ms of connecting (the TCP connect, IC exchange or Fabrics Connect)") != std::string::npos);
+    EXPECT_TRUE(waited >= std::chrono::milliseconds(190));
+    EXPECT_TRUE(waited < std::chrono::milliseconds(3000));
+    EXPECT_TRUE(f.find("mute") == nullptr);
+    EXPECT_TRUE(f.create(f.remote("x", "&connect_timeout_ms=-1")).rc == -EINVAL);
+  }
+
+  // Connected, then the listener is replaced by a silent one on the same port: each
+  // reconnect attempt times out, and after ctrl_loss_timeout_ms the bdev is gone.
+  ASSERT_TRUE(f.create(f.remote("r", "&ctrl_loss_timeout_ms=800&reconnect_delay_ms=50&connect_timeout_ms=150")).is_ok());
+  round_trip(f, "r", "m0", 0, 4096, 11);
+  Status st;
+  run_on(f.engine->app_thread(), [&] { st = f.engine->nvmf().remove_listener(kNqn, f.via); });
+  ASSERT_TRUE(st.is_ok());
+  SilentListener silent(f.via.port);
+  Bdev* r = f.find("r");
+  EXPECT_TRUE(wait_until([&] { return r->gone(); }, 4000));
+  void* buf = f.buffer(4096);
+  EXPECT_EQ(run_io(*f.engine, "r", IoType::Read, 0, 4096, buf), -ENODEV);
   f.engine->dma().free(buf);
 }

@@ -50,6 +50,7 @@ void HostController::connect(Thread& app, HostControllerOptions options,
 }
 
 HostController::~HostController() {
+  stop_connect_timer();
   if (keep_alive_poller_) app_.unregister_poller(keep_alive_poller_);
   if (reconnect_poller_) app_.unregister_poller(reconnect_poller_);
   if (ready_poller_) app_.unregister_poller(ready_poller_);
@@ -82,12 +83,21 @@ void HostController::start_admin_queue() {
     app_.send([old] { delete old; });
   }
   admin_ = std::make_unique<HostQueue>(app_, q);
+  admin_ready_ = false;
+  stop_connect_timer();
+  connect_started_ns_ = monotonic_ns();
+  if (options_.connect_timeout_ms > 0)
+    connect_poller_ = app_.register_poller("nvmf-host-connect-timeout", connect_timeout_tick, this,
+                                           options_.connect_timeout_ms * 1'000'000ull);
   std::weak_ptr<HostController> weak = weak_from_this();
   HostQueue* queue = admin_.get();
   admin_->set_state_hook([weak, queue](HostQueue::State s) {
     auto self = weak.lock();
     if (!self || self->admin_.get() != queue) return;
-    if (s == HostQueue::State::Ready) return self->bring_up();
+    if (s == HostQueue::State::Ready) {
+      self->admin_ready_ = true;
+      return self->bring_up();
+    }
     std::string why = queue->error();
     int rc = queue->error_code() ? queue->error_code() : -ECONNRESET;
     self->app_.send([weak, why, rc] {
@@ -121,7 +131,27 @@ const char* HostController::step_name(BringUpStep step) {
 
 void HostController::bring_up() { run_step(BringUpStep::ReadCap); }
 
+void HostController::stop_connect_timer() {
+  if (connect_poller_) app_.unregister_poller(connect_poller_);
+  connect_poller_ = nullptr;
+}
+
+int HostController::connect_timeout_tick(void* arg) {
+  auto* self = static_cast<HostController*>(arg);
+  // A periodic poller also runs once at once: only a full period counts.
+  if (monotonic_ns() - self->connect_started_ns_ < self->options_.connect_timeout_ms * 1'000'000ull) return 0;
+  self->stop_connect_timer();
+  if (self->state() == State::Connected || self->state() == State::Failed || !self->admin_) return 1;
+  std::string where = self->admin_ready_ ? step_name(self->step_) : "the TCP connect, IC exchange or Fabrics Connect";
+  // The queue's failure runs the usual path: a first connect reports ETIMEDOUT, a
+  // reconnect tries again until ctrl_loss_timeout_ms.
+  self->admin_->fail(-ETIMEDOUT, "no answer from the target within " + std::to_string(self->options_.connect_timeout_ms) +
+                                     " ms of connecting (" + where + ")");
+  return 1;
+}
+
 void HostController::run_step(BringUpStep step) {
+  step_ = step;
   uint8_t sqe[64];
   void* buf = nullptr;
   uint32_t length = 0;
@@ -167,7 +197,9 @@ void HostController::step_done(BringUpStep step, int rc, uint16_t st, uint64_t d
   const bool optional = step == BringUpStep::ConfigureAsyncEvents || step == BringUpStep::NamespaceDescriptors;
   if (!ok && !optional) {
     int code = rc ? rc : step == BringUpStep::IdentifyNamespace ? -ENOENT : -EIO;
-    return bring_up_failed(code, std::string(step_name(step)) + ": " + status_text(rc, st));
+    // A queue that failed says why (a timeout, a lost connection); else the status.
+    std::string why = rc != 0 && admin_ && admin_->state() == HostQueue::State::Failed ? admin_->error() : status_text(rc, st);
+    return bring_up_failed(code, std::string(step_name(step)) + ": " + why);
   }
   switch (step) {
     case BringUpStep::ReadCap: {
@@ -246,6 +278,7 @@ int HostController::ready_tick(void* arg) {
 }
 
 void HostController::finish_bring_up() {
+  stop_connect_timer();
   cntlid_.store(admin_->cntlid(), std::memory_order_release);
   generation_.fetch_add(1, std::memory_order_acq_rel);
   state_.store(State::Connected, std::memory_order_release);
@@ -385,6 +418,7 @@ int HostController::reconnect_tick(void* arg) {
 
 void HostController::shutdown() {
   state_.store(State::Failed, std::memory_order_release);
+  stop_connect_timer();
   if (failure().empty()) set_failure("the bdev was destroyed");
   if (keep_alive_poller_) app_.unregister_poller(keep_alive_poller_);
   if (reconnect_poller_) app_.unregister_poller(reconnect_poller_);

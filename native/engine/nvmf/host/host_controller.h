@@ -31,6 +31,10 @@ struct HostControllerOptions {
   uint32_t keep_alive_ms = 10000;
   uint32_t ctrl_loss_timeout_ms = 10000;
   uint32_t reconnect_delay_ms = 200;
+  // Each connection attempt (TCP connect, IC exchange, Fabrics Connect and the bring-up's
+  // admin commands) must end within this, or it fails with ETIMEDOUT: a target that accepts
+  // and then says nothing never holds a connect or a reconnect forever. 0: no limit.
+  uint32_t connect_timeout_ms = 10000;
   // An I/O command unanswered this long makes its queue reconnect and the command go
   // again; after kIoAttempts such timeouts the I/O fails with ETIMEDOUT. 0: no limit.
   uint32_t io_timeout_ms = 30000;
@@ -116,6 +120,8 @@ class HostController : public std::enable_shared_from_this<HostController> {
   static int keep_alive_tick(void* arg);
   static int reconnect_tick(void* arg);
   static int ready_tick(void* arg);
+  static int connect_timeout_tick(void* arg);
+  void stop_connect_timer();
 
   Thread& app_;
   HostControllerOptions options_;
@@ -139,6 +145,10 @@ class HostController : public std::enable_shared_from_this<HostController> {
   Poller* keep_alive_poller_ = nullptr;
   Poller* reconnect_poller_ = nullptr;
   Poller* ready_poller_ = nullptr;
+  Poller* connect_poller_ = nullptr;  // armed for each connection attempt
+  uint64_t connect_started_ns_ = 0;
+  BringUpStep step_ = BringUpStep::ReadCap;  // the bring-up's step in progress (for errors)
+  bool admin_ready_ = false;  // this attempt's admin queue finished IC and Connect
   int ready_tries_ = 0;
   RemoteNamespace identified_;  // the namespace as the current bring-up reads it
   std::vector<uint32_t> active_nsids_;

@@ -344,6 +344,9 @@ Status parse_nvmf_uri(std::string_view text, Uri& uri, nvmf::HostControllerOptio
   if (!(st = uri.query.take_u64("io_timeout_ms", 0, 3600000, &v)).is_ok()) return st;
   if (v) o->io_timeout_ms = static_cast<uint32_t>(*v);
   v.reset();
+  if (!(st = uri.query.take_u64("connect_timeout_ms", 0, 3600000, &v)).is_ok()) return st;
+  if (v) o->connect_timeout_ms = static_cast<uint32_t>(*v);
+  v.reset();
   if (!(st = uri.query.take_u64("io_queue_size", 2, 128, &v)).is_ok()) return st;
   if (v) o->io_queue_size = static_cast<uint16_t>(*v);
   auto given = uri.query.take("name");

@@ -1,5 +1,5 @@
 // nvmf://host:port/subnqn?hostnqn=..&nsid=1&hdgst=0|1&ddgst=0|1&name=..&keep_alive_ms=..
-//        &ctrl_loss_timeout_ms=..&reconnect_delay_ms=..&io_queue_size=..
+//        &ctrl_loss_timeout_ms=..&reconnect_delay_ms=..&io_queue_size=..&connect_timeout_ms=..
 // A bdev on a namespace of a remote NVMe-oF controller over TCP (our host side): the admin
 // queue lives on the app thread, each thread doing I/O gets its own I/O queue (its channel).
 // When the connection is lost, I/O waits while the controller reconnects; once
