@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Engine } from '../../src/index.js';
 import { FaultProxy } from '../fault-proxy.js';
 import { SoakCluster } from './cluster.js';
-import { compareReplicas, rebuildHistory, volumeView, waitOnline } from './checks.js';
+import { compareSettled, rebuildHistory, volumeView, waitOnline } from './checks.js';
 import { faultCatalogue, type FaultContext, type Injected, type SoakVolume } from './faults.js';
 import { Random } from './random.js';
 import type { TimelineEntry } from './timeline.js';
@@ -119,10 +119,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       try {
         Object.assign(record, await fault.inject(ctx));
         record.healedS = seconds();
-        record.onlineMs = await waitOnline(cluster, names, options.onlineTimeoutMs);
-        record.onlineS = seconds();
+        await waitOnline(cluster, names, options.onlineTimeoutMs);
+        // Online again with the I/O drained (draining can surface a latent fault), and the
+        // replicas compared while nothing changes under the check.
         await Promise.all(workloads.map((w) => w.pause()));
-        for (const name of names) record.problems.push(...(await compareReplicas(cluster, host, name)));
+        const settled = await compareSettled(cluster, host, names, options.onlineTimeoutMs);
+        record.onlineS = (settled.onlineAt - t0) / 1000;
+        record.onlineMs = Math.round((record.onlineS - record.healedS) * 1000);
+        record.problems.push(...settled.problems);
         for (const w of workloads) record.problems.push(...(await w.verify()));
         for (const name of names) for (const h of await rebuildHistory(cluster, name)) result.rebuilds.set(h.key, h);
         for (const w of workloads) record.problems.push(...w.violations.splice(0));

@@ -23,28 +23,51 @@ interface NexusEntry {
 }
 
 /**
- * Waits until every volume is Online with all its replicas Online, as the control plane
- * sees it and as its nexus says (the plane's view may not have caught up with a fault
- * yet); returns how long it took.
+ * Every volume Online with all its replicas Online, as the control plane sees it and as
+ * its nexus says (the plane's view may not have caught up with a fault yet).
  */
+async function allOnline(cluster: SoakCluster, names: string[]): Promise<boolean> {
+  for (const name of names) {
+    const v = await volumeView(cluster, name);
+    if (v.state.status !== 'Online' || v.state.replicas.length !== v.spec.replicas || v.state.replicas.some((r) => r.status !== 'Online')) return false;
+    if (!v.spec.target) continue;
+    const [nexus] = await cluster.rpc<NexusEntry[]>(cluster.node(v.spec.target.node), 'nexus_list', { name: v.spec.uuid });
+    if (nexus?.state !== 'Online' || nexus.children.length !== v.spec.replicas) return false;
+    if (nexus.children.some((c) => c.state !== 'Open' || c.sync_state !== 'Synced' || c.rebuild_progress !== undefined)) return false;
+  }
+  return true;
+}
+
+/** Waits until allOnline(); returns how long it took. */
 export async function waitOnline(cluster: SoakCluster, names: string[], timeoutMs: number): Promise<number> {
   const t0 = Date.now();
-  await cluster.until(
-    `volumes ${names.join(', ')} Online`,
-    async () => {
-      for (const name of names) {
-        const v = await volumeView(cluster, name);
-        if (v.state.status !== 'Online' || v.state.replicas.length !== v.spec.replicas || v.state.replicas.some((r) => r.status !== 'Online')) return false;
-        if (!v.spec.target) continue;
-        const [nexus] = await cluster.rpc<NexusEntry[]>(cluster.node(v.spec.target.node), 'nexus_list', { name: v.spec.uuid });
-        if (nexus?.state !== 'Online' || nexus.children.length !== v.spec.replicas) return false;
-        if (nexus.children.some((c) => c.state !== 'Open' || c.sync_state !== 'Synced' || c.rebuild_progress !== undefined)) return false;
-      }
-      return true;
-    },
-    timeoutMs,
-  );
+  await cluster.until(`volumes ${names.join(', ')} Online`, () => allOnline(cluster, names), timeoutMs);
   return Date.now() - t0;
+}
+
+/**
+ * With the I/O drained: waits for Online, then compares each volume's replicas. A fault
+ * can be latent until the I/O drains (a child still reconnecting holds its writes, and
+ * its nexus reports it Synced until they fail), and a rebuild may begin during the
+ * comparison: a comparison counts only when every volume was Online before and after it
+ * with no rebuild in between, else it is made again. Returns when Online was reached.
+ */
+export async function compareSettled(cluster: SoakCluster, host: Engine, names: string[], timeoutMs: number): Promise<{ onlineAt: number; problems: string[] }> {
+  for (let attempt = 1; ; attempt++) {
+    await waitOnline(cluster, names, timeoutMs);
+    const onlineAt = Date.now();
+    const rebuildsBefore = await rebuildCount(cluster, names);
+    const problems: string[] = [];
+    for (const name of names) problems.push(...(await compareReplicas(cluster, host, name)));
+    if ((await allOnline(cluster, names)) && (await rebuildCount(cluster, names)) === rebuildsBefore) return { onlineAt, problems };
+    if (attempt === 5) return { onlineAt, problems: [...problems, 'the volumes did not stay Online through 5 comparisons'] };
+  }
+}
+
+async function rebuildCount(cluster: SoakCluster, names: string[]): Promise<number> {
+  let n = 0;
+  for (const name of names) n += (await rebuildHistory(cluster, name)).length;
+  return n;
 }
 
 /**
