@@ -10,12 +10,13 @@ import { describe, expect, it } from 'vitest';
 // in the printed directory.
 const SECONDS = Number(process.env.NDS_FUZZ_SECONDS ?? 60);
 const LVOL_SECONDS = Number(process.env.NDS_LVOL_FUZZ_SECONDS ?? 30);
+const HOST_SECONDS = Number(process.env.NDS_HOST_FUZZ_SECONDS ?? 30);
 
 /**
  * Runs `target` for `seconds` over a fresh corpus (plus `seeds`; with `writeSeeds` the
  * target writes its own into the corpus first); returns its output and run count.
  */
-function fuzz(target: string, seconds: number, options: { seeds?: string[]; writeSeeds?: boolean } = {}): { output: string; runs: number } {
+function fuzz(target: string, seconds: number, options: { seeds?: string[]; writeSeeds?: boolean; args?: string[] } = {}): { output: string; runs: number } {
   const binary = fileURLToPath(new URL(`../../build-fuzz/${target}`, import.meta.url));
   expect(existsSync(binary)).toBe(true);
   const work = mkdtempSync(join(tmpdir(), `${target}-`));
@@ -24,7 +25,7 @@ function fuzz(target: string, seconds: number, options: { seeds?: string[]; writ
   for (const dir of [corpus, findings]) mkdirSync(dir);
   const result = spawnSync(
     binary,
-    [corpus, ...(options.seeds ?? []), `-max_total_time=${seconds}`, '-rss_limit_mb=2048', '-timeout=20', `-artifact_prefix=${findings}/`, '-print_final_stats=1'],
+    [corpus, ...(options.seeds ?? []), `-max_total_time=${seconds}`, '-rss_limit_mb=2048', '-timeout=20', `-artifact_prefix=${findings}/`, '-print_final_stats=1', ...(options.args ?? [])],
     {
       encoding: 'utf8',
       timeout: (seconds + 120) * 1000,
@@ -58,4 +59,14 @@ describe('fuzzing pool import', () => {
     const seeds = fileURLToPath(new URL('../fixtures/lvol-import-seeds', import.meta.url));
     expect(fuzz('nds_fuzz_lvol_import', LVOL_SECONDS, { seeds: [seeds] }).runs).toBeGreaterThan(50);
   }, (LVOL_SECONDS + 180) * 1000);
+});
+
+// Our NVMe/TCP host (native/fuzz/nvmf_host_fuzz.cc: bring-up, queues, the nvmf bdev's I/O)
+// against a hostile target: our target's answers damaged as the input says, or raw bytes.
+// With both digests intact, a read that succeeds must return the namespace's bytes.
+describe('fuzzing the NVMe/TCP host', () => {
+  it(`runs ${HOST_SECONDS} s against damaged and raw target answers without a finding`, () => {
+    const seeds = fileURLToPath(new URL('../fixtures/nvmf-host-seeds', import.meta.url));
+    expect(fuzz('nds_fuzz_nvmf_host', HOST_SECONDS, { seeds: [seeds], args: ['-max_len=256'] }).runs).toBeGreaterThan(200);
+  }, (HOST_SECONDS + 180) * 1000);
 });
