@@ -40,6 +40,7 @@ namespace {
 constexpr uint64_t kKnownOffset = 1u << 20;  // never written by the host: holds kKnown's bytes
 constexpr uint32_t kKnownLength = 64u << 10;
 constexpr size_t kIcRespLength = 128;
+std::atomic<uint64_t> pdus{0};  // PDU frames sent to the host, damaged or not, over every input
 
 struct Edit {
   uint32_t connection;
@@ -158,11 +159,18 @@ class Relay {
   bool serve(Served& s, const uint8_t* data, size_t length) {
     if (plan_.raw) {
       if (s.index != 0 || s.next_record >= plan_.records.size()) return false;
+      pdus.fetch_add(1, std::memory_order_relaxed);  // a raw record counts as one
       // Closed after the last record: the host sees the end at once.
       return send_all(s.fd, plan_.records[s.next_record++]) && s.next_record < plan_.records.size();
     }
     s.target->receive(data, length);
     std::vector<uint8_t> out = s.target->output().take();
+    for (size_t at = 0; out.size() - at >= 8;) {  // the target's output is whole PDUs
+      uint32_t plen = out[at + 4] | out[at + 5] << 8 | out[at + 6] << 16 | static_cast<uint32_t>(out[at + 7]) << 24;
+      if (plen < 8 || plen > out.size() - at) break;
+      pdus.fetch_add(1, std::memory_order_relaxed);
+      at += plen;
+    }
     bool cut = false;
     std::vector<uint8_t> edited;
     edited.reserve(out.size());
@@ -248,6 +256,7 @@ Plan parse(const uint8_t* data, size_t size) {
 }
 
 void shut_down() {
+  std::fprintf(stderr, "pdus: %llu\n", static_cast<unsigned long long>(pdus.load()));
   delete relay;
   relay = nullptr;
   if (engine) testing::stop_test_engine(*engine);

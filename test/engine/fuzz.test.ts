@@ -16,7 +16,7 @@ const HOST_SECONDS = Number(process.env.NDS_HOST_FUZZ_SECONDS ?? 30);
  * Runs `target` for `seconds` over a fresh corpus (plus `seeds`; with `writeSeeds` the
  * target writes its own into the corpus first); returns its output and run count.
  */
-function fuzz(target: string, seconds: number, options: { seeds?: string[]; writeSeeds?: boolean; args?: string[] } = {}): { output: string; runs: number } {
+function fuzz(target: string, seconds: number, options: { seeds?: string[]; writeSeeds?: boolean; args?: string[] } = {}): { output: string; runs: number; pdus: number } {
   const binary = fileURLToPath(new URL(`../../build-fuzz/${target}`, import.meta.url));
   expect(existsSync(binary)).toBe(true);
   const work = mkdtempSync(join(tmpdir(), `${target}-`));
@@ -38,16 +38,20 @@ function fuzz(target: string, seconds: number, options: { seeds?: string[]; writ
   expect(runs, output.slice(-4000)).not.toBeNull();
   expect(result.status, output.slice(-4000)).toBe(0);
   rmSync(work, { recursive: true, force: true });
-  return { output, runs: Number(runs![1]) };
+  // The NVMe/TCP targets say how many PDUs they handled (a figure the README reports).
+  const pdus = Number(/pdus: (\d+)/.exec(output)?.[1] ?? 0);
+  if (pdus > 0) process.stdout.write(`${target}: ${runs![1]} runs, ${pdus} PDUs in ${seconds} s\n`);
+  return { output, runs: Number(runs![1]), pdus };
 }
 
 // Our NVMe/TCP controller (native/fuzz/nvmf_tcp_fuzz.cc: PDU framing, digests, IC,
 // Connect, admin and I/O dispatch), from seeds cut out of the real captures.
 describe('fuzzing the NVMe/TCP controller', () => {
   it(`runs ${SECONDS} s from the captures' host streams without a finding`, () => {
-    const { output, runs } = fuzz('nds_fuzz_nvmf_tcp', SECONDS, { writeSeeds: true });
+    const { output, runs, pdus } = fuzz('nds_fuzz_nvmf_tcp', SECONDS, { writeSeeds: true });
     expect(Number(/seeds: (\d+) connections/.exec(output)?.[1] ?? 0)).toBeGreaterThanOrEqual(5);
     expect(runs).toBeGreaterThan(1000);
+    expect(pdus).toBeGreaterThan(runs);
   }, (SECONDS + 180) * 1000);
 });
 
@@ -67,6 +71,8 @@ describe('fuzzing pool import', () => {
 describe('fuzzing the NVMe/TCP host', () => {
   it(`runs ${HOST_SECONDS} s against damaged and raw target answers without a finding`, () => {
     const seeds = fileURLToPath(new URL('../fixtures/nvmf-host-seeds', import.meta.url));
-    expect(fuzz('nds_fuzz_nvmf_host', HOST_SECONDS, { seeds: [seeds], args: ['-max_len=256'] }).runs).toBeGreaterThan(200);
+    const { runs, pdus } = fuzz('nds_fuzz_nvmf_host', HOST_SECONDS, { seeds: [seeds], args: ['-max_len=256'] });
+    expect(runs).toBeGreaterThan(200);
+    expect(pdus).toBeGreaterThan(runs * 5); // a bring-up alone is a dozen answers
   }, (HOST_SECONDS + 180) * 1000);
 });
