@@ -12,9 +12,7 @@
 // Input: byte 0 = flags (bit 0 header digest, bit 1 data digest, bit 2 raw mode), then
 //   mutate: 4-byte edits [offset lo, offset hi, op (bits 0-1 kind, 2-3 connection), value]
 //   raw:    records [length][bytes...]
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +27,7 @@
 
 #include "nvmf/target/connection.h"
 #include "nvmf/target/target.h"
+#include "test/loopback.h"
 #include "test/nvmf_fixtures.h"
 #include "test/run_on.h"
 
@@ -68,19 +67,11 @@ struct Served {
 class Relay {
  public:
   Relay(Target& target, BufferSource& buffers) : target_(target), buffers_(buffers) {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(listen_fd_, 16) != 0) {
+    listen_fd_ = testing::listen_on_loopback(0, &port_);
+    if (listen_fd_ < 0) {
       std::perror("relay listener");
       std::abort();
     }
-    socklen_t len = sizeof(addr);
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
     thread_ = std::thread([this] { run(); });
   }
   ~Relay() {
@@ -161,7 +152,7 @@ class Relay {
       if (s.index != 0 || s.next_record >= plan_.records.size()) return false;
       pdus.fetch_add(1, std::memory_order_relaxed);  // a raw record counts as one
       // Closed after the last record: the host sees the end at once.
-      return send_all(s.fd, plan_.records[s.next_record++]) && s.next_record < plan_.records.size();
+      return testing::send_all(s.fd, plan_.records[s.next_record++]) && s.next_record < plan_.records.size();
     }
     s.target->receive(data, length);
     std::vector<uint8_t> out = s.target->output().take();
@@ -201,18 +192,8 @@ class Relay {
       if (!dropped) edited.push_back(byte);
     }
     s.sent += out.size();
-    if (!edited.empty() && !send_all(s.fd, edited)) return false;
+    if (!edited.empty() && !testing::send_all(s.fd, edited)) return false;
     return !cut && !s.target->closed();
-  }
-
-  static bool send_all(int fd, const std::vector<uint8_t>& bytes) {
-    size_t sent = 0;
-    while (sent < bytes.size()) {
-      ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      sent += static_cast<size_t>(n);
-    }
-    return true;
   }
 
   Target& target_;

@@ -68,3 +68,33 @@ export function nearly(schema: Schema, names: string[]): fc.Arbitrary<unknown> {
   });
   return fc.oneof({ weight: 3, arbitrary: base }, { weight: 2, arbitrary: broken }, { weight: 1, arbitrary: fc.jsonValue() });
 }
+
+/**
+ * The refusal property: `attempt` sends one generated request and says whether it was
+ * refused; `state` reads what the service holds. For `seconds`, a refused request must
+ * leave the state as it was (an accepted one sets the new baseline). Returns the counts.
+ */
+export async function refusalsChangeNothing<T>(
+  requests: fc.Arbitrary<T>,
+  attempt: (request: T) => Promise<{ refused: boolean; what: string }>,
+  state: () => Promise<string>,
+  seconds: number,
+): Promise<{ accepted: number; refused: number }> {
+  const outcomes = { accepted: 0, refused: 0 };
+  let baseline = await state();
+  await fc.assert(
+    fc.asyncProperty(requests, async (request) => {
+      const { refused, what } = await attempt(request);
+      const after = await state();
+      if (!refused) {
+        outcomes.accepted++;
+        baseline = after;
+        return;
+      }
+      outcomes.refused++;
+      if (after !== baseline) throw new Error(`refused, and the state changed: ${what}\nbefore: ${baseline}\nafter:  ${after}`);
+    }),
+    { interruptAfterTimeLimit: seconds * 1000, numRuns: 1_000_000, endOnFailure: true },
+  );
+  return outcomes;
+}

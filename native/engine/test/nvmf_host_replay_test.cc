@@ -26,6 +26,7 @@
 #include "nvmf/wire/nvme_spec.h"
 #include "test/nvmf_fixtures.h"
 #include "test/pcap.h"
+#include "test/loopback.h"
 #include "test/run_on.h"
 #include "test/testing.h"
 #include "util/crc32c.h"
@@ -163,15 +164,8 @@ class ScriptedTarget {
       if (e.answers.empty()) continue;  // never answered (an AER still outstanding)
       script_[e.key].push_back(&e);
     }
-    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    socklen_t len = sizeof(addr);
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    EXPECT_EQ(listen(listen_fd_, 8), 0);
+    listen_fd_ = testing::listen_on_loopback(0, &port_);
+    EXPECT_TRUE(listen_fd_ >= 0);
     acceptor_ = std::thread([this] { accept_loop(); });
   }
   ~ScriptedTarget() {
@@ -208,21 +202,11 @@ class ScriptedTarget {
     }
   }
 
-  bool send_all(int fd, const std::vector<uint8_t>& bytes) {
-    size_t sent = 0;
-    while (sent < bytes.size()) {
-      ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      sent += static_cast<size_t>(n);
-    }
-    return true;
-  }
-
   // Sends the exchange's answers up to and including the next R2T (then waits for data).
   void advance(int fd, uint16_t cid, Active& a) {
     while (a.next < a.exchange->answers.size()) {
       const Pdu& answer = a.exchange->answers[a.next++];
-      send_all(fd, restamp(answer, cid));
+      testing::send_all(fd, restamp(answer, cid));
       if (answer.type == PduType::R2T) {
         a.awaiting = answer.data_datal();
         return;
@@ -255,7 +239,7 @@ class ScriptedTarget {
       while (reader.next(&pdu)) {
         if (pdu.type == PduType::ICReq) {
           if ((pdu.bytes[11] & 3) != capture_.digests) problem("our host asked for other digests than the captured host");
-          send_all(fd, capture_.icresp);
+          testing::send_all(fd, capture_.icresp);
           reader.set_digests(capture_.digests & 1, capture_.digests & 2);
         } else if (pdu.type == PduType::CapsuleCmd) {
           const uint8_t* sqe = sqe_of(pdu);

@@ -3,7 +3,6 @@
 // for I/O larger than one command; allowlist refusal; discovery; a namespace removed under
 // a connected host; a listener going away and coming back (reconnect), and staying away
 // (the bdev is gone); keep-alive expiry on the target.
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +19,7 @@
 #include "nvmf/host/host_controller.h"
 #include "nvmf/wire/nvme_spec.h"
 #include "nvmf/wire/socket_address.h"
+#include "test/loopback.h"
 #include "test/run_on.h"
 #include "test/testing.h"
 
@@ -306,25 +306,11 @@ namespace {
 // A listener that never answers: the kernel completes TCP connects from its backlog, and
 // nothing is ever read or sent.
 struct SilentListener {
+  uint16_t bound = 0;  // before fd: listening fills it in
   int fd = -1;
-  explicit SilentListener(uint16_t port) {
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
-    EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    EXPECT_EQ(listen(fd, 16), 0);
-  }
+  explicit SilentListener(uint16_t port) : fd(testing::listen_on_loopback(port, &bound)) { EXPECT_TRUE(fd >= 0); }
   ~SilentListener() { close(fd); }
-  uint16_t port() const {
-    sockaddr_in addr{};
-    socklen_t len = sizeof(addr);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    return ntohs(addr.sin_port);
-  }
+  uint16_t port() const { return bound; }
 };
 
 }  // namespace
