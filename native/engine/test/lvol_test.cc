@@ -1,12 +1,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <future>
 #include <optional>
 #include <random>
 
 #include "bdev/bdev_factory.h"
+#include "bdev/error/error_bdev.h"
 #include "engine.h"
 #include "test/run_on.h"
 #include "test/testing.h"
@@ -190,4 +192,58 @@ NDS_TEST(lvol_store_thin_thick_snapshot_clone_resize_persist) {
   stopped.get_future().wait();
   e->stop_reactors();
   unlink(path.c_str());
+}
+
+// Found by the soak: one write failing under a pool (EIO, or ENOSPC from a full device)
+// that happened to be a metadata write broke the pool for good ("cannot write the pool's
+// metadata" until re-imported). Transient failures are now retried; only one that
+// outlasts DiskIo::kRetryWindowNs stops the metadata log.
+NDS_TEST(lvol_store_rides_out_transient_metadata_write_failures) {
+  auto e = start();
+  ASSERT_TRUE(e != nullptr);
+  const uint64_t MiB = 1 << 20;
+  ASSERT_TRUE(testing::create_bdev(*e, "malloc:///pm?size_mb=64&blk_size=4096").is_ok());
+  ASSERT_TRUE(testing::create_bdev(*e, "error:///pe?base=pm").is_ok());
+  Bdev* errors = nullptr;
+  run_on(e->app_thread(), [&] { errors = e->bdevs().find("pe"); });
+  ASSERT_TRUE(errors != nullptr);
+  Status st = on_app<Status>(*e, [&](auto done) { e->pools().create("p", "bdev:///pe", MiB, [done](Status s, lvs::LvolStore*) { done(s); }); });
+  ASSERT_TRUE(st.is_ok());
+  lvs::LvolStore* store = pool(*e, "p");
+  ASSERT_TRUE(store != nullptr);
+  auto create = [&](const std::string& name) {
+    return on_app<Result>(*e, [&](auto done) { store->create_lvol(name, 4 * MiB, true, [done](Status s, lvs::Lvol* l) { done({s, l}); }); });
+  };
+  ErrorInjection twice;
+  twice.io_types = 1u << static_cast<int>(IoType::Write);
+  twice.error = -ENOSPC;
+  twice.count = 2;
+  for (int errno_case : {-ENOSPC, -EIO}) {
+    twice.error = errno_case;
+    ASSERT_TRUE(error_bdev_inject(errors, twice).is_ok());
+    Result made = create(errno_case == -EIO ? "after-eio" : "after-enospc");
+    EXPECT_TRUE(made.first.is_ok());
+  }
+  // The data path's own writes (a thin lvol's first write fills a cluster) ride it out too.
+  Io io(*e);
+  ASSERT_TRUE(error_bdev_inject(errors, twice).is_ok());
+  EXPECT_EQ(io.write_pattern("p/after-eio", 0, 8192, 4), 0);
+  EXPECT_TRUE(io.reads_pattern("p/after-eio", 0, 8192, 4));
+  EXPECT_TRUE(fsck(*e, "p").is_ok());
+
+  // A failure that lasts: the create fails after the retries, and the log stops there.
+  ErrorInjection always = twice;
+  always.error = -EIO;
+  always.count = 0;
+  ASSERT_TRUE(error_bdev_inject(errors, always).is_ok());
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(create("never").first.rc, -EIO);
+  EXPECT_TRUE(std::chrono::steady_clock::now() - started >= std::chrono::nanoseconds(lvs::DiskIo::kRetryWindowNs / 2));
+  ASSERT_TRUE(error_bdev_clear(errors).is_ok());
+  EXPECT_EQ(create("still-no").first.rc, -EIO);
+  // It is not retried for ever: the next call answers at once.
+  started = std::chrono::steady_clock::now();
+  EXPECT_EQ(create("at-once").first.rc, -EIO);
+  EXPECT_TRUE(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(500));
+  testing::stop_test_engine(*e);  // a failed pool still lets go of its disk
 }
