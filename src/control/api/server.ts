@@ -33,6 +33,10 @@ export async function startApi(services: ApiServices, options: { host: string; p
   const app = Fastify({
     logger: false,
     bodyLimit: 1 << 20,
+    // A stop ends every connection: a client's keep-alive connection whose last request
+    // body went unread (a refusal answered before it) is not idle, and would hold the stop
+    // for the keep-alive timeout (72 s). The property test found it.
+    forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false } },
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
