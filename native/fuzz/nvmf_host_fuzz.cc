@@ -156,12 +156,7 @@ class Relay {
     }
     s.target->receive(data, length);
     std::vector<uint8_t> out = s.target->output().take();
-    for (size_t at = 0; out.size() - at >= 8;) {  // the target's output is whole PDUs
-      uint32_t plen = out[at + 4] | out[at + 5] << 8 | out[at + 6] << 16 | static_cast<uint32_t>(out[at + 7]) << 24;
-      if (plen < 8 || plen > out.size() - at) break;
-      pdus.fetch_add(1, std::memory_order_relaxed);
-      at += plen;
-    }
+    pdus.fetch_add(testing::count_pdu_frames(out.data(), out.size()), std::memory_order_relaxed);  // whole PDUs
     bool cut = false;
     std::vector<uint8_t> edited;
     edited.reserve(out.size());

@@ -26,19 +26,6 @@ Target* target = nullptr;
 BufferSource* buffers = nullptr;
 uint64_t pdus = 0;  // whole PDU frames handed to the target, over every input
 
-// Frames by the common header's PLEN alone (it counts digests and padding), so the count
-// needs no negotiated state; it stops at the first frame that cannot be one.
-uint64_t count_frames(const uint8_t* data, size_t size) {
-  uint64_t n = 0;
-  for (size_t at = 0; size - at >= 8;) {
-    uint32_t plen = data[at + 4] | data[at + 5] << 8 | data[at + 6] << 16 | static_cast<uint32_t>(data[at + 7]) << 24;
-    if (plen < 8 || plen > size - at) break;
-    ++n;
-    at += plen;
-  }
-  return n;
-}
-
 void report_pdus() { std::fprintf(stderr, "pdus: %llu\n", static_cast<unsigned long long>(pdus)); }
 
 void write_seeds(const std::string& dir) {
@@ -82,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t piece = data[0] == 0 ? size : data[0];
   ++data;
   --size;
-  pdus += count_frames(data, size);
+  pdus += testing::count_pdu_frames(data, size);
   Connection connection(*target, testing::kCapturedListener, *buffers, nullptr);
   for (size_t at = 0; at < size && !connection.closed(); at += piece) {
     connection.receive(data + at, std::min(piece, size - at));

@@ -35,6 +35,19 @@ class MemoryNamespace final : public nvmf::Namespace {
   uint32_t block_size_;
 };
 
+// Whole PDU frames at the start of `data`, by the common header's PLEN alone (it counts
+// digests and padding, so no negotiated state is needed); stops at the first that is not one.
+inline uint64_t count_pdu_frames(const uint8_t* data, size_t size) {
+  uint64_t n = 0;
+  for (size_t at = 0; size - at >= 8;) {
+    uint32_t plen = data[at + 4] | data[at + 5] << 8 | data[at + 6] << 16 | static_cast<uint32_t>(data[at + 7]) << 24;
+    if (plen < 8 || plen > size - at) break;
+    ++n;
+    at += plen;
+  }
+  return n;
+}
+
 // Every PDU of one direction of a connection, digests as its IC exchange negotiated.
 // *ok: the stream parsed without error.
 inline std::vector<nvmf::Pdu> parse_pdus(const std::vector<uint8_t>& bytes, bool* ok) {

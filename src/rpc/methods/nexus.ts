@@ -72,8 +72,9 @@ export async function createNexus(
         // Writes in flight when it stopped may have reached some children and not others,
         // and the logs of what each missed died with the process: one child is kept (each
         // healthy one holds every acknowledged write) and the others are copied from it.
-        resync = kept.filter((c) => c !== firstLocal(kept));
-        children = [firstLocal(kept)];
+        const keep = firstLocal(kept);
+        resync = kept.filter((c) => c !== keep);
+        children = [keep];
         ctx.log.warn({ nexus: p.name, kept: children[0], rebuilt: resync }, 'nexus stopped uncleanly: one child kept, the others rebuilt in full');
       }
     }
