@@ -31,7 +31,8 @@ describe('fencing', () => {
     c.nodes.get('node-0')!.process.child.kill('SIGSTOP');
     const moved = await until('the target moved off node-0', async () => {
       const v = await c.api.request<Volume>('GET', '/v0/volumes/vol');
-      return v.spec.target && v.spec.target.node !== 'node-0' && v.state.target?.state ? v : undefined;
+      // The nexus shows on the new node before its publish has written the URI into the spec.
+      return v.spec.target && v.spec.target.node !== 'node-0' && v.spec.target.uri && v.state.target?.state ? v : undefined;
     });
     const newNode = moved.spec.target!.node;
     // Each remote replica of the new nexus lets in the new node's host NQN alone.
