@@ -211,14 +211,16 @@ void MdLog::do_checkpoint(std::function<void(int)> done) {
 }
 
 void MdLog::format(std::function<void(Status)> done) {
-  // Zero the metadata region and the first log page (write_zeroes: cheap on files), then
-  // both superblock slots.
+  // Zero the metadata region and the whole log (write_zeroes: cheap on files), then both
+  // superblock slots. Zeroing the whole log, not just its first page, matters on a sparse
+  // file: it reserves the log's blocks now, so that a later log append never needs new
+  // space from the file system, and a full file system cannot stop the log.
   struct Step {
     uint64_t offset, length;
   };
   auto steps = std::make_shared<std::vector<Step>>(std::vector<Step>{
       {sb_.md_start * kPageSize, sb_.md_pages * kPageSize},
-      {sb_.log_start * kPageSize, kPageSize},
+      {sb_.log_start * kPageSize, sb_.log_pages * kPageSize},
       {sb_.bitmap_start * kPageSize, sb_.bitmap_pages * kPageSize},
   });
   async_loop([this, steps, i = size_t{0}, done = std::move(done)](const auto& next) mutable {
