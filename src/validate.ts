@@ -32,3 +32,7 @@ function describe(value: unknown): string {
   if (typeof value === 'object') return (value as object).constructor?.name ?? 'an object';
   return String(value);
 }
+
+/** An NVMe Qualified Name: nqn.yyyy-mm.reverse.domain[:name], printable ASCII, at most 223 bytes. */
+export const NQN_PATTERN = '^nqn\\.[0-9]{4}-[0-9]{2}\\.[\\x21-\\x7e]+$';
+export const NQN_MAX_BYTES = 223;

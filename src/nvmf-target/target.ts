@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { binding, type NativeDiscoveryEntry, type NativeEngine, type NativeSubsystemInfo, type NvmfErrorCounts } from '../binding.js';
 import { NodestorError, withCallerStack } from '../errors.js';
-import { requireInteger, requireOneOf, requireString } from '../validate.js';
+import { NQN_MAX_BYTES, NQN_PATTERN, requireInteger, requireOneOf, requireString } from '../validate.js';
 
 /** What the NVMe-oF API needs from the engine. @internal */
 export interface NvmfHost {
@@ -69,7 +69,7 @@ function requireAddress(value: ListenerAddress | undefined, name: string, defaul
 
 function requireNqn(value: unknown, name: string): string {
   const nqn = requireString(value, name);
-  if (!/^nqn\.\d{4}-\d{2}\.[\x21-\x7e]+$/.test(nqn) || nqn.length > 223)
+  if (!new RegExp(NQN_PATTERN).test(nqn) || nqn.length > NQN_MAX_BYTES)
     throw new RangeError(`${name} must look like nqn.yyyy-mm.reverse.domain[:name] (at most 223 bytes), got '${nqn}'`);
   return nqn;
 }

@@ -85,6 +85,12 @@ describe('control plane: three nodes', () => {
       return v.state.replicas.length === 3 && v.state.replicas.every((r) => r.status === 'Online') ? v : undefined;
     });
     expect(up.state.replicas.map((r) => r.node).sort()).toEqual(['node-0', 'node-1', 'node-2']);
+    // A scale-up with no node to go to is refused, and leaves the count as it was (found by
+    // the REST property test: the count was saved first, and the plane kept trying it).
+    await expect(c.api.request('PUT', '/v0/volumes/vol1/replica_count/4')).rejects.toMatchObject({ code: 'NotEnoughNodes' });
+    expect((await c.api.request<Volume>('GET', '/v0/volumes/vol1')).spec.replicas).toBe(3);
+    // A target's host that is not an NQN is refused by the API, before any node sees it.
+    await expect(c.api.request('PUT', '/v0/volumes/vol1/target', { hosts: ['not-an-nqn'] })).rejects.toMatchObject({ code: 'InvalidArgument' });
 
     await c.api.request('DELETE', '/v0/volumes/vol1/target');
     await c.api.request('DELETE', '/v0/volumes/vol1');

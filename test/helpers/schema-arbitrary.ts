@@ -72,25 +72,28 @@ export function nearly(schema: Schema, names: string[]): fc.Arbitrary<unknown> {
 /**
  * The refusal property: `attempt` sends one generated request and says whether it was
  * refused; `state` reads what the service holds. For `seconds`, a refused request must
- * leave the state as it was (an accepted one sets the new baseline). Returns the counts.
+ * leave the state as it was (an accepted one sets the new baseline; when it may have
+ * started work that goes on after its answer, the baseline is read with `settledState`).
+ * Returns the counts.
  */
 export async function refusalsChangeNothing<T>(
   requests: fc.Arbitrary<T>,
-  attempt: (request: T) => Promise<{ refused: boolean; what: string }>,
+  attempt: (request: T) => Promise<{ refused: boolean; what: string; startsWork?: boolean }>,
   state: () => Promise<string>,
   seconds: number,
+  settledState: () => Promise<string> = state,
 ): Promise<{ accepted: number; refused: number }> {
   const outcomes = { accepted: 0, refused: 0 };
-  let baseline = await state();
+  let baseline = await settledState();
   await fc.assert(
     fc.asyncProperty(requests, async (request) => {
-      const { refused, what } = await attempt(request);
-      const after = await state();
+      const { refused, what, startsWork } = await attempt(request);
       if (!refused) {
         outcomes.accepted++;
-        baseline = after;
+        baseline = startsWork ? await settledState() : await state();
         return;
       }
+      const after = await state();
       outcomes.refused++;
       if (after !== baseline) throw new Error(`refused, and the state changed: ${what}\nbefore: ${baseline}\nafter:  ${after}`);
     }),

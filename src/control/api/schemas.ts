@@ -1,5 +1,7 @@
 // JSON schemas for the REST API's bodies and parameters: fastify validates every request
 // against them and @fastify/swagger publishes them in the OpenAPI document.
+import { NQN_MAX_BYTES, NQN_PATTERN } from '../../validate.js';
+
 const labels = { type: 'object', additionalProperties: { type: 'string', maxLength: 63 }, maxProperties: 32 } as const;
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' } as const;
 
@@ -65,7 +67,8 @@ export const publishVolume = {
   properties: {
     node: name,
     port: { type: 'integer', minimum: 1, maximum: 65535 },
-    hosts: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 223 }, maxItems: 64 },
+    // Checked here, not first by the node: a refused publish must not reach it.
+    hosts: { type: 'array', items: { type: 'string', pattern: NQN_PATTERN, maxLength: NQN_MAX_BYTES }, maxItems: 64 },
     failover: { type: 'boolean' },
   },
 } as const;

@@ -292,8 +292,12 @@ export class Volumes {
   scale(name: string, replicas: number): Promise<VolumeView> {
     return this.lock.run(name, async () => {
       let record = await this.require(name);
-      if (record.spec.replicas !== replicas) record = await this.save(record, { ...record.spec, replicas });
       await this.#registry.refresh();
+      // A scale-up that cannot be placed is refused before the count is saved: a refused
+      // request changes nothing (saved first, the reconciler would go on trying it).
+      const more = replicas - record.spec.replicaSet.length;
+      if (more > 0) this.#place(record.spec.sizeBytes, record.spec.thin, more, record.spec.topology, record.spec.replicaSet.map((r) => r.node));
+      if (record.spec.replicas !== replicas) record = await this.save(record, { ...record.spec, replicas });
       record = await this.reconcileCount(record);
       return this.view(record.spec);
     });
