@@ -47,6 +47,7 @@ if (!onPath('make')) missingPackages.push('make');
 for (const [header, pkg] of [
   ['/usr/include/liburing.h', 'liburing-dev'],
   ['/usr/include/libaio.h', 'libaio-dev'],
+  ['/usr/include/openssl/evp.h', 'libssl-dev'],
 ])
   if (!existsSync(header)) missingPackages.push(pkg);
 const cmakeJsPackage = resolves('cmake-js/package.json');

@@ -16,7 +16,7 @@ const isRoot = process.getuid?.() === 0;
 // test makes its certificate with openssl, the state-store suite runs a real etcd, and the
 // metrics tests a real Prometheus (and its promtool).
 const DEBIAN_PACKAGES = [
-  'cmake', 'g++', 'make', 'liburing-dev', 'libaio-dev',
+  'cmake', 'g++', 'make', 'liburing-dev', 'libaio-dev', 'libssl-dev',
   ...(withNativeTests ? ['clang-14', 'libclang-rt-14-dev', 'openssl', 'etcd-server', 'prometheus'] : []),
 ];
 const HUGEPAGES = 1024; // 2 GiB of 2 MiB pages: room for several test engines at once

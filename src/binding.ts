@@ -53,7 +53,7 @@ export function binding(): NativeBinding {
       throw new Error(
         `nodestor: the native addon does not load (${(error as Error).message.split('\n')[0]}). ` +
           'The prebuild is for linux-x64 with glibc 2.35 or newer. To build it from source here: ' +
-          '`npm install-scripts approve nodestor && npm rebuild nodestor` (needs cmake, g++, make, liburing-dev, libaio-dev).',
+          '`npm install-scripts approve nodestor && npm rebuild nodestor` (needs cmake, g++, make, liburing-dev, libaio-dev, libssl-dev).',
         { cause: error },
       );
     }
