@@ -177,3 +177,176 @@ NDS_TEST(auth_ffdhe_exchange_agrees_in_every_group_and_refuses_bad_public_values
   EXPECT_TRUE(hash_from_name("sha384", &h) && h == Hash::Sha384);
   EXPECT_TRUE(!hash_from_name("md5", &h));
 }
+
+// ---- the DH-HMAC-CHAP transaction, host and controller state machines back to back ----
+
+#include "nvmf/auth/dhchap_host.h"
+#include "nvmf/auth/dhchap_target.h"
+
+namespace {
+
+const char* kHostNqn = "nqn.2026-12.io.nodestor:auth-host";
+const char* kSubNqn = "nqn.2026-12.io.nodestor:auth-sub";
+
+std::shared_ptr<const DhchapKeys> keys_of(const std::string& host_secret, const std::string& ctrl_secret = "") {
+  auto keys = std::make_shared<DhchapKeys>();
+  if (!parse_dhchap_secret(host_secret, &keys->host).is_ok()) return nullptr;
+  if (!ctrl_secret.empty()) {
+    keys->has_ctrl = true;
+    if (!parse_dhchap_secret(ctrl_secret, &keys->ctrl).is_ok()) return nullptr;
+  }
+  return keys;
+}
+
+struct Outcome {
+  Status host;
+  bool target_authenticated = false;
+  bool target_failed = false;
+  std::string target_failure;
+  Hash hash = Hash::Sha256;
+  DhGroup group = DhGroup::Null;
+};
+
+Outcome transact(std::shared_ptr<const DhchapKeys> host_keys, std::shared_ptr<const DhchapKeys> target_keys, DhchapPolicy host_policy = {},
+                 DhchapPolicy target_policy = {}) {
+  Outcome o;
+  DhchapHost host(host_keys, host_policy, kHostNqn, kSubNqn);
+  DhchapTarget target(target_keys, target_policy, kHostNqn, kSubNqn);
+  const auto finish = [&](Status s) {
+    o.host = s;
+    // The host reads the controller's Failure1 (if any) the way it would on the wire.
+    o.target_authenticated = target.authenticated();
+    o.target_failure = target.failure();
+    o.target_failed = target.failed() || !target.failure().empty();
+    o.hash = target.hash();
+    o.group = target.dh_group();
+    return o;
+  };
+  std::vector<uint8_t> negotiate = host.negotiate();
+  target.on_send(negotiate.data(), negotiate.size());
+  std::vector<uint8_t> challenge = target.on_receive(kHostReceiveBytes);
+  std::vector<uint8_t> reply;
+  Status s = host.on_challenge(challenge.data(), challenge.size(), &reply);
+  if (!s.is_ok()) return finish(s);
+  target.on_send(reply.data(), reply.size());
+  std::vector<uint8_t> success1 = target.on_receive(kHostReceiveBytes), success2;
+  s = host.on_success1(success1.data(), success1.size(), &success2);
+  if (!s.is_ok()) {
+    const std::vector<uint8_t> failure = host.failure2();
+    target.on_send(failure.data(), failure.size());
+    return finish(s);
+  }
+  if (!success2.empty()) target.on_send(success2.data(), success2.size());
+  return finish(Status::ok());
+}
+
+std::string secret(uint8_t hash, uint8_t fill, size_t length) {
+  SecretBytes key(length);
+  for (size_t i = 0; i < length; ++i) key.data()[i] = static_cast<uint8_t>(fill + i);
+  return format_dhchap_secret(hash, key);
+}
+
+}  // namespace
+
+NDS_TEST(dhchap_every_hash_and_group_one_way_and_both_ways) {
+  const std::string host_key = secret(1, 0x10, 32), ctrl_key = secret(2, 0x40, 48);
+  for (uint8_t h = 1; h <= 3; ++h)
+    for (uint8_t g = 0; g <= 5; ++g) {
+      DhchapPolicy only{1u << h, 1u << g};
+      Outcome one = transact(keys_of(host_key), keys_of(host_key), only);
+      EXPECT_TRUE(one.host.is_ok());
+      EXPECT_TRUE(one.target_authenticated);
+      EXPECT_TRUE(static_cast<uint8_t>(one.hash) == h && static_cast<uint8_t>(one.group) == g);
+      Outcome both = transact(keys_of(host_key, ctrl_key), keys_of(host_key, ctrl_key), only);
+      EXPECT_TRUE(both.host.is_ok());
+      EXPECT_TRUE(both.target_authenticated);
+      if (!both.host.is_ok()) std::printf("  hash %u group %u: %s\n", h, g, both.host.message.c_str());
+    }
+  // Offered everything, the controller picks the strongest both allow.
+  Outcome picked = transact(keys_of(host_key), keys_of(host_key), {}, {kAllHashes, (1u << 0) | (1u << 2)});
+  EXPECT_TRUE(picked.host.is_ok());
+  EXPECT_TRUE(picked.hash == Hash::Sha512 && picked.group == DhGroup::Ffdhe3072);
+}
+
+NDS_TEST(dhchap_refuses_a_wrong_key_a_wrong_controller_key_and_a_missing_one) {
+  const std::string right = secret(1, 0x10, 32), wrong = secret(1, 0x11, 32), ctrl = secret(0, 0x40, 64), wrong_ctrl = secret(0, 0x41, 64);
+  const DhchapPolicy ffdhe2048{kAllHashes, 1u << 1};
+  // The host's key is wrong: the controller answers Failure1, the host is refused.
+  Outcome bad = transact(keys_of(wrong), keys_of(right), ffdhe2048);
+  EXPECT_EQ(bad.host.rc, -EACCES);
+  EXPECT_TRUE(bad.host.message.find("reply: the controller refused: the response did not match") != std::string::npos);
+  EXPECT_TRUE(!bad.target_authenticated);
+  EXPECT_TRUE(bad.target_failure.find("does not match its key") != std::string::npos);
+  // The same secret transformed for another host NQN is a different key.
+  {
+    DhchapHost host(keys_of(right), {}, "nqn.2026-12.io.nodestor:someone-else", kSubNqn);
+    DhchapTarget target(keys_of(right), {}, kHostNqn, kSubNqn);
+    std::vector<uint8_t> n = host.negotiate(), reply, s2;
+    target.on_send(n.data(), n.size());
+    std::vector<uint8_t> c = target.on_receive(kHostReceiveBytes);
+    EXPECT_TRUE(host.on_challenge(c.data(), c.size(), &reply).is_ok());
+    target.on_send(reply.data(), reply.size());
+    std::vector<uint8_t> r = target.on_receive(kHostReceiveBytes);
+    EXPECT_EQ(host.on_success1(r.data(), r.size(), &s2).rc, -EACCES);
+    EXPECT_TRUE(target.failed() && !target.authenticated());
+  }
+  // The controller proves the wrong controller key: the host refuses it and says so.
+  Outcome impostor = transact(keys_of(right, ctrl), keys_of(right, wrong_ctrl), ffdhe2048);
+  EXPECT_EQ(impostor.host.rc, -EACCES);
+  EXPECT_TRUE(impostor.host.message.find("does not match the controller key") != std::string::npos);
+  EXPECT_TRUE(!impostor.target_authenticated);
+  EXPECT_TRUE(impostor.target_failure.find("the host reported a failure") != std::string::npos);
+  // The host wants the controller to prove itself; the controller has no key for that.
+  Outcome no_ctrl = transact(keys_of(right, ctrl), keys_of(right), ffdhe2048);
+  EXPECT_EQ(no_ctrl.host.rc, -EACCES);
+  EXPECT_TRUE(!no_ctrl.target_authenticated);
+  EXPECT_TRUE(no_ctrl.target_failure.find("no controller key") != std::string::npos);
+  // No hash or group both sides allow.
+  Outcome no_hash = transact(keys_of(right), keys_of(right), {1u << 1, kAllDhGroups}, {1u << 3, kAllDhGroups});
+  EXPECT_EQ(no_hash.host.rc, -EACCES);
+  EXPECT_TRUE(no_hash.host.message.find("no usable hash function") != std::string::npos);
+  Outcome no_group = transact(keys_of(right), keys_of(right), {kAllHashes, 1u << 0}, {kAllHashes, 1u << 5});
+  EXPECT_TRUE(no_group.host.message.find("no usable DH group") != std::string::npos);
+}
+
+NDS_TEST(dhchap_target_refuses_malformed_and_out_of_order_messages_and_reauthenticates) {
+  const std::string key = secret(3, 0x20, 64);
+  DhchapTarget target(keys_of(key), {}, kHostNqn, kSubNqn);
+  // Nothing to receive before a Negotiate.
+  EXPECT_TRUE(target.on_receive(kHostReceiveBytes).empty());
+  // A Reply first: Failure1 (unexpected message), then the queue must end.
+  uint8_t early[kHeaderBytes] = {kTypeDhchap, kIdReply};
+  EXPECT_TRUE(target.on_send(early, sizeof early));
+  std::vector<uint8_t> f = target.on_receive(kHostReceiveBytes);
+  ASSERT_TRUE(f.size() == kFailureBytes);
+  EXPECT_TRUE(f[1] == kIdFailure1 && f[7] == static_cast<uint8_t>(FailureReason::IncorrectProtocolMessage));
+  EXPECT_TRUE(target.failed());
+  EXPECT_TRUE(!target.on_send(early, sizeof early));  // nothing more is taken
+  // Cut-short messages, every length of a real Negotiate and Reply: no crash, a failure.
+  DhchapHost host(keys_of(key), {kAllHashes, 1u << 1}, kHostNqn, kSubNqn);
+  const std::vector<uint8_t> negotiate = host.negotiate();
+  for (size_t n = 0; n < negotiate.size(); ++n) {
+    DhchapTarget t(keys_of(key), {}, kHostNqn, kSubNqn);
+    t.on_send(negotiate.data(), n);
+    EXPECT_TRUE(!t.failure().empty());
+  }
+  // A whole transaction, then a second one on the same queue (re-authentication).
+  DhchapTarget again(keys_of(key), {}, kHostNqn, kSubNqn);
+  for (int round = 0; round < 2; ++round) {
+    DhchapHost h(keys_of(key), {kAllHashes, 1u << 1}, kHostNqn, kSubNqn);
+    std::vector<uint8_t> n = h.negotiate(), reply, s2;
+    EXPECT_TRUE(again.on_send(n.data(), n.size()));
+    std::vector<uint8_t> c = again.on_receive(kHostReceiveBytes);
+    EXPECT_TRUE(h.on_challenge(c.data(), c.size(), &reply).is_ok());
+    // Every cut of the Reply fails cleanly on a fresh transaction's copy of the state; here the whole one goes.
+    EXPECT_TRUE(again.on_send(reply.data(), reply.size()));
+    std::vector<uint8_t> r = again.on_receive(kHostReceiveBytes);
+    EXPECT_TRUE(h.on_success1(r.data(), r.size(), &s2).is_ok());
+    EXPECT_TRUE(again.authenticated());
+  }
+  // A Receive that leaves too little room: refused, and the transaction fails.
+  DhchapTarget small(keys_of(key), {}, kHostNqn, kSubNqn);
+  small.on_send(negotiate.data(), negotiate.size());
+  EXPECT_TRUE(small.on_receive(8).empty());
+  EXPECT_TRUE(small.on_receive(kHostReceiveBytes).size() == kFailureBytes);
+}
