@@ -77,6 +77,8 @@ void HostController::start_admin_queue() {
   q.keep_alive_ms = options_.keep_alive_ms;
   q.header_digest = options_.header_digest;
   q.data_digest = options_.data_digest;
+  q.dhchap = options_.dhchap;
+  q.dhchap_policy = options_.dhchap_policy;
   if (admin_) {
     // Never delete a queue from inside its own callbacks: this may be one.
     HostQueue* old = admin_.release();

@@ -41,6 +41,9 @@ struct HostControllerOptions {
   uint16_t io_queue_size = 128;
   // 0: identify only: list the active namespaces (active_namespaces()) and go no further.
   uint32_t nsid = 1;
+  // DH-HMAC-CHAP keys for every queue (admin and I/O), and the hashes and groups offered.
+  std::shared_ptr<const auth::DhchapKeys> dhchap;
+  auth::DhchapPolicy dhchap_policy;
 };
 
 struct RemoteNamespace {

@@ -112,6 +112,100 @@ void HostQueue::connect_done(void* arg, int status, uint16_t nvme_status, uint64
                       "Connect to " + self->options_.subnqn + " refused (status 0x" + hex + ")" + why);
   }
   self->cntlid_ = static_cast<uint16_t>(dw0 & 0xffff);
+  const auto& keys = self->options_.dhchap;
+  if (dw0 & auth::kConnectAuthRequired) {
+    if (!keys)
+      return self->fail(-EACCES, "Connect to " + self->options_.subnqn + ": the subsystem requires DH-HMAC-CHAP authentication and no dhchap_key was given");
+    return self->start_auth();
+  }
+  // A controller key means: only a controller that proves it holds it will do.
+  if (keys && keys->has_ctrl)
+    return self->fail(-EACCES, "DH-HMAC-CHAP: " + self->options_.subnqn + " did not ask to authenticate, so it cannot prove the controller key");
+  self->set_state(State::Ready);
+}
+
+const char* HostQueue::auth_step_name(AuthStep step) {
+  switch (step) {
+    case AuthStep::SentNegotiate: return "negotiate";
+    case AuthStep::ReceivedChallenge: return "challenge";
+    case AuthStep::SentReply: return "reply";
+    case AuthStep::ReceivedSuccess1: return "success1";
+    case AuthStep::SentSuccess2: return "success2";
+    case AuthStep::SentFailure2: return "failure2";
+  }
+  return "?";
+}
+
+void HostQueue::start_auth() {
+  auth_ = std::make_unique<auth::DhchapHost>(options_.dhchap, options_.dhchap_policy, options_.hostnqn, options_.subnqn);
+  auth_send(AuthStep::SentNegotiate, auth_->negotiate());
+}
+
+void HostQueue::auth_send(AuthStep step, std::vector<uint8_t> message) {
+  auth_step_ = step;
+  auth_out_ = std::move(message);
+  uint8_t sqe[64] = {};
+  sqe[0] = kOpFabrics;
+  sqe[4] = auth::kFabricsAuthSend;
+  sqe[41] = auth::kAuthSpsp0;
+  sqe[42] = auth::kAuthSpsp1;
+  sqe[43] = auth::kAuthSecp;
+  put32(sqe + 44, static_cast<uint32_t>(auth_out_.size()));
+  int rc = send_command(sqe, auth_out_.data(), static_cast<uint32_t>(auth_out_.size()), nullptr, 0, auth_done, this);
+  if (rc != 0) fail(rc, std::string("DH-HMAC-CHAP ") + auth_step_name(step) + ": cannot send");
+}
+
+void HostQueue::auth_receive(AuthStep step) {
+  auth_step_ = step;
+  auth_in_.assign(auth::kHostReceiveBytes, 0);
+  uint8_t sqe[64] = {};
+  sqe[0] = kOpFabrics;
+  sqe[4] = auth::kFabricsAuthReceive;
+  sqe[41] = auth::kAuthSpsp0;
+  sqe[42] = auth::kAuthSpsp1;
+  sqe[43] = auth::kAuthSecp;
+  put32(sqe + 44, auth::kHostReceiveBytes);
+  int rc = send_command(sqe, nullptr, 0, auth_in_.data(), auth::kHostReceiveBytes, auth_done, this);
+  if (rc != 0) fail(rc, std::string("DH-HMAC-CHAP ") + auth_step_name(step) + ": cannot send");
+}
+
+void HostQueue::auth_done(void* arg, int status, uint16_t nvme_status, uint64_t) {
+  auto* self = static_cast<HostQueue*>(arg);
+  if (status != 0) return;  // the queue already failed
+  const AuthStep step = self->auth_step_;
+  if (step == AuthStep::SentFailure2) return self->fail(-EACCES, self->auth_error_);
+  if ((nvme_status & kStatusMask) != kSuccess) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "%03x", nvme_status & kStatusMask);
+    return self->fail(-EACCES, std::string("DH-HMAC-CHAP ") + auth_step_name(step) + ": the controller refused the command (status 0x" + hex + ")");
+  }
+  std::vector<uint8_t> next;
+  switch (step) {
+    case AuthStep::SentNegotiate: return self->auth_receive(AuthStep::ReceivedChallenge);
+    case AuthStep::ReceivedChallenge: {
+      Status s = self->auth_->on_challenge(self->auth_in_.data(), self->auth_in_.size(), &next);
+      if (!s.is_ok()) return self->fail(s.rc, s.message);
+      return self->auth_send(AuthStep::SentReply, std::move(next));
+    }
+    case AuthStep::SentReply: return self->auth_receive(AuthStep::ReceivedSuccess1);
+    case AuthStep::ReceivedSuccess1: {
+      Status s = self->auth_->on_success1(self->auth_in_.data(), self->auth_in_.size(), &next);
+      if (!s.is_ok()) {
+        const bool controller_failed = self->auth_in_[1] == auth::kIdSuccess1;
+        if (!controller_failed) return self->fail(s.rc, s.message);
+        // The controller could not prove its key: tell it, then end the queue.
+        self->auth_error_ = s.message;
+        return self->auth_send(AuthStep::SentFailure2, self->auth_->failure2());
+      }
+      if (next.empty()) break;
+      return self->auth_send(AuthStep::SentSuccess2, std::move(next));
+    }
+    case AuthStep::SentSuccess2: break;
+    case AuthStep::SentFailure2: return;
+  }
+  self->auth_.reset();
+  self->auth_out_.clear();
+  self->auth_in_.clear();
   self->set_state(State::Ready);
 }
 

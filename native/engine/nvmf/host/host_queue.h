@@ -5,9 +5,11 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "nvmf/auth/dhchap_host.h"
 #include "nvmf/wire/output_stream.h"
 #include "nvmf/wire/socket_address.h"
 #include "nvmf/wire/tcp_pdu.h"
@@ -32,6 +34,10 @@ struct HostQueueOptions {
   bool header_digest = false;
   bool data_digest = false;
   uint32_t in_capsule_limit = 8192;  // bytes of write data sent inside the capsule
+  // DH-HMAC-CHAP: with keys, the queue authenticates when the controller asks it to after
+  // Connect (and refuses a controller that does not ask when a controller key is given).
+  std::shared_ptr<const auth::DhchapKeys> dhchap;
+  auth::DhchapPolicy dhchap_policy;
 };
 
 // status: 0, or a negative errno for transport failures (-ECONNRESET: the queue went away
@@ -103,6 +109,13 @@ class HostQueue {
   int send_command(const uint8_t* sqe, const void* write_data, uint32_t write_length, void* read_buf,
                    uint32_t read_length, HostCommandCb cb, void* arg);
   static void connect_done(void* arg, int status, uint16_t nvme_status, uint64_t dw0);
+  // DH-HMAC-CHAP after Connect: one Authentication Send or Receive at a time.
+  enum class AuthStep { SentNegotiate, ReceivedChallenge, SentReply, ReceivedSuccess1, SentSuccess2, SentFailure2 };
+  static const char* auth_step_name(AuthStep step);
+  void start_auth();
+  void auth_send(AuthStep step, std::vector<uint8_t> message);
+  void auth_receive(AuthStep step);
+  static void auth_done(void* arg, int status, uint16_t nvme_status, uint64_t dw0);
   void complete(uint16_t cid, int status, uint16_t nvme_status, uint64_t dw0);
   void send_h2c(uint16_t cid, uint16_t ttag, uint32_t offset, uint32_t length);
   bool flush();
@@ -132,6 +145,10 @@ class HostQueue {
   size_t parked_ = 0;  // of those, AERs
   uint64_t tick_ = 0;
   std::vector<uint8_t> connect_data_;
+  std::unique_ptr<auth::DhchapHost> auth_;
+  AuthStep auth_step_ = AuthStep::SentNegotiate;
+  std::vector<uint8_t> auth_out_, auth_in_;  // the command in flight's data
+  std::string auth_error_;                   // kept while a Failure2 goes out
   std::function<void(State)> on_state_;
   bool in_poll_ = false;
   uint32_t idle_polls_ = 0;  // passes since an idle queue last looked at its socket

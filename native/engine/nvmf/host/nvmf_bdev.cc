@@ -136,6 +136,8 @@ void NvmfChannel::connect_queue() {
   q.queue_size = o.io_queue_size;
   q.header_digest = o.header_digest;
   q.data_digest = o.data_digest;
+  q.dhchap = o.dhchap;
+  q.dhchap_policy = o.dhchap_policy;
   q.in_capsule_limit = ctrl_->in_capsule_limit();
   queue_generation_ = ctrl_->generation();
   queue_ = std::make_unique<HostQueue>(*thread_, q);
@@ -292,8 +294,40 @@ void NvmfChannel::check_timeouts() {
 
 // ------------------------------------------------------------------ creation
 
+// The URI as messages may show it: the values of key parameters replaced by "(secret)".
+std::string redact_secrets(std::string_view text) {
+  std::string out(text);
+  for (const char* key : {"dhchap_key=", "dhchap_ctrlr_key=", "psk="}) {
+    for (size_t at = out.find(key); at != std::string::npos; at = out.find(key, at + 1)) {
+      if (at > 0 && out[at - 1] != '?' && out[at - 1] != '&') continue;
+      const size_t value = at + std::strlen(key);
+      const size_t end = std::min(out.find('&', value), out.size());
+      out.replace(value, end - value, "(secret)");
+    }
+  }
+  return out;
+}
+
+// "sha256,sha384" or "null,ffdhe2048,...": a bit per identifier.
+Status parse_id_list(const std::string& list, const char* what, bool hashes, uint32_t* out) {
+  *out = 0;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    const std::string item = list.substr(start, comma - start);
+    nvmf::auth::Hash h;
+    nvmf::auth::DhGroup g;
+    if (hashes && nvmf::auth::hash_from_name(item, &h)) *out |= 1u << static_cast<int>(h);
+    else if (!hashes && nvmf::auth::dh_group_from_name(item, &g)) *out |= 1u << static_cast<int>(g);
+    else return Status::error(-EINVAL, std::string(what) + ": unknown '" + item + "' (" + (hashes ? "sha256, sha384, sha512" : "null, ffdhe2048, ffdhe3072, ffdhe4096, ffdhe6144, ffdhe8192") + ")");
+    start = comma + 1;
+  }
+  return Status::ok();
+}
+
 Status parse_nvmf_uri(std::string_view text, Uri& uri, nvmf::HostControllerOptions* o, std::string* name) {
-  std::string where = " in URI '" + std::string(text) + "'";
+  const std::string shown = redact_secrets(text);
+  std::string where = " in URI '" + shown + "'";
   auto colon = uri.host.rfind(':');
   bool bracketed = !uri.host.empty() && uri.host.front() == '[';
   std::string host = uri.host, port = "4420";
@@ -349,8 +383,29 @@ Status parse_nvmf_uri(std::string_view text, Uri& uri, nvmf::HostControllerOptio
   v.reset();
   if (!(st = uri.query.take_u64("io_queue_size", 2, 128, &v)).is_ok()) return st;
   if (v) o->io_queue_size = static_cast<uint16_t>(*v);
+  // DH-HMAC-CHAP: the host's secret, and the controller's for bidirectional authentication.
+  auto host_key = uri.query.take("dhchap_key");
+  auto ctrl_key = uri.query.take("dhchap_ctrlr_key");
+  if (ctrl_key && !host_key) return Status::error(-EINVAL, "dhchap_ctrlr_key needs dhchap_key" + where);
+  if (host_key) {
+    auto keys = std::make_shared<nvmf::auth::DhchapKeys>();
+    st = nvmf::auth::parse_dhchap_secret(*host_key, &keys->host);
+    if (!st.is_ok()) return Status::error(st.rc, "dhchap_key: " + st.message + where);
+    if (ctrl_key) {
+      keys->has_ctrl = true;
+      st = nvmf::auth::parse_dhchap_secret(*ctrl_key, &keys->ctrl);
+      if (!st.is_ok()) return Status::error(st.rc, "dhchap_ctrlr_key: " + st.message + where);
+    }
+    o->dhchap = std::move(keys);
+  }
+  if (auto digests = uri.query.take("dhchap_digests")) {
+    if (!(st = parse_id_list(*digests, "dhchap_digests", true, &o->dhchap_policy.hashes)).is_ok()) return Status::error(st.rc, st.message + where);
+  }
+  if (auto groups = uri.query.take("dhchap_dhgroups")) {
+    if (!(st = parse_id_list(*groups, "dhchap_dhgroups", false, &o->dhchap_policy.dh_groups)).is_ok()) return Status::error(st.rc, st.message + where);
+  }
   auto given = uri.query.take("name");
-  if (!(st = uri.query.reject_unknown(text)).is_ok()) return st;
+  if (!(st = uri.query.reject_unknown(shown)).is_ok()) return st;
   if (given) {
     *name = *given;
   } else {

@@ -14,6 +14,11 @@ namespace nds::nvmf {
 
 using namespace spec;
 
+namespace {
+// A queue that does not finish authenticating in this long is closed.
+constexpr uint64_t kAuthTimeoutNs = 10'000'000'000ull;
+}  // namespace
+
 void* HeapBuffers::get(uint32_t length) { return std::aligned_alloc(4096, (std::max<uint32_t>(length, 1) + 4095) & ~4095u); }
 void HeapBuffers::put(void* buffer, uint32_t) { std::free(buffer); }
 
@@ -156,8 +161,14 @@ void Connection::send_data(uint16_t cid, const uint8_t* data, uint32_t length, v
 
 void Connection::handle_command(const PduView& pdu) {
   const uint8_t* sqe = pdu.bytes + 8;
-  if (SqeView(sqe).opcode() == kOpFabrics) return fabrics(sqe, pdu.data(), pdu.data_length);
-  if (!ctrl_) return respond(SqeView(sqe).cid(), kCommandSequenceError | kDoNotRetry);  // nothing before Connect
+  const SqeView cmd(sqe);
+  if (auth_ && !auth_->authenticated()) {
+    const uint8_t fctype = cmd.opcode() == kOpFabrics ? cmd.fabrics_type() : 0xff;
+    if (fctype != auth::kFabricsAuthSend && fctype != auth::kFabricsAuthReceive && fctype != kFabricsDisconnect)
+      return respond(cmd.cid(), auth::kAuthRequired | kDoNotRetry);
+  }
+  if (cmd.opcode() == kOpFabrics) return fabrics(sqe, pdu.data(), pdu.data_length);
+  if (!ctrl_) return respond(cmd.cid(), kCommandSequenceError | kDoNotRetry);  // nothing before Connect
   if (ctrl_->failed.load(std::memory_order_relaxed)) return close("controller torn down");
   if (qid_ == 0) return admin(sqe, pdu.data(), pdu.data_length);
   io(pdu);
@@ -169,6 +180,8 @@ void Connection::fabrics(const uint8_t* sqe, const uint8_t* data, uint32_t data_
   uint8_t fctype = cmd.fabrics_type();
   if (fctype == kFabricsConnect) return connect(sqe, data, data_length);
   if (!ctrl_) return respond(cid, kCommandSequenceError | kDoNotRetry);
+  if (fctype == auth::kFabricsAuthSend) return auth_send(sqe, data, data_length);
+  if (fctype == auth::kFabricsAuthReceive) return auth_receive(sqe);
   if (fctype == kFabricsDisconnect) {
     respond(cid, kSuccess);
     return close("the host disconnected the queue");
@@ -213,7 +226,12 @@ void Connection::connect(const uint8_t* sqe, const uint8_t* data, uint32_t data_
   std::lock_guard lock(target_.mutex());
   bool discovery = subnqn == kDiscoveryNqn;
   std::shared_ptr<Subsystem> sub = discovery ? nullptr : target_.find_locked(subnqn);
+  std::shared_ptr<const auth::DhchapKeys> keys;
   if (!discovery) {
+    if (sub) {
+      auto k = sub->host_keys.find(hostnqn);
+      if (k != sub->host_keys.end()) keys = k->second;
+    }
     bool listening = sub && std::any_of(sub->listeners.begin(), sub->listeners.end(),
                                         [&](const SubsystemListener& l) { return l.address == via_; });
     if (!listening) return respond(cid, kConnectInvalidParameters | kDoNotRetry, (256u << 16) | 1);
@@ -239,7 +257,44 @@ void Connection::connect(const uint8_t* sqe, const uint8_t* data, uint32_t data_
   }
   qid_ = qid;
   sq_size_ = static_cast<uint16_t>(sqsize);
-  respond(cid, kSuccess, ctrl_->cntlid);
+  uint32_t dw0 = ctrl_->cntlid;
+  if (keys) {
+    auth_ = std::make_unique<auth::DhchapTarget>(std::move(keys), sub->dhchap_policy, hostnqn, subnqn);
+    auth_started_ns_ = monotonic_ns();
+    dw0 |= auth::kConnectAuthRequired;
+  }
+  respond(cid, kSuccess, dw0);
+}
+
+bool Connection::auth_command_valid(const uint8_t* sqe) const {
+  return sqe[43] == auth::kAuthSecp && sqe[41] == auth::kAuthSpsp0 && sqe[42] == auth::kAuthSpsp1;
+}
+
+void Connection::auth_send(const uint8_t* sqe, const uint8_t* data, uint32_t data_length) {
+  const uint16_t cid = SqeView(sqe).cid();
+  if (!auth_) return respond(cid, kCommandSequenceError | kDoNotRetry);  // this host has no keys here
+  const uint32_t transfer = get32(sqe + 44);
+  if (!auth_command_valid(sqe) || transfer != data_length || transfer == 0) return respond(cid, kInvalidField | kDoNotRetry);
+  const bool taken = auth_->on_send(data, data_length);
+  respond(cid, taken ? kSuccess : kCommandSequenceError | kDoNotRetry);
+  if (auth_->failed()) {
+    target_.count_error(TransportError::HostRefused);
+    close("DH-HMAC-CHAP: " + auth_->failure());
+  }
+}
+
+void Connection::auth_receive(const uint8_t* sqe) {
+  const uint16_t cid = SqeView(sqe).cid();
+  if (!auth_) return respond(cid, kCommandSequenceError | kDoNotRetry);
+  if (!auth_command_valid(sqe)) return respond(cid, kInvalidField | kDoNotRetry);
+  const std::vector<uint8_t> message = auth_->on_receive(get32(sqe + 44));
+  if (message.empty()) return respond(cid, kCommandSequenceError | kDoNotRetry);
+  send_data(cid, message.data(), static_cast<uint32_t>(message.size()));
+  if (auth_->failed()) {
+    // The Failure1 is in the output; the transport sends what it holds before it drops us.
+    target_.count_error(TransportError::HostRefused);
+    close("DH-HMAC-CHAP authentication failed: " + auth_->failure());
+  }
 }
 
 // ------------------------------------------------------------------ namespaces
@@ -376,6 +431,10 @@ void Connection::handle_h2c_data(const PduView& pdu) {
 void Connection::check_timers(uint64_t now_ns) {
   if (closed_ || !ctrl_) return;
   if (ctrl_->failed.load(std::memory_order_relaxed)) return close("controller torn down");
+  if (auth_ && !auth_->authenticated() && now_ns - auth_started_ns_ > kAuthTimeoutNs) {
+    target_.count_error(TransportError::HostRefused);
+    return close("DH-HMAC-CHAP: not authenticated within " + std::to_string(kAuthTimeoutNs / 1000000000ull) + " s");
+  }
   if (qid_ == 0 && ctrl_->keep_alive_ms > 0 && now_ns - last_keep_alive_ns_ > ctrl_->keep_alive_ms * 1000000ull)
     return close("keep-alive timeout expired (" + std::to_string(ctrl_->keep_alive_ms) + " ms)");
 }

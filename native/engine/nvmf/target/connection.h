@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "nvmf/auth/dhchap_target.h"
 #include "nvmf/target/target.h"
 #include "nvmf/wire/output_stream.h"
 #include "nvmf/wire/tcp_pdu.h"
@@ -73,6 +74,10 @@ class Connection {
   void handle_h2c_data(const PduView& pdu);
   void fabrics(const uint8_t* sqe, const uint8_t* data, uint32_t data_length);
   void connect(const uint8_t* sqe, const uint8_t* data, uint32_t data_length);
+  // DH-HMAC-CHAP (Authentication Send / Receive) on a queue whose host has keys.
+  void auth_send(const uint8_t* sqe, const uint8_t* data, uint32_t data_length);
+  void auth_receive(const uint8_t* sqe);
+  bool auth_command_valid(const uint8_t* sqe) const;
   // admin.cc
   void admin(const uint8_t* sqe, const uint8_t* data, uint32_t data_length);
   void identify(const uint8_t* sqe);
@@ -156,6 +161,10 @@ class Connection {
   uint16_t sq_head_ = 0;
   uint16_t sq_size_ = 1;
   std::shared_ptr<Controller> ctrl_;
+  // Set at Connect when the host has DH-HMAC-CHAP keys: until it authenticates, the queue
+  // takes nothing but authentication commands, for at most kAuthTimeoutNs.
+  std::unique_ptr<auth::DhchapTarget> auth_;
+  uint64_t auth_started_ns_ = 0;
   uint64_t last_keep_alive_ns_ = 0;
   std::vector<uint16_t> held_aers_;     // admin queue: AER command IDs waiting for an event
   std::vector<uint32_t> pending_events_;

@@ -203,6 +203,7 @@ Status Target::remove_host(const std::string& nqn, const std::string& host) {
   auto h = std::find(hosts.begin(), hosts.end(), host);
   if (h == hosts.end()) return Status::error(-ENOENT, "host " + host + " is not on the list of " + nqn);
   hosts.erase(h);
+  sub->host_keys.erase(host);  // the keys go with it (wiped once no queue holds them)
   // A host taken off the list loses access now, not at its next reconnect.
   if (!sub->options.allow_any_host)
     fail_locked([&](const Controller& c) { return c.subsystem.get() == sub && c.hostnqn == host; });
@@ -337,6 +338,34 @@ void Target::fail_locked(const std::function<bool(const Controller&)>& which) {
       ++it;
     }
   }
+}
+
+Status Target::set_host_keys(const std::string& nqn, const std::string& host, std::shared_ptr<const auth::DhchapKeys> keys) {
+  if (!valid_nqn(host)) return Status::error(-EINVAL, "invalid host NQN '" + host + "'");
+  std::lock_guard lock(mutex_);
+  auto it = subsystems_.find(nqn);
+  if (it == subsystems_.end()) return missing(nqn);
+  Subsystem* sub = it->second.get();
+  if (keys) {
+    sub->host_keys[host] = std::move(keys);
+    return Status::ok();
+  }
+  if (sub->host_keys.erase(host) == 0) return Status::ok();
+  // Keys taken away: queues authenticated with them end now.
+  fail_locked([&](const Controller& c) { return c.subsystem.get() == sub && c.hostnqn == host; });
+  return Status::ok();
+}
+
+Status Target::set_dhchap_policy(const std::string& nqn, auth::DhchapPolicy policy) {
+  if ((policy.hashes & auth::kAllHashes) == 0 || (policy.hashes & ~auth::kAllHashes) != 0)
+    return Status::error(-EINVAL, "the subsystem must allow at least one of sha256, sha384, sha512, and nothing else");
+  if ((policy.dh_groups & auth::kAllDhGroups) == 0 || (policy.dh_groups & ~auth::kAllDhGroups) != 0)
+    return Status::error(-EINVAL, "the subsystem must allow at least one of null, ffdhe2048..ffdhe8192, and nothing else");
+  std::lock_guard lock(mutex_);
+  auto it = subsystems_.find(nqn);
+  if (it == subsystems_.end()) return missing(nqn);
+  it->second->dhchap_policy = policy;
+  return Status::ok();
 }
 
 }  // namespace nds::nvmf

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bdev/bdev.h"
+#include "nvmf/auth/dhchap_keys.h"
 #include "nvmf/wire/nvme_spec.h"
 #include "util/status.h"
 
@@ -81,6 +82,9 @@ struct SubsystemListener {
 // Guarded by the target's mutex, except `generation` (read per command without it).
 struct Subsystem {
   SubsystemOptions options;
+  // DH-HMAC-CHAP: a host with keys here must authenticate each queue after its Connect.
+  std::map<std::string, std::shared_ptr<const auth::DhchapKeys>> host_keys;
+  auth::DhchapPolicy dhchap_policy;
   std::vector<SubsystemListener> listeners;
   std::shared_ptr<const NamespaceTable> table = std::make_shared<NamespaceTable>();
   uint64_t ana_change_count = 0;
@@ -160,6 +164,12 @@ class Target {
   Status remove_listener(const std::string& nqn, const ListenerAddress& address);
   Status add_host(const std::string& nqn, const std::string& host);
   Status remove_host(const std::string& nqn, const std::string& host);
+  // The host's DH-HMAC-CHAP keys (nullptr: none, the host connects unauthenticated). A
+  // change applies to queues connecting from now on; taking keys away fails the host's
+  // controllers, as taking the host off the list does.
+  Status set_host_keys(const std::string& nqn, const std::string& host, std::shared_ptr<const auth::DhchapKeys> keys);
+  // Which hash functions and DH groups the subsystem accepts.
+  Status set_dhchap_policy(const std::string& nqn, auth::DhchapPolicy policy);
   // Hosts that connect from now on are checked against the list unless `allow` is set.
   Status set_allow_any_host(const std::string& nqn, bool allow);
   Status set_ana_state(const std::string& nqn, const ListenerAddress& address, AnaState state);

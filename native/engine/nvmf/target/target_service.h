@@ -38,6 +38,10 @@ class TargetService {
   Status add_host(const std::string& nqn, const std::string& host) { return target_.add_host(nqn, host); }
   Status set_allow_any_host(const std::string& nqn, bool allow) { return target_.set_allow_any_host(nqn, allow); }
   Status remove_host(const std::string& nqn, const std::string& host) { return target_.remove_host(nqn, host); }
+  Status set_host_keys(const std::string& nqn, const std::string& host, std::shared_ptr<const auth::DhchapKeys> keys) {
+    return target_.set_host_keys(nqn, host, std::move(keys));
+  }
+  Status set_dhchap_policy(const std::string& nqn, auth::DhchapPolicy policy) { return target_.set_dhchap_policy(nqn, policy); }
   Status set_ana_state(const std::string& nqn, const ListenerAddress& address, AnaState state);
   std::vector<SubsystemInfo> list() const { return target_.list(); }
   size_t connection_count() const { return transport_.connection_count(); }
