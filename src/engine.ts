@@ -8,7 +8,7 @@ import { IoDispatcher } from './io/dispatcher.js';
 import { NvmfTarget, type NvmfHost } from './nvmf-target/target.js';
 import { createNexusOptions, type CreateNexusOptions } from './nexus/options.js';
 import { Nexus, type NexusHost, type NexusPersistInfo } from './nexus/nexus.js';
-import { requireInteger, requireOneOf, requireString } from './validate.js';
+import { redactSecrets, requireInteger, requireOneOf, requireString } from './validate.js';
 
 type PersistHook = NonNullable<CreateNexusOptions['persist']>;
 
@@ -135,9 +135,11 @@ export class Engine {
    * remote NVMe-oF target; resolves once connected). See the README for every parameter.
    */
   createBdev(uri: string): Promise<Bdev> {
-    return withCallerStack('createBdev', typeof uri === 'string' ? uri : undefined, async () => {
+    // Errors name the URI with its key parameters' values left out.
+    const shown = typeof uri === 'string' ? redactSecrets(uri) : undefined;
+    return withCallerStack('createBdev', shown, async () => {
       requireString(uri, 'uri');
-      this.assertRunning('createBdev', uri);
+      this.assertRunning('createBdev', shown);
       const created = await binding().bdevCreate(this.#native, uri);
       const bdev = new Bdev(this, created);
       this.#bdevs.set(bdev.name, bdev);

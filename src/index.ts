@@ -18,6 +18,9 @@ export {
   type AnaState,
   type DiscoveryEntry,
   type HostConnectionEvent,
+  type HostKeys,
+  type DhchapDigest,
+  type DhchapDhGroup,
 } from './nvmf-target/target.js';
 export {
   Nexus,

@@ -36,3 +36,8 @@ function describe(value: unknown): string {
 /** An NVMe Qualified Name: nqn.yyyy-mm.reverse.domain[:name], printable ASCII, at most 223 bytes. */
 export const NQN_PATTERN = '^nqn\\.[0-9]{4}-[0-9]{2}\\.[\\x21-\\x7e]+$';
 export const NQN_MAX_BYTES = 223;
+
+/** A URI as errors may carry it: the values of key parameters replaced by "(secret)". */
+export function redactSecrets(uri: string): string {
+  return uri.replace(/([?&](?:dhchap_key|dhchap_ctrlr_key|psk)=)[^&]*/g, '$1(secret)');
+}

@@ -3,6 +3,9 @@
 // on the app thread (ENOENT once gone). Arguments arrive validated by src/nvmf-target/.
 #include "js_nvmf.h"
 
+#include <openssl/crypto.h>
+
+#include "nvmf/auth/key_format.h"
 #include "nvmf/host/host_controller.h"
 #include "nvmf/host/nvmf_bdev.h"
 
@@ -173,6 +176,66 @@ Napi::Value RemoveHost(const Napi::CallbackInfo& info) {
   return simple(info, [nqn, host](nvmf::TargetService& svc) { return svc.remove_host(nqn, host); });
 }
 
+// nvmfSetHostKeys(engine, nqn, host, dhchapKey | null, dhchapCtrlrKey | null): null and
+// null take the host's keys away. The key texts are parsed on the app thread and their
+// copies here wiped; the keys then live only in wiped-on-release buffers.
+Napi::Value SetHostKeys(const Napi::CallbackInfo& info) {
+  std::string nqn = str(info[1]), host = str(info[2]);
+  std::string host_key = info[3].IsString() ? str(info[3]) : std::string();
+  std::string ctrl_key = info[4].IsString() ? str(info[4]) : std::string();
+  return simple(info, [nqn, host, host_key, ctrl_key](nvmf::TargetService& svc) mutable {
+    const auto wipe = [&] {
+      OPENSSL_cleanse(host_key.data(), host_key.size());
+      OPENSSL_cleanse(ctrl_key.data(), ctrl_key.size());
+    };
+    std::shared_ptr<nvmf::auth::DhchapKeys> keys;
+    if (!host_key.empty()) {
+      keys = std::make_shared<nvmf::auth::DhchapKeys>();
+      Status st = nvmf::auth::parse_dhchap_secret(host_key, &keys->host);
+      if (st.is_ok() && !ctrl_key.empty()) {
+        keys->has_ctrl = true;
+        st = nvmf::auth::parse_dhchap_secret(ctrl_key, &keys->ctrl);
+        if (!st.is_ok()) st.message = "dhchapCtrlrKey: " + st.message;
+      } else if (!st.is_ok()) {
+        st.message = "dhchapKey: " + st.message;
+      }
+      if (!st.is_ok()) {
+        wipe();
+        return st;
+      }
+    } else if (!ctrl_key.empty()) {
+      wipe();
+      return Status::error(-EINVAL, "dhchapCtrlrKey needs dhchapKey");
+    }
+    wipe();
+    return svc.set_host_keys(nqn, host, std::move(keys));
+  });
+}
+
+// nvmfSetDhchapPolicy(engine, nqn, digests[], dhgroups[]) with SPDK's names.
+Napi::Value SetDhchapPolicy(const Napi::CallbackInfo& info) {
+  std::string nqn = str(info[1]);
+  nvmf::auth::DhchapPolicy policy{0, 0};
+  std::string unknown;
+  Napi::Array digests = info[2].As<Napi::Array>(), groups = info[3].As<Napi::Array>();
+  for (uint32_t i = 0; i < digests.Length(); ++i) {
+    nvmf::auth::Hash h;
+    std::string name = str(digests.Get(i));
+    if (nvmf::auth::hash_from_name(name, &h)) policy.hashes |= 1u << static_cast<int>(h);
+    else unknown = "unknown digest '" + name + "' (sha256, sha384, sha512)";
+  }
+  for (uint32_t i = 0; i < groups.Length(); ++i) {
+    nvmf::auth::DhGroup g;
+    std::string name = str(groups.Get(i));
+    if (nvmf::auth::dh_group_from_name(name, &g)) policy.dh_groups |= 1u << static_cast<int>(g);
+    else unknown = "unknown DH group '" + name + "' (null, ffdhe2048, ffdhe3072, ffdhe4096, ffdhe6144, ffdhe8192)";
+  }
+  return simple(info, [nqn, policy, unknown](nvmf::TargetService& svc) {
+    if (!unknown.empty()) return Status::error(-EINVAL, unknown);
+    return svc.set_dhchap_policy(nqn, policy);
+  });
+}
+
 // nvmfSetAnaState(engine, nqn, address, port, state 1|2|3)
 Napi::Value SetAnaState(const Napi::CallbackInfo& info) {
   std::string nqn = str(info[1]);
@@ -290,6 +353,8 @@ void register_nvmf_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("nvmfAddHost", Napi::Function::New(env, AddHost));
   exports.Set("nvmfSetAllowAnyHost", Napi::Function::New(env, SetAllowAnyHost));
   exports.Set("nvmfRemoveHost", Napi::Function::New(env, RemoveHost));
+  exports.Set("nvmfSetHostKeys", Napi::Function::New(env, SetHostKeys));
+  exports.Set("nvmfSetDhchapPolicy", Napi::Function::New(env, SetDhchapPolicy));
   exports.Set("nvmfSetAnaState", Napi::Function::New(env, SetAnaState));
   exports.Set("nvmfList", Napi::Function::New(env, List));
   exports.Set("nvmfDiscover", Napi::Function::New(env, Discover));

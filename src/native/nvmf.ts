@@ -57,6 +57,8 @@ export interface NativeNvmfFunctions {
   nvmfAddHost(engine: NativeEngine, nqn: string, host: string): Promise<void>;
   nvmfSetAllowAnyHost(engine: NativeEngine, nqn: string, allow: boolean): Promise<void>;
   nvmfRemoveHost(engine: NativeEngine, nqn: string, host: string): Promise<void>;
+  nvmfSetHostKeys(engine: NativeEngine, nqn: string, host: string, dhchapKey: string | null, dhchapCtrlrKey: string | null): Promise<void>;
+  nvmfSetDhchapPolicy(engine: NativeEngine, nqn: string, digests: string[], dhgroups: string[]): Promise<void>;
   nvmfSetAnaState(engine: NativeEngine, nqn: string, address: string, port: number, state: number): Promise<void>;
   nvmfList(engine: NativeEngine): Promise<NativeSubsystemInfo[]>;
   nvmfDiscover(engine: NativeEngine, address: string, port: number, hostNqn: string): Promise<NativeDiscoveryEntry[]>;

@@ -67,6 +67,23 @@ function requireAddress(value: ListenerAddress | undefined, name: string, defaul
   return { address, port };
 }
 
+/** A host's DH-HMAC-CHAP secrets, in the specification's form `DHHC-1:xx:<base64>:`. */
+export interface HostKeys {
+  dhchapKey?: string;
+  dhchapCtrlrKey?: string;
+}
+export type DhchapDigest = 'sha256' | 'sha384' | 'sha512';
+export type DhchapDhGroup = 'null' | 'ffdhe2048' | 'ffdhe3072' | 'ffdhe4096' | 'ffdhe6144' | 'ffdhe8192';
+
+function requireHostKeys(keys: HostKeys): { dhchapKey: string | null; dhchapCtrlrKey: string | null } {
+  if (keys === null || typeof keys !== 'object') throw new TypeError('keys must be an object');
+  // Messages name the field, never the value.
+  for (const field of ['dhchapKey', 'dhchapCtrlrKey'] as const)
+    if (keys[field] !== undefined && typeof keys[field] !== 'string') throw new TypeError(`${field} must be a string`);
+  if (keys.dhchapCtrlrKey !== undefined && keys.dhchapKey === undefined) throw new TypeError('dhchapCtrlrKey needs dhchapKey');
+  return { dhchapKey: keys.dhchapKey ?? null, dhchapCtrlrKey: keys.dhchapCtrlrKey ?? null };
+}
+
 function requireNqn(value: unknown, name: string): string {
   const nqn = requireString(value, name);
   if (!new RegExp(NQN_PATTERN).test(nqn) || nqn.length > NQN_MAX_BYTES)
@@ -123,8 +140,44 @@ export class Subsystem {
     });
   }
 
-  addHost(hostNqn: string): Promise<void> {
-    return this.#call('addHost', () => binding().nvmfAddHost(this.#host.nativeHandle, this.nqn, requireNqn(hostNqn, 'hostNqn')));
+  /**
+   * Lets a host connect. With `dhchapKey` (a DH-HMAC-CHAP secret, `DHHC-1:xx:<base64>:`)
+   * the host must authenticate each queue with it; with `dhchapCtrlrKey` too, the
+   * controller proves that key to a host that asks (bidirectional). The keys are never
+   * logged nor returned; they are wiped in the engine when the host is removed.
+   */
+  addHost(hostNqn: string, keys: HostKeys = {}): Promise<void> {
+    return this.#call('addHost', async () => {
+      const host = requireNqn(hostNqn, 'hostNqn');
+      const { dhchapKey, dhchapCtrlrKey } = requireHostKeys(keys);
+      await binding().nvmfAddHost(this.#host.nativeHandle, this.nqn, host);
+      if (dhchapKey === null) return;
+      try {
+        await binding().nvmfSetHostKeys(this.#host.nativeHandle, this.nqn, host, dhchapKey, dhchapCtrlrKey);
+      } catch (error) {
+        await binding().nvmfRemoveHost(this.#host.nativeHandle, this.nqn, host); // a refused key adds nothing
+        throw error;
+      }
+    });
+  }
+
+  /** Replaces a listed host's DH-HMAC-CHAP keys; `{}` takes them away (its controllers end). */
+  setHostKeys(hostNqn: string, keys: HostKeys): Promise<void> {
+    return this.#call('setHostKeys', () => {
+      const { dhchapKey, dhchapCtrlrKey } = requireHostKeys(keys);
+      return binding().nvmfSetHostKeys(this.#host.nativeHandle, this.nqn, requireNqn(hostNqn, 'hostNqn'), dhchapKey, dhchapCtrlrKey);
+    });
+  }
+
+  /** Which DH-HMAC-CHAP hash functions and DH groups hosts may use here (default: all). */
+  setDhchapPolicy(policy: { digests?: DhchapDigest[]; dhgroups?: DhchapDhGroup[] }): Promise<void> {
+    return this.#call('setDhchapPolicy', () => {
+      if (policy === null || typeof policy !== 'object') throw new TypeError('policy must be an object');
+      const digests = policy.digests ?? ['sha256', 'sha384', 'sha512'];
+      const dhgroups = policy.dhgroups ?? ['null', 'ffdhe2048', 'ffdhe3072', 'ffdhe4096', 'ffdhe6144', 'ffdhe8192'];
+      if (!Array.isArray(digests) || !Array.isArray(dhgroups)) throw new TypeError('digests and dhgroups must be arrays');
+      return binding().nvmfSetDhchapPolicy(this.#host.nativeHandle, this.nqn, digests.map(String), dhgroups.map(String));
+    });
   }
 
   /** With true, any host may connect; with false, only the listed hosts (from the next connection on). */

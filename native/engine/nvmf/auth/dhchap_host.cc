@@ -111,7 +111,7 @@ Status DhchapHost::on_success1(const uint8_t* m, size_t n, std::vector<uint8_t>*
   const size_t hl = hash_length(hash_);
   if (!keys_->has_ctrl) return Status::ok();
   if (!(m[8] & 1) || m[6] != hl || n < kHeaderBytes + hl) return denied("success1: the controller did not answer the host's challenge");
-  const bool match = expected_ctrl_response_ == SecretBytes(m + kHeaderBytes, hl);
+  const bool match = expected_ctrl_response_.equals(m + kHeaderBytes, hl);
   expected_ctrl_response_.wipe();
   if (!match) return denied("success1: the controller's response does not match the controller key");
   success2->assign(kHeaderBytes, 0);

@@ -132,7 +132,7 @@ void DhchapTarget::reply(const uint8_t* m, size_t n) {
   Status s = transform_secret(keys_->host.hash, keys_->host.key, host_nqn_, &host_key);
   if (!s.is_ok()) return fail(FailureReason::Failed, "Reply: " + s.message);
   const SecretBytes expected = host_response(hash_, host_key, challenge, seqnum_, transaction_, 0, host_nqn_, subsys_nqn_);
-  if (!(expected == SecretBytes(r1, hl))) return fail(FailureReason::Failed, "Reply: the host's response does not match its key");
+  if (!expected.equals(r1, hl)) return fail(FailureReason::Failed, "Reply: the host's response does not match its key");
   bidirectional_ = wants_ctrl;
   if (wants_ctrl) {
     if (!keys_->has_ctrl) return fail(FailureReason::Failed, "Reply: the host asks the controller to authenticate, and it has no controller key");

@@ -47,6 +47,8 @@ class SecretBytes {
   bool operator==(const SecretBytes& other) const {
     return bytes_.size() == other.bytes_.size() && CRYPTO_memcmp(bytes_.data(), other.bytes_.data(), bytes_.size()) == 0;
   }
+  // Constant time, against bytes on the wire.
+  bool equals(const uint8_t* other, size_t n) const { return bytes_.size() == n && CRYPTO_memcmp(bytes_.data(), other, n) == 0; }
   void wipe() {
     if (!bytes_.empty()) OPENSSL_cleanse(bytes_.data(), bytes_.size());
     bytes_.clear();
