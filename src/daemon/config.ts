@@ -9,6 +9,7 @@ import type { ConfigCall, DaemonContext } from './context.js';
 
 /** framework_get_subsystems: our subsystems in the order a config must make them. */
 export const CONFIG_SUBSYSTEMS = [
+  { subsystem: 'keyring', depends_on: [] as string[] },
   { subsystem: 'bdev', depends_on: [] as string[] },
   { subsystem: 'nodestor', depends_on: ['bdev'] },
   { subsystem: 'nvmf', depends_on: ['bdev', 'nodestor'] },
@@ -100,6 +101,8 @@ export async function configOf(ctx: DaemonContext, subsystem: string): Promise<C
       }
       return calls;
     }
+    case 'keyring':
+      return [...ctx.keyring].map(([name, path]) => ({ method: 'keyring_file_add_key', params: { name, path } }));
     case 'nvmf': {
       const calls: ConfigCall[] = [];
       const tcp = ctx.transports.get('TCP');
@@ -111,7 +114,7 @@ export async function configOf(ctx: DaemonContext, subsystem: string): Promise<C
           method: 'nvmf_create_subsystem',
           params: { nqn: s.nqn, serial_number: s.serial, model_number: s.model, allow_any_host: s.allowAnyHost, max_namespaces: s.maxNamespaces },
         });
-        for (const host of s.hosts) calls.push({ method: 'nvmf_subsystem_add_host', params: { nqn: s.nqn, host } });
+        for (const host of s.hosts) calls.push({ method: 'nvmf_subsystem_add_host', params: { nqn: s.nqn, host, ...ctx.hostKeyNames.get(`${s.nqn} ${host}`) } });
         for (const n of s.namespaces)
           calls.push({ method: 'nvmf_subsystem_add_ns', params: { nqn: s.nqn, namespace: { nsid: n.nsid, bdev_name: n.bdevName, uuid: n.uuid, nguid: n.nguid.replaceAll('-', '').toUpperCase() } } });
         for (const l of s.listeners) {

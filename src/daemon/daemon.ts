@@ -11,6 +11,7 @@ import { registerBdevMethods } from '../rpc/methods/bdev.js';
 import { registerFrameworkMethods } from '../rpc/methods/framework.js';
 import { registerLvolMethods } from '../rpc/methods/lvol.js';
 import { registerNexusMethods } from '../rpc/methods/nexus.js';
+import { registerKeyringMethods } from '../rpc/methods/keyring.js';
 import { registerNvmeMethods } from '../rpc/methods/nvme.js';
 import { registerNvmfMethods } from '../rpc/methods/nvmf.js';
 import { registerPoolMethods } from '../rpc/methods/pools.js';
@@ -120,6 +121,7 @@ export class Daemon {
     const registry = new MethodRegistry((method, members) => log.warn({ method, ignored: members }, `${method}: these parameters have no meaning in nodestor`));
     const version = packageVersion();
     registerFrameworkMethods(registry, context, version);
+    registerKeyringMethods(registry, context);
     registerBdevMethods(registry, context);
     registerNvmeMethods(registry, context);
     registerLvolMethods(registry, context);

@@ -10,7 +10,7 @@ import { JsonFramer } from '../../src/rpc/framing.js';
 import { cleanup, inProcessDaemon } from './helpers/daemon.js';
 
 const SECONDS = Number(process.env.NODESTOR_RPC_FUZZ_SECONDS ?? 30);
-const EXCLUDED = new Set(['bdev_aio_create', 'bdev_uring_create', 'pool_create', 'pool_import', 'bdev_nvme_attach_controller', 'bdev_wait_for_examine']);
+const EXCLUDED = new Set(['bdev_aio_create', 'bdev_uring_create', 'pool_create', 'pool_import', 'bdev_nvme_attach_controller', 'bdev_wait_for_examine', 'keyring_file_add_key']);
 type Setup = Awaited<ReturnType<typeof inProcessDaemon>>;
 let s: Setup;
 beforeAll(async () => {

@@ -28,6 +28,7 @@ describe('daemon methods', () => {
     expect(reactors.tick_rate).toBe(1e9);
     expect(reactors.reactors.map((r) => r.lcore)).toEqual([0]);
     expect(await call('framework_get_subsystems')).toEqual([
+      { subsystem: 'keyring', depends_on: [] },
       { subsystem: 'bdev', depends_on: [] },
       { subsystem: 'nodestor', depends_on: ['bdev'] },
       { subsystem: 'nvmf', depends_on: ['bdev', 'nodestor'] },

@@ -11,7 +11,7 @@ import { nearly, refusalsChangeNothing, type Schema } from '../helpers/schema-ar
 import { cleanup, inProcessDaemon } from './helpers/daemon.js';
 
 const SECONDS = Number(process.env.NODESTOR_RPC_REFUSAL_SECONDS ?? 20);
-const EXCLUDED = new Set(['bdev_aio_create', 'bdev_uring_create', 'pool_create', 'pool_import', 'bdev_nvme_attach_controller', 'bdev_wait_for_examine', 'events_subscribe']);
+const EXCLUDED = new Set(['bdev_aio_create', 'bdev_uring_create', 'pool_create', 'pool_import', 'bdev_nvme_attach_controller', 'bdev_wait_for_examine', 'events_subscribe', 'keyring_file_add_key']);
 type Setup = Awaited<ReturnType<typeof inProcessDaemon>>;
 let s: Setup;
 beforeAll(async () => {

@@ -4,6 +4,7 @@ import type { DaemonContext } from '../../daemon/context.js';
 import { NodestorError } from '../../errors.js';
 import type { SubsystemInfo } from '../../nvmf-target/target.js';
 import { invalidParams } from '../protocol.js';
+import { keyText } from './keyring.js';
 import type { MethodRegistry } from '../registry.js';
 import type { ObjectSchema } from '../schema.js';
 
@@ -209,17 +210,34 @@ export function registerNvmfMethods(registry: MethodRegistry, ctx: DaemonContext
     },
   );
 
-  const hostSchema: ObjectSchema = { type: 'object', properties: { nqn, host: nqn, tgt_name: tgtName }, required: ['nqn', 'host'] };
-  for (const [method, add] of [
-    ['nvmf_subsystem_add_host', true],
-    ['nvmf_subsystem_remove_host', false],
-  ] as const) {
-    registry.register<{ nqn: string; host: string }>(method, hostSchema, async (p) => {
-      const sub = ctx.engine.nvmf.subsystem(p.nqn);
-      await (add ? sub.addHost(p.host) : sub.removeHost(p.host));
+  // dhchap_key / dhchap_ctrlr_key name keys in the keyring (SPDK's parameters), never keys.
+  const keyRef = { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' } as const;
+  registry.register<{ nqn: string; host: string; dhchap_key?: string; dhchap_ctrlr_key?: string; psk?: string }>(
+    'nvmf_subsystem_add_host',
+    { type: 'object', properties: { nqn, host: nqn, tgt_name: tgtName, dhchap_key: keyRef, dhchap_ctrlr_key: keyRef, psk: { type: 'string' } }, required: ['nqn', 'host'] },
+    async (p) => {
+      const op = 'nvmf_subsystem_add_host';
+      if (p.psk !== undefined) throw new NodestorError('ENOTSUP', 'psk: NVMe/TCP TLS is not built in nodestor yet', { op, resource: p.host, errno: -95 });
+      if (p.dhchap_ctrlr_key !== undefined && p.dhchap_key === undefined) throw invalidParams('dhchap_ctrlr_key needs dhchap_key');
+      const keys = {
+        ...(p.dhchap_key !== undefined ? { dhchapKey: keyText(ctx, p.dhchap_key, op) } : {}),
+        ...(p.dhchap_ctrlr_key !== undefined ? { dhchapCtrlrKey: keyText(ctx, p.dhchap_ctrlr_key, op) } : {}),
+      };
+      await ctx.engine.nvmf.subsystem(p.nqn).addHost(p.host, keys);
+      if (p.dhchap_key !== undefined)
+        ctx.hostKeyNames.set(`${p.nqn} ${p.host}`, { dhchap_key: p.dhchap_key, ...(p.dhchap_ctrlr_key !== undefined ? { dhchap_ctrlr_key: p.dhchap_ctrlr_key } : {}) });
       return true;
-    });
-  }
+    },
+  );
+  registry.register<{ nqn: string; host: string }>(
+    'nvmf_subsystem_remove_host',
+    { type: 'object', properties: { nqn, host: nqn, tgt_name: tgtName }, required: ['nqn', 'host'] },
+    async (p) => {
+      await ctx.engine.nvmf.subsystem(p.nqn).removeHost(p.host);
+      ctx.hostKeyNames.delete(`${p.nqn} ${p.host}`);
+      return true;
+    },
+  );
   registry.register<{ nqn: string; allow_any_host: boolean }>(
     'nvmf_subsystem_allow_any_host',
     { type: 'object', properties: { nqn, allow_any_host: { type: 'boolean' }, tgt_name: tgtName }, required: ['nqn', 'allow_any_host'] },

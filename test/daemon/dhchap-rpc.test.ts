@@ -1,0 +1,85 @@
+// DH-HMAC-CHAP keys through the daemon's RPC, with SPDK's names: keyring_file_add_key (a
+// file readable by its owner only), nvmf_subsystem_add_host with dhchap_key and
+// dhchap_ctrlr_key naming keys, keyring_get_keys and framework_get_config naming files,
+// never holding keys. A host (the daemon's own engine, over loopback) authenticates with
+// the right key and is refused with a wrong one; no log line holds a key.
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { patternBytes } from '../helpers/engine.js';
+import { cleanup, inProcessDaemon } from './helpers/daemon.js';
+
+afterAll(cleanup);
+
+const NQN = 'nqn.2026-12.io.nodestor:rpc-auth';
+const HOST = 'nqn.2026-12.io.nodestor:rpc-auth-host';
+// Two DH-HMAC-CHAP secrets made with nvme-cli's gen-dhchap-key format (key || CRC-32, base64).
+function secret(seed: number): string {
+  const key = Buffer.from(Array.from({ length: 32 }, (_, i) => (seed * 17 + i * 5) & 0xff));
+  let c = 0xffffffff;
+  for (const b of key) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32LE((c ^ 0xffffffff) >>> 0);
+  return `DHHC-1:01:${Buffer.concat([key, crc]).toString('base64')}:`;
+}
+
+describe('DH-HMAC-CHAP keys over the RPC', () => {
+  it('keyring names in, keys never out; the host authenticates with the right key only', { timeout: 60_000 }, async () => {
+    const s = await inProcessDaemon();
+    const call = <T = unknown>(method: string, params?: Record<string, unknown>) => s.client.call<T>(method, params);
+    const hostKey = secret(1), ctrlKey = secret(2);
+    const hostFile = join(s.dir, 'host.key'), ctrlFile = join(s.dir, 'ctrl.key'), openFile = join(s.dir, 'open.key');
+    writeFileSync(hostFile, `${hostKey}\n`, { mode: 0o600 });
+    writeFileSync(ctrlFile, ctrlKey, { mode: 0o600 });
+    writeFileSync(openFile, hostKey);
+    chmodSync(openFile, 0o644);
+    await expect(call('keyring_file_add_key', { name: 'open', path: openFile })).rejects.toMatchObject({ data: { code: 'EPERM' } });
+    await expect(call('keyring_file_add_key', { name: 'rel', path: 'host.key' })).rejects.toMatchObject({ data: { code: 'EINVAL' } });
+    expect(await call('keyring_file_add_key', { name: 'key0', path: hostFile })).toBe(true);
+    expect(await call('keyring_file_add_key', { name: 'ckey0', path: ctrlFile })).toBe(true);
+    await expect(call('keyring_file_add_key', { name: 'key0', path: ctrlFile })).rejects.toMatchObject({ data: { code: 'EEXIST' } });
+
+    await call('bdev_malloc_create', { name: 'm0', num_blocks: 2048, block_size: 4096 });
+    await call('nvmf_create_subsystem', { nqn: NQN });
+    await call('nvmf_subsystem_add_ns', { nqn: NQN, namespace: { bdev_name: 'm0' } });
+    await expect(call('nvmf_subsystem_add_host', { nqn: NQN, host: HOST, dhchap_key: 'nokey' })).rejects.toMatchObject({ data: { code: 'ENOENT' } });
+    await expect(call('nvmf_subsystem_add_host', { nqn: NQN, host: HOST, psk: '/x' })).rejects.toMatchObject({ data: { code: 'ENOTSUP' } });
+    expect(await call('nvmf_subsystem_add_host', { nqn: NQN, host: HOST, dhchap_key: 'key0', dhchap_ctrlr_key: 'ckey0' })).toBe(true);
+    const port = await (async () => {
+      const listen = { trtype: 'TCP', adrfam: 'IPv4', traddr: '127.0.0.1', trsvcid: '0' };
+      await call('nvmf_subsystem_add_listener', { nqn: NQN, listen_address: listen });
+      const [sub] = await call<{ listen_addresses: { trsvcid: string }[] }[]>('nvmf_get_subsystems', { nqn: NQN });
+      return Number(sub!.listen_addresses[0]!.trsvcid);
+    })();
+
+    const engine = s.daemon.context.engine;
+    const base = `nvmf://127.0.0.1:${port}/${NQN}?hostnqn=${HOST}&ctrl_loss_timeout_ms=0`;
+    const remote = await engine.createBdev(`${base}&name=authed&dhchap_key=${hostKey}&dhchap_ctrlr_key=${ctrlKey}`);
+    const data = patternBytes(16384, 5);
+    await remote.write(0, data);
+    expect((await engine.getBdev('m0')!.read(0, data.length)).equals(data)).toBe(true);
+    await remote.destroy();
+    await expect(engine.createBdev(`${base}&name=wrong&dhchap_key=${secret(3)}`)).rejects.toMatchObject({ code: 'EACCES' });
+
+    // What the daemon tells: names and files, never keys.
+    const told = JSON.stringify([
+      await call('keyring_get_keys'),
+      await call('framework_get_config', { name: 'keyring' }),
+      await call('framework_get_config', { name: 'nvmf' }),
+      await call('nvmf_get_subsystems'),
+    ]);
+    expect(told).toContain('"path":"' + hostFile + '"');
+    expect(told).toContain('"dhchap_key":"key0"');
+    expect(told).toContain('"dhchap_ctrlr_key":"ckey0"');
+    const body = (k: string) => k.slice(10, 30);
+    for (const k of [hostKey, ctrlKey]) {
+      expect(told).not.toContain(body(k));
+      expect(JSON.stringify(s.lines)).not.toContain(body(k));
+    }
+    expect(await call('keyring_file_remove_key', { name: 'ckey0' })).toBe(true);
+    expect((await call<{ name: string }[]>('keyring_get_keys')).map((k) => k.name)).toEqual(['key0']);
+  });
+});
