@@ -19,6 +19,7 @@ export const usage = `usage:
   npm run bench -- control [--trials 20] [--volumes 1000] [--core 0]   (create+publish latency, heal time, reconcile pass)
   npm run bench -- metrics [--bdevs 1000] [--scrapes 50] [--trials 5] [--seconds 3] [--core 0]
                             (scrape time of a daemon with that many bdevs; nexus reads with and without scrapes, --trials rounds each)
+  npm run bench -- dhchap [--trials 20] [--core 0]   (connect time with DH-HMAC-CHAP per DH group, one way and both ways, against none)
   (results: JSON on stdout; JSON, SVG charts and an HTML report under --out, default bench/results)`;
 
 /** A mistake in the benchmark's arguments: the usage is printed, exit code 2. */
@@ -102,6 +103,8 @@ export async function runBench(name: string | undefined, rest: string[]): Promis
       core: Number(values.core),
       out: values.out,
     });
+  } else if (name === 'dhchap') {
+    await (await import('./dhchap.js')).dhchapBench({ trials: positive(values.trials ?? '20', '--trials'), core: Number(values.core), out: values.out });
   } else if (name === 'rpc') {
     await (await import('./rpc.js')).rpcBench({ calls: positive(values.calls, '--calls'), cycles: positive(values.cycles, '--cycles'), core: Number(values.core), out: values.out });
   } else if (name === 'nexus') {
