@@ -4,7 +4,7 @@
 // connect, IC exchange, Connect and authentication of the admin queue, the bring-up's
 // admin commands) and destroys it; the first I/O queue's own authentication is not in it.
 // The baseline is the same connection to a subsystem that does not authenticate.
-import { Engine } from '../src/index.js';
+import { Engine, formatDhchapSecret } from '../src/index.js';
 import { machine, msStats, publish } from './report.js';
 import { lineChart } from './svg.js';
 
@@ -19,22 +19,12 @@ const OPEN_NQN = 'nqn.2026-12.io.nodestor:bench-open';
 const HOST = 'nqn.2026-12.io.nodestor:bench-host';
 const GROUPS = ['null', 'ffdhe2048', 'ffdhe3072', 'ffdhe4096', 'ffdhe6144', 'ffdhe8192'] as const;
 
-function secret(seed: number, length: 32 | 48 | 64): string {
-  const key = Buffer.from(Array.from({ length }, (_, i) => (seed * 29 + i * 3) & 0xff));
-  let c = 0xffffffff;
-  for (const b of key) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32LE((c ^ 0xffffffff) >>> 0);
-  return `DHHC-1:0${length === 32 ? 1 : length === 48 ? 2 : 3}:${Buffer.concat([key, crc]).toString('base64')}:`;
-}
+const secret = (seed: number) => formatDhchapSecret(Buffer.from(Array.from({ length: 32 }, (_, i) => (seed * 29 + i * 3) & 0xff)));
 
 export async function dhchapBench(o: DhchapBenchOptions): Promise<void> {
   const engine = await Engine.start({ cores: [o.core], memoryMb: 256, hugepages: 'auto', idle: 'poll' });
-  const hostKey = secret(1, 32);
-  const ctrlKey = secret(2, 32);
+  const hostKey = secret(1);
+  const ctrlKey = secret(2);
   const result: Record<string, unknown> = {};
   try {
     await engine.createBdev('malloc:///ba?size_mb=8');

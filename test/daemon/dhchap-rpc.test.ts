@@ -6,6 +6,7 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { formatDhchapSecret } from '../../src/index.js';
 import { patternBytes } from '../helpers/engine.js';
 import { cleanup, inProcessDaemon } from './helpers/daemon.js';
 
@@ -13,18 +14,7 @@ afterAll(cleanup);
 
 const NQN = 'nqn.2026-12.io.nodestor:rpc-auth';
 const HOST = 'nqn.2026-12.io.nodestor:rpc-auth-host';
-// Two DH-HMAC-CHAP secrets made with nvme-cli's gen-dhchap-key format (key || CRC-32, base64).
-function secret(seed: number): string {
-  const key = Buffer.from(Array.from({ length: 32 }, (_, i) => (seed * 17 + i * 5) & 0xff));
-  let c = 0xffffffff;
-  for (const b of key) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32LE((c ^ 0xffffffff) >>> 0);
-  return `DHHC-1:01:${Buffer.concat([key, crc]).toString('base64')}:`;
-}
+const secret = (seed: number) => formatDhchapSecret(Buffer.from(Array.from({ length: 32 }, (_, i) => (seed * 17 + i * 5) & 0xff)));
 
 describe('DH-HMAC-CHAP keys over the RPC', () => {
   it('keyring names in, keys never out; the host authenticates with the right key only', { timeout: 60_000 }, async () => {

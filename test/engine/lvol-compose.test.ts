@@ -2,20 +2,10 @@
 // snapshot read-only), under an error bdev; what a claim on an lvol refuses; and the
 // README's own lvol -> nexus -> publish -> host flow.
 import { describe, expect, it } from 'vitest';
-import type { NodestorError } from '../../src/index.js';
-import { codeOf, patternBytes, withEngine } from '../helpers/engine.js';
+import { codeOf, patternBytes, rejection, withEngine } from '../helpers/engine.js';
 import { scratchDir, sparseFile } from '../helpers/files.js';
 
 const HOST = 'nqn.2026-12.io.nodestor:compose-host';
-
-async function rejection(promise: Promise<unknown>): Promise<NodestorError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as NodestorError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('lvols compose', () => {
   it('the README flow: two lvols mirrored by a nexus, published, written and read by a host', async () => {

@@ -4,37 +4,15 @@
 // EACCES naming the step; no error, info() or resource shows a key; a refused key adds
 // nothing; with the keys taken away the host connects without.
 import { describe, expect, it } from 'vitest';
-import type { NodestorError } from '../../src/index.js';
-import { codeOf, patternBytes, withEngine } from '../helpers/engine.js';
+import { formatDhchapSecret } from '../../src/index.js';
+import { codeOf, patternBytes, rejection, withEngine } from '../helpers/engine.js';
 
 const NQN = 'nqn.2026-12.io.nodestor:ts-auth';
 const HOST = 'nqn.2026-12.io.nodestor:ts-auth-host';
 
-function crc32(bytes: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-/** A DH-HMAC-CHAP secret in the specification's form, from `length` bytes made from `seed`. */
-function secret(hash: 0 | 1 | 2 | 3, seed: number, length: 32 | 48 | 64): string {
-  const key = Buffer.from(Array.from({ length }, (_, i) => (seed * 31 + i * 7) & 0xff));
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32LE(crc32(key));
-  return `DHHC-1:0${hash}:${Buffer.concat([key, crc]).toString('base64')}:`;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<NodestorError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as NodestorError;
-  }
-  throw new Error('expected a rejection');
-}
+/** A DH-HMAC-CHAP secret from `length` bytes made from `seed`. */
+const secret = (hash: 0 | 1 | 2 | 3, seed: number, length: 32 | 48 | 64) =>
+  formatDhchapSecret(Buffer.from(Array.from({ length }, (_, i) => (seed * 31 + i * 7) & 0xff)), hash);
 
 describe('DH-HMAC-CHAP through the API', () => {
   it('authenticates one way and both ways; refuses wrong and missing keys without showing them', { timeout: 60_000 }, async () => {

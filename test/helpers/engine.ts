@@ -12,6 +12,16 @@ export async function codeOf(promise: Promise<unknown>): Promise<string> {
   }
 }
 
+/** The error a promise rejects with (a test failure if it resolves). */
+export async function rejection(promise: Promise<unknown>): Promise<NodestorError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as NodestorError;
+  }
+  throw new Error('expected a rejection');
+}
+
 /** Starts an engine for one test and always stops it, even when the test fails. */
 export async function withEngine<T>(options: EngineOptions, body: (engine: Engine) => Promise<T>): Promise<T> {
   const engine = await Engine.start({ memoryMb: 128, hugepages: 'auto', ...options });
