@@ -289,12 +289,33 @@ Napi::Value Discover(const Napi::CallbackInfo& info) {
   });
 }
 
-// nvmfListNamespaces(engine, address, port, subnqn, hostnqn) -> the subsystem's active NSIDs,
-// through a controller that connects, identifies and goes (as SPDK's attach does first).
+// nvmfListNamespaces(engine, address, port, subnqn, hostnqn, dhchapKey | null,
+// dhchapCtrlrKey | null) -> the subsystem's active NSIDs, through a controller that
+// connects (authenticating when keys are given), identifies and goes (as SPDK's attach
+// does first).
 Napi::Value ListNamespaces(const Napi::CallbackInfo& info) {
   JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   nvmf::HostControllerOptions o;
+  if (info.Length() > 5 && info[5].IsString()) {
+    std::string host_key = str(info[5]), ctrl_key = info.Length() > 6 && info[6].IsString() ? str(info[6]) : std::string();
+    auto keys = std::make_shared<nvmf::auth::DhchapKeys>();
+    Status st = nvmf::auth::parse_dhchap_secret(host_key, &keys->host);
+    if (st.is_ok() && !ctrl_key.empty()) {
+      keys->has_ctrl = true;
+      st = nvmf::auth::parse_dhchap_secret(ctrl_key, &keys->ctrl);
+    }
+    OPENSSL_cleanse(host_key.data(), host_key.size());
+    OPENSSL_cleanse(ctrl_key.data(), ctrl_key.size());
+    if (!st.is_ok()) {
+      Napi::Error e = Napi::Error::New(info.Env(), st.message);
+      e.Set("errno", Napi::Number::New(info.Env(), st.rc));
+      auto deferred = Napi::Promise::Deferred::New(info.Env());
+      deferred.Reject(e.Value());
+      return deferred.Promise();
+    }
+    o.dhchap = std::move(keys);
+  }
   o.address = str(info[1]);
   o.port = port_of(info[2]);
   o.subnqn = str(info[3]);

@@ -283,13 +283,14 @@ export class NvmfTarget extends EventEmitter<{ host: [HostConnectionEvent] }> {
   }
 
   /** The active namespace IDs of a subsystem on any NVMe/TCP target (ours or not). */
-  listNamespaces(options: ListenerAddress & { subnqn: string; hostNqn?: string }): Promise<number[]> {
+  listNamespaces(options: ListenerAddress & { subnqn: string; hostNqn?: string } & HostKeys): Promise<number[]> {
     return withCallerStack('listNamespaces', options?.subnqn, async () => {
       const { address, port } = requireAddress(options, 'options', 4420);
       const subnqn = requireNqn(options.subnqn, 'subnqn');
       const hostNqn = options.hostNqn === undefined ? '' : requireNqn(options.hostNqn, 'hostNqn');
+      const { dhchapKey, dhchapCtrlrKey } = requireHostKeys(options);
       this.#host.assertRunning('listNamespaces', subnqn);
-      return binding().nvmfListNamespaces(this.#host.nativeHandle, address, port, subnqn, hostNqn);
+      return binding().nvmfListNamespaces(this.#host.nativeHandle, address, port, subnqn, hostNqn, dhchapKey, dhchapCtrlrKey);
     });
   }
 

@@ -1,6 +1,7 @@
 // DH-HMAC-CHAP keys through the daemon's RPC, with SPDK's names: keyring_file_add_key (a
 // file readable by its owner only), nvmf_subsystem_add_host with dhchap_key and
-// dhchap_ctrlr_key naming keys, keyring_get_keys and framework_get_config naming files,
+// dhchap_ctrlr_key naming keys, bdev_nvme_attach_controller with the same names on the host
+// side, keyring_get_keys and framework_get_config naming files,
 // never holding keys. A host (the daemon's own engine, over loopback) authenticates with
 // the right key and is refused with a wrong one; no log line holds a key.
 import { chmodSync, writeFileSync } from 'node:fs';
@@ -54,8 +55,18 @@ describe('DH-HMAC-CHAP keys over the RPC', () => {
     await remote.destroy();
     await expect(engine.createBdev(`${base}&name=wrong&dhchap_key=${secret(3)}`)).rejects.toMatchObject({ code: 'EACCES' });
 
+    // The host side by name too: bdev_nvme_attach_controller --dhchap-key key0 --dhchap-ctrlr-key ckey0.
+    const attach = { name: 'Auth', trtype: 'TCP', traddr: '127.0.0.1', trsvcid: String(port), subnqn: NQN, hostnqn: HOST };
+    await expect(call('bdev_nvme_attach_controller', attach)).rejects.toMatchObject({ data: { code: 'EACCES' } });
+    expect(await call('bdev_nvme_attach_controller', { ...attach, dhchap_key: 'key0', dhchap_ctrlr_key: 'ckey0' })).toEqual(['Authn1']);
+    const more = patternBytes(8192, 6);
+    await engine.getBdev('Authn1')!.write(65536, more);
+    expect((await engine.getBdev('m0')!.read(65536, more.length)).equals(more)).toBe(true);
+
     // What the daemon tells: names and files, never keys.
     const told = JSON.stringify([
+      await call('bdev_nvme_get_controllers'),
+      await call('framework_get_config', { name: 'bdev' }),
       await call('keyring_get_keys'),
       await call('framework_get_config', { name: 'keyring' }),
       await call('framework_get_config', { name: 'nvmf' }),
@@ -69,6 +80,7 @@ describe('DH-HMAC-CHAP keys over the RPC', () => {
       expect(told).not.toContain(body(k));
       expect(JSON.stringify(s.lines)).not.toContain(body(k));
     }
+    await call('bdev_nvme_detach_controller', { name: 'Auth' });
     expect(await call('keyring_file_remove_key', { name: 'ckey0' })).toBe(true);
     expect((await call<{ name: string }[]>('keyring_get_keys')).map((k) => k.name)).toEqual(['key0']);
   });

@@ -4,6 +4,7 @@
 import type { DaemonContext } from '../../daemon/context.js';
 import { NodestorError } from '../../errors.js';
 import { invalidParams } from '../protocol.js';
+import { keyText } from './keyring.js';
 import type { MethodRegistry } from '../registry.js';
 
 const text = { type: 'string', minLength: 1, maxLength: 223 } as const;
@@ -20,6 +21,9 @@ interface AttachParams {
   ddgst?: boolean;
   ctrlr_loss_timeout_sec?: number;
   reconnect_delay_sec?: number;
+  /** Keyring names (keyring_file_add_key), as SPDK takes them. */
+  dhchap_key?: string;
+  dhchap_ctrlr_key?: string;
 }
 
 export function registerNvmeMethods(registry: MethodRegistry, ctx: DaemonContext): void {
@@ -39,6 +43,8 @@ export function registerNvmeMethods(registry: MethodRegistry, ctx: DaemonContext
         ddgst: { type: 'boolean' },
         ctrlr_loss_timeout_sec: { type: 'integer', minimum: 0, maximum: 3600 },
         reconnect_delay_sec: { type: 'integer', minimum: 0, maximum: 3600 },
+        dhchap_key: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
+        dhchap_ctrlr_key: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
       },
       required: ['name', 'trtype', 'traddr'],
     },
@@ -51,8 +57,16 @@ export function registerNvmeMethods(registry: MethodRegistry, ctx: DaemonContext
       const host = p.traddr.includes(':') ? `[${p.traddr}]` : p.traddr;
       const loss = p.ctrlr_loss_timeout_sec ?? ctx.limits.nvmeCtrlrLossTimeoutSec;
       const delay = p.reconnect_delay_sec ?? ctx.limits.nvmeReconnectDelaySec;
+      const op = 'bdev_nvme_attach_controller';
+      if (p.dhchap_ctrlr_key !== undefined && p.dhchap_key === undefined) throw invalidParams('dhchap_ctrlr_key needs dhchap_key');
+      // The keys are read from the keyring now; they go into the bdevs' URIs, which no answer,
+      // log or saved config shows (save_config keeps the names).
+      const keys = {
+        ...(p.dhchap_key !== undefined ? { dhchapKey: keyText(ctx, p.dhchap_key, op) } : {}),
+        ...(p.dhchap_ctrlr_key !== undefined ? { dhchapCtrlrKey: keyText(ctx, p.dhchap_ctrlr_key, op) } : {}),
+      };
       // As SPDK does: a bdev <name>n<nsid> for every active namespace of the subsystem.
-      const nsids = await ctx.engine.nvmf.listNamespaces({ address: p.traddr, port: Number(port), subnqn: p.subnqn, ...(p.hostnqn ? { hostNqn: p.hostnqn } : {}) });
+      const nsids = await ctx.engine.nvmf.listNamespaces({ address: p.traddr, port: Number(port), subnqn: p.subnqn, ...(p.hostnqn ? { hostNqn: p.hostnqn } : {}), ...keys });
       if (nsids.length === 0)
         throw new NodestorError('ENODEV', `subsystem ${p.subnqn} has no active namespace`, { op: 'bdev_nvme_attach_controller', resource: p.subnqn, errno: -19 });
       const names: string[] = [];
@@ -64,6 +78,8 @@ export function registerNvmeMethods(registry: MethodRegistry, ctx: DaemonContext
           if (p.ddgst) query.set('ddgst', '1');
           if (loss) query.set('ctrl_loss_timeout_ms', String(loss * 1000));
           if (delay) query.set('reconnect_delay_ms', String(delay * 1000));
+          if (keys.dhchapKey !== undefined) query.set('dhchap_key', keys.dhchapKey);
+          if (keys.dhchapCtrlrKey !== undefined) query.set('dhchap_ctrlr_key', keys.dhchapCtrlrKey);
           names.push((await ctx.engine.createBdev(`nvmf://${host}:${port}/${p.subnqn}?${query}`)).name);
         }
       } catch (error) {
