@@ -1,5 +1,7 @@
 #include "engine.h"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <set>
 
@@ -9,6 +11,10 @@ namespace nds {
 
 Status Engine::start(const EngineOptions& options, std::unique_ptr<Engine>* out, std::string* warning) {
   if (options.cores.empty()) return Status::error(-EINVAL, "at least one core is required");
+  // OpenSSL (NVMe-oF authentication) without its exit-time cleanup: a process may exit with
+  // reactors still running, and a cleanup run before them would pull their per-thread state
+  // away under them. Its memory goes with the process.
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
   std::vector<int> available = available_cores();
   std::set<int> seen;
   for (int core : options.cores) {
