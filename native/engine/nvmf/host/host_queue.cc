@@ -142,30 +142,29 @@ void HostQueue::start_auth() {
 }
 
 void HostQueue::auth_send(AuthStep step, std::vector<uint8_t> message) {
-  auth_step_ = step;
   auth_out_ = std::move(message);
-  uint8_t sqe[64] = {};
-  sqe[0] = kOpFabrics;
-  sqe[4] = auth::kFabricsAuthSend;
-  sqe[41] = auth::kAuthSpsp0;
-  sqe[42] = auth::kAuthSpsp1;
-  sqe[43] = auth::kAuthSecp;
-  put32(sqe + 44, static_cast<uint32_t>(auth_out_.size()));
-  int rc = send_command(sqe, auth_out_.data(), static_cast<uint32_t>(auth_out_.size()), nullptr, 0, auth_done, this);
-  if (rc != 0) fail(rc, std::string("DH-HMAC-CHAP ") + auth_step_name(step) + ": cannot send");
+  auth_command(step, auth::kFabricsAuthSend, static_cast<uint32_t>(auth_out_.size()));
 }
 
 void HostQueue::auth_receive(AuthStep step) {
-  auth_step_ = step;
   auth_in_.assign(auth::kHostReceiveBytes, 0);
+  auth_command(step, auth::kFabricsAuthReceive, auth::kHostReceiveBytes);
+}
+
+// Authentication Send (auth_out_ to the controller) or Receive (into auth_in_): `length` is
+// the command's transfer or allocation length.
+void HostQueue::auth_command(AuthStep step, uint8_t fctype, uint32_t length) {
+  auth_step_ = step;
+  const bool send = fctype == auth::kFabricsAuthSend;
   uint8_t sqe[64] = {};
   sqe[0] = kOpFabrics;
-  sqe[4] = auth::kFabricsAuthReceive;
+  sqe[4] = fctype;
   sqe[41] = auth::kAuthSpsp0;
   sqe[42] = auth::kAuthSpsp1;
   sqe[43] = auth::kAuthSecp;
-  put32(sqe + 44, auth::kHostReceiveBytes);
-  int rc = send_command(sqe, nullptr, 0, auth_in_.data(), auth::kHostReceiveBytes, auth_done, this);
+  put32(sqe + 44, length);
+  int rc = send ? send_command(sqe, auth_out_.data(), length, nullptr, 0, auth_done, this)
+                : send_command(sqe, nullptr, 0, auth_in_.data(), length, auth_done, this);
   if (rc != 0) fail(rc, std::string("DH-HMAC-CHAP ") + auth_step_name(step) + ": cannot send");
 }
 

@@ -115,6 +115,7 @@ class HostQueue {
   void start_auth();
   void auth_send(AuthStep step, std::vector<uint8_t> message);
   void auth_receive(AuthStep step);
+  void auth_command(AuthStep step, uint8_t fctype, uint32_t length);
   static void auth_done(void* arg, int status, uint16_t nvme_status, uint64_t dw0);
   void complete(uint16_t cid, int status, uint16_t nvme_status, uint64_t dw0);
   void send_h2c(uint16_t cid, uint16_t ttag, uint32_t offset, uint32_t length);
