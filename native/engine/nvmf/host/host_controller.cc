@@ -79,6 +79,7 @@ void HostController::start_admin_queue() {
   q.data_digest = options_.data_digest;
   q.dhchap = options_.dhchap;
   q.dhchap_policy = options_.dhchap_policy;
+  q.tls_psk = options_.tls_psk;
   if (admin_) {
     // Never delete a queue from inside its own callbacks: this may be one.
     HostQueue* old = admin_.release();

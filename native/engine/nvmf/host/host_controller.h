@@ -44,6 +44,8 @@ struct HostControllerOptions {
   // DH-HMAC-CHAP keys for every queue (admin and I/O), and the hashes and groups offered.
   std::shared_ptr<const auth::DhchapKeys> dhchap;
   auth::DhchapPolicy dhchap_policy;
+  // TLS 1.3 with this configured PSK on every queue (nullptr: plain TCP).
+  std::shared_ptr<const auth::ParsedKey> tls_psk;
 };
 
 struct RemoteNamespace {

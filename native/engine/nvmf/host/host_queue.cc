@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "nvmf/tls/tls_psk.h"
 #include "nvmf/wire/nvme_spec.h"
 #include "thread/reactor.h"
 #include "thread/thread.h"
@@ -73,6 +74,19 @@ void HostQueue::start_connect() {
   poller_ = thread_.register_poller("nvmf-host-queue", poll, this, 0, fd_);
   Reactor* reactor = thread_.reactor();
   busy_polled_ = reactor && reactor->idle_mode() == IdleMode::Poll;
+}
+
+bool HostQueue::start_tls() {
+  std::string identity;
+  auth::Hash hash;
+  auth::SecretBytes psk;
+  Status st = tls::host_psk(*options_.tls_psk, options_.hostnqn, options_.subnqn, &identity, &hash, &psk);
+  if (!st.is_ok()) {
+    fail(st.rc, "TLS: " + st.message);
+    return false;
+  }
+  tls_ = tls::TlsChannel::client(fd_, std::move(identity), hash, std::move(psk));
+  return true;
 }
 
 void HostQueue::on_connected() {
@@ -261,12 +275,13 @@ void HostQueue::flush_deferred(void* arg) {
 }
 
 bool HostQueue::flush() {
-  int rc = out_.send_to(fd_);
+  if (tls_ && !tls_->established()) return tls_->pending();
+  int rc = tls_ ? tls_->send(out_) : out_.send_to(fd_);
   if (rc < 0) {
     fail(-ECONNRESET, std::string("send: ") + std::strerror(-rc));
     return false;
   }
-  return !out_.empty();
+  return !out_.empty() || (tls_ && tls_->pending());
 }
 
 void HostQueue::complete(uint16_t cid, int status, uint16_t nvme_status, uint64_t dw0) {
@@ -287,6 +302,7 @@ void HostQueue::fail(int error, std::string reason) {
   error_code_ = error;
   if (poller_) thread_.unregister_poller(poller_);
   poller_ = nullptr;
+  tls_.reset();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   out_.clear();  // before the commands complete: it points into their buffers
@@ -376,7 +392,18 @@ int HostQueue::poll(void* arg) {
                            std::strerror(err));
       return 1;
     }
-    self->on_connected();
+    self->tcp_connected_ = true;
+    if (!self->options_.tls_psk) self->on_connected();
+    else if (!self->start_tls()) return 1;
+  }
+  if (self->tls_ && !self->tls_->established()) {
+    int rc = self->tls_->handshake();
+    if (rc == 0) return 1;  // a few round trips: keep the reactor on it
+    if (rc < 0) {
+      self->fail(rc, self->tls_->error().empty() ? "TLS handshake failed" : self->tls_->error());
+      return 1;
+    }
+    self->on_connected();  // the IC exchange, inside TLS from here on
   }
   // On a busy-polling reactor, a queue with nothing outstanding (an AER aside) expects no
   // answer soon: it looks only every kIdlePollsPerRecv passes, so idle queues (admin queues
@@ -394,7 +421,12 @@ int HostQueue::poll(void* arg) {
   self->in_poll_ = true;
   int work = 0;
   for (;;) {
-    ssize_t n = recv(self->fd_, self->reader_.prepare(kReceiveChunk), kReceiveChunk, 0);
+    ssize_t n = self->tls_ ? self->tls_->read(self->reader_.prepare(kReceiveChunk), kReceiveChunk)
+                           : recv(self->fd_, self->reader_.prepare(kReceiveChunk), kReceiveChunk, 0);
+    if (n < 0 && self->tls_) {  // the channel returns -errno, not errno
+      errno = static_cast<int>(-n);
+      n = -1;
+    }
     if (n > 0) {
       self->reader_.commit(static_cast<size_t>(n));
       ++work;

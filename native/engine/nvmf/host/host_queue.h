@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "nvmf/auth/dhchap_host.h"
+#include "nvmf/tls/tls_channel.h"
 #include "nvmf/wire/output_stream.h"
 #include "nvmf/wire/socket_address.h"
 #include "nvmf/wire/tcp_pdu.h"
@@ -38,6 +39,9 @@ struct HostQueueOptions {
   // Connect (and refuses a controller that does not ask when a controller key is given).
   std::shared_ptr<const auth::DhchapKeys> dhchap;
   auth::DhchapPolicy dhchap_policy;
+  // TLS 1.3: with a configured PSK (NVMeTLSkey-1 form, parsed), the queue runs TLS on its
+  // socket before the IC exchange, with the PSK identity for hostnqn and subnqn.
+  std::shared_ptr<const auth::ParsedKey> tls_psk;
 };
 
 // status: 0, or a negative errno for transport failures (-ECONNRESET: the queue went away
@@ -102,6 +106,7 @@ class HostQueue {
   static int poll(void* arg);
   static void flush_deferred(void* arg);
   void start_connect();
+  bool start_tls();
   void on_connected();
   void handle(const PduView& pdu);
   void send_connect();
@@ -130,6 +135,7 @@ class HostQueue {
   std::string error_;
   int error_code_ = 0;
   int fd_ = -1;
+  std::unique_ptr<tls::TlsChannel> tls_;
   Poller* poller_ = nullptr;
   bool tcp_connected_ = false;
   bool ic_done_ = false;

@@ -1,5 +1,7 @@
 #include "nvmf/host/nvmf_bdev.h"
 
+#include "nvmf/tls/tls_psk.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -138,6 +140,7 @@ void NvmfChannel::connect_queue() {
   q.data_digest = o.data_digest;
   q.dhchap = o.dhchap;
   q.dhchap_policy = o.dhchap_policy;
+  q.tls_psk = o.tls_psk;
   q.in_capsule_limit = ctrl_->in_capsule_limit();
   queue_generation_ = ctrl_->generation();
   queue_ = std::make_unique<HostQueue>(*thread_, q);
@@ -403,6 +406,15 @@ Status parse_nvmf_uri(std::string_view text, Uri& uri, nvmf::HostControllerOptio
   }
   if (auto groups = uri.query.take("dhchap_dhgroups")) {
     if (!(st = parse_id_list(*groups, "dhchap_dhgroups", false, &o->dhchap_policy.dh_groups)).is_ok()) return Status::error(st.rc, st.message + where);
+  }
+  // TLS: psk= is the path of a 0600 file holding the PSK's interchange form (or that form).
+  if (auto psk = uri.query.take("psk")) {
+    auto configured = std::make_shared<nvmf::auth::ParsedKey>();
+    st = nvmf::tls::load_psk(*psk, configured.get());
+    if (!st.is_ok()) return Status::error(st.rc, st.message + where);
+    nvmf::auth::Hash suite;
+    if (!(st = nvmf::tls::psk_hash(*configured, &suite)).is_ok()) return Status::error(st.rc, st.message + where);
+    o->tls_psk = std::move(configured);
   }
   auto given = uri.query.take("name");
   if (!(st = uri.query.reject_unknown(shown)).is_ok()) return st;

@@ -138,9 +138,12 @@ void Connection::identify(const uint8_t* sqe) {
 // after an entry for the discovery subsystem itself.
 std::vector<uint8_t> Connection::discovery_log() {
   std::vector<std::string> nqns{kDiscoveryNqn};
+  std::vector<bool> tls_required{false};
   for (auto& [nqn, s] : target_.subsystems_locked()) {
-    bool here = std::any_of(s->listeners.begin(), s->listeners.end(), [&](auto& l) { return l.address == via_; });
-    if (here && Target::host_allowed(*s, ctrl_->hostnqn)) nqns.push_back(nqn);
+    auto l = std::find_if(s->listeners.begin(), s->listeners.end(), [&](auto& x) { return x.address == via_; });
+    if (l == s->listeners.end() || !Target::host_allowed(*s, ctrl_->hostnqn)) continue;
+    nqns.push_back(nqn);
+    tls_required.push_back(l->secure_channel || s->host_psks.count(ctrl_->hostnqn) > 0);
   }
   std::vector<uint8_t> log(1024 * (1 + nqns.size()), 0);
   put64(log.data(), 1);  // GENCTR
@@ -151,14 +154,14 @@ std::vector<uint8_t> Connection::discovery_log() {
     e[0] = 3;                      // TRTYPE: TCP
     e[1] = via_.ipv6() ? 2 : 1;    // ADRFAM
     e[2] = i == 0 ? 3 : 2;         // SUBTYPE: current discovery subsystem, NVM subsystem
-    e[3] = 0x02;                   // TREQ: secure channel not required
+    e[3] = tls_required[i] ? 0x01 : 0x02;  // TREQ: secure channel required, or not
     put16(e + 4, 1);               // PORTID
     put16(e + 6, 0xffff);          // CNTLID: dynamic controllers
     put16(e + 8, kQueueEntries);   // ASQSZ
     put_padded(e + 32, 32, std::to_string(via_.port));  // TRSVCID
     std::memcpy(e + 256, nqns[i].data(), std::min<size_t>(256, nqns[i].size()));
     put_padded(e + 512, 256, via_.address);  // TRADDR
-    e[768] = 0;                              // TSAS: no security type
+    e[768] = tls_required[i] ? 1 : 0;        // TSAS SECTYPE: TLS 1.3, or none
   }
   return log;
 }

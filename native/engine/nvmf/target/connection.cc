@@ -232,10 +232,18 @@ void Connection::connect(const uint8_t* sqe, const uint8_t* data, uint32_t data_
       auto k = sub->host_keys.find(hostnqn);
       if (k != sub->host_keys.end()) keys = k->second;
     }
-    bool listening = sub && std::any_of(sub->listeners.begin(), sub->listeners.end(),
+    auto listener = !sub ? std::vector<SubsystemListener>::const_iterator{}
+                         : std::find_if(sub->listeners.cbegin(), sub->listeners.cend(),
                                         [&](const SubsystemListener& l) { return l.address == via_; });
-    if (!listening) return respond(cid, kConnectInvalidParameters | kDoNotRetry, (256u << 16) | 1);
+    if (!sub || listener == sub->listeners.cend()) return respond(cid, kConnectInvalidParameters | kDoNotRetry, (256u << 16) | 1);
     if (!Target::host_allowed(*sub, hostnqn)) {
+      target_.count_error(TransportError::HostRefused);
+      return respond(cid, kConnectInvalidHost | kDoNotRetry);
+    }
+    // TLS: required by the listener or by the host's PSK, and then for the very host and
+    // subsystem its PSK identity named.
+    const bool tls_needed = listener->secure_channel || sub->host_psks.count(hostnqn) > 0;
+    if ((tls_needed && !tls_) || (tls_ && (hostnqn != tls_host_nqn_ || subnqn != tls_subsys_nqn_))) {
       target_.count_error(TransportError::HostRefused);
       return respond(cid, kConnectInvalidHost | kDoNotRetry);
     }

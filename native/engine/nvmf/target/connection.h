@@ -60,6 +60,12 @@ class Connection {
   void check_timers(uint64_t now_ns);
   // The subsystem changed: pick up the new namespace table and ANA state now.
   void refresh_namespaces();
+  // The transport set up TLS with this PSK identity's NQNs: Connect must name the same.
+  void set_tls_identity(std::string host_nqn, std::string subsys_nqn) {
+    tls_host_nqn_ = std::move(host_nqn);
+    tls_subsys_nqn_ = std::move(subsys_nqn);
+    tls_ = true;
+  }
   // Admin queue: an asynchronous event for the host.
   void post_event(AsyncEvent event, uint32_t nsid);
 
@@ -165,6 +171,8 @@ class Connection {
   // takes nothing but authentication commands, for at most kAuthTimeoutNs.
   std::unique_ptr<auth::DhchapTarget> auth_;
   uint64_t auth_started_ns_ = 0;
+  bool tls_ = false;
+  std::string tls_host_nqn_, tls_subsys_nqn_;
   uint64_t last_keep_alive_ns_ = 0;
   std::vector<uint16_t> held_aers_;     // admin queue: AER command IDs waiting for an event
   std::vector<uint32_t> pending_events_;

@@ -136,14 +136,14 @@ Status Target::remove_namespace(const std::string& nqn, uint32_t nsid, std::shar
   return Status::ok();
 }
 
-Status Target::add_listener(const std::string& nqn, const ListenerAddress& address) {
+Status Target::add_listener(const std::string& nqn, const ListenerAddress& address, bool secure_channel) {
   std::lock_guard lock(mutex_);
   auto it = subsystems_.find(nqn);
   if (it == subsystems_.end()) return missing(nqn);
   auto& ls = it->second->listeners;
   if (std::any_of(ls.begin(), ls.end(), [&](auto& l) { return l.address == address; }))
     return Status::error(-EEXIST, nqn + " already listens on " + address.text());
-  ls.push_back({address, AnaState::Optimized});
+  ls.push_back({address, AnaState::Optimized, secure_channel});
   it->second->generation.fetch_add(1);
   notify_locked([&](const Controller& c) { return !c.subsystem && c.listener == address; }, AsyncEvent::DiscoveryLogChange);
   return Status::ok();
@@ -204,6 +204,7 @@ Status Target::remove_host(const std::string& nqn, const std::string& host) {
   if (h == hosts.end()) return Status::error(-ENOENT, "host " + host + " is not on the list of " + nqn);
   hosts.erase(h);
   sub->host_keys.erase(host);  // the keys go with it (wiped once no queue holds them)
+  sub->host_psks.erase(host);
   // A host taken off the list loses access now, not at its next reconnect.
   if (!sub->options.allow_any_host)
     fail_locked([&](const Controller& c) { return c.subsystem.get() == sub && c.hostnqn == host; });
@@ -352,6 +353,22 @@ Status Target::set_host_keys(const std::string& nqn, const std::string& host, st
   }
   if (sub->host_keys.erase(host) == 0) return Status::ok();
   // Keys taken away: queues authenticated with them end now.
+  fail_locked([&](const Controller& c) { return c.subsystem.get() == sub && c.hostnqn == host; });
+  return Status::ok();
+}
+
+Status Target::set_host_psk(const std::string& nqn, const std::string& host, std::shared_ptr<const auth::ParsedKey> psk) {
+  if (!valid_nqn(host)) return Status::error(-EINVAL, "invalid host NQN '" + host + "'");
+  if (psk && psk->key.size() != 32 && psk->key.size() != 48) return Status::error(-EINVAL, "a TLS PSK is 32 or 48 bytes");
+  std::lock_guard lock(mutex_);
+  auto it = subsystems_.find(nqn);
+  if (it == subsystems_.end()) return missing(nqn);
+  Subsystem* sub = it->second.get();
+  if (psk) {
+    sub->host_psks[host] = std::move(psk);
+    return Status::ok();
+  }
+  if (sub->host_psks.erase(host) == 0) return Status::ok();
   fail_locked([&](const Controller& c) { return c.subsystem.get() == sub && c.hostnqn == host; });
   return Status::ok();
 }

@@ -77,6 +77,8 @@ struct SubsystemOptions {
 struct SubsystemListener {
   ListenerAddress address;
   AnaState ana = AnaState::Optimized;
+  // Secure channel required: a host reaching the subsystem here must use TLS.
+  bool secure_channel = false;
 };
 
 // Guarded by the target's mutex, except `generation` (read per command without it).
@@ -85,6 +87,8 @@ struct Subsystem {
   // DH-HMAC-CHAP: a host with keys here must authenticate each queue after its Connect.
   std::map<std::string, std::shared_ptr<const auth::DhchapKeys>> host_keys;
   auth::DhchapPolicy dhchap_policy;
+  // TLS: the configured PSK of each host that has one; such a host must connect over TLS.
+  std::map<std::string, std::shared_ptr<const auth::ParsedKey>> host_psks;
   std::vector<SubsystemListener> listeners;
   std::shared_ptr<const NamespaceTable> table = std::make_shared<NamespaceTable>();
   uint64_t ana_change_count = 0;
@@ -160,7 +164,7 @@ class Target {
   // nsid 0 picks the lowest free one; *assigned gets it.
   Status add_namespace(const std::string& nqn, NamespaceEntry entry, uint32_t* assigned);
   Status remove_namespace(const std::string& nqn, uint32_t nsid, std::shared_ptr<const NamespaceEntry>* removed);
-  Status add_listener(const std::string& nqn, const ListenerAddress& address);
+  Status add_listener(const std::string& nqn, const ListenerAddress& address, bool secure_channel = false);
   Status remove_listener(const std::string& nqn, const ListenerAddress& address);
   Status add_host(const std::string& nqn, const std::string& host);
   Status remove_host(const std::string& nqn, const std::string& host);
@@ -168,6 +172,9 @@ class Target {
   // change applies to queues connecting from now on; taking keys away fails the host's
   // controllers, as taking the host off the list does.
   Status set_host_keys(const std::string& nqn, const std::string& host, std::shared_ptr<const auth::DhchapKeys> keys);
+  // The host's configured TLS PSK (nullptr: none). Like keys, a PSK taken away fails the
+  // host's controllers.
+  Status set_host_psk(const std::string& nqn, const std::string& host, std::shared_ptr<const auth::ParsedKey> psk);
   // Which hash functions and DH groups the subsystem accepts.
   Status set_dhchap_policy(const std::string& nqn, auth::DhchapPolicy policy);
   // Hosts that connect from now on are checked against the list unless `allow` is set.

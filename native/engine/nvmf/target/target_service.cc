@@ -59,7 +59,7 @@ void TargetService::remove_namespace(const std::string& nqn, uint32_t nsid, std:
   release({std::move(removed)}, [done] { done(Status::ok()); });
 }
 
-Status TargetService::add_listener(const std::string& nqn, ListenerAddress* address) {
+Status TargetService::add_listener(const std::string& nqn, ListenerAddress* address, bool secure_channel) {
   if (!target_.has_subsystem(nqn)) return Status::error(-ENOENT, "subsystem " + nqn + " does not exist");
   bool opened = false;
   if (address->port == 0 || !transport_.listening(*address)) {
@@ -67,7 +67,7 @@ Status TargetService::add_listener(const std::string& nqn, ListenerAddress* addr
     if (!st.is_ok()) return st;
     opened = true;
   }
-  Status st = target_.add_listener(nqn, *address);
+  Status st = target_.add_listener(nqn, *address, secure_channel);
   if (!st.is_ok() && opened) transport_.stop_listening(*address);
   return st;
 }

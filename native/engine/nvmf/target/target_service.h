@@ -33,13 +33,16 @@ class TargetService {
   // done runs once connections have let go of the bdev.
   void remove_namespace(const std::string& nqn, uint32_t nsid, std::function<void(Status)> done);
   // The port is written back (port 0 picks a free one).
-  Status add_listener(const std::string& nqn, ListenerAddress* address);
+  Status add_listener(const std::string& nqn, ListenerAddress* address, bool secure_channel = false);
   Status remove_listener(const std::string& nqn, const ListenerAddress& address);
   Status add_host(const std::string& nqn, const std::string& host) { return target_.add_host(nqn, host); }
   Status set_allow_any_host(const std::string& nqn, bool allow) { return target_.set_allow_any_host(nqn, allow); }
   Status remove_host(const std::string& nqn, const std::string& host) { return target_.remove_host(nqn, host); }
   Status set_host_keys(const std::string& nqn, const std::string& host, std::shared_ptr<const auth::DhchapKeys> keys) {
     return target_.set_host_keys(nqn, host, std::move(keys));
+  }
+  Status set_host_psk(const std::string& nqn, const std::string& host, std::shared_ptr<const auth::ParsedKey> psk) {
+    return target_.set_host_psk(nqn, host, std::move(psk));
   }
   Status set_dhchap_policy(const std::string& nqn, auth::DhchapPolicy policy) { return target_.set_dhchap_policy(nqn, policy); }
   Status set_ana_state(const std::string& nqn, const ListenerAddress& address, AnaState state);

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "env/time.h"
+#include "nvmf/tls/tls_psk.h"
 #include "nvmf/wire/socket_address.h"
 
 namespace nds::nvmf {
@@ -22,6 +23,23 @@ constexpr uint64_t kTimerPeriodNs = 50'000'000;  // keep-alive checks and reapin
 // syscall per pass on the core that serves I/O.
 constexpr uint64_t kAcceptPeriodNs = 1'000'000;
 constexpr int kEventsPerPass = 64;
+constexpr uint8_t kTlsHandshakeRecord = 0x16;  // a TLS ClientHello starts so; an ICReq with 0
+
+// The target's side of the PSK lookup: the identity names the host and the subsystem.
+tls::PskMatch find_host_psk(Target& target, const std::string& identity) {
+  tls::PskIdentity id;
+  if (!tls::parse_identity(identity, &id)) return {};
+  std::shared_ptr<const auth::ParsedKey> configured;
+  {
+    std::lock_guard lock(target.mutex());
+    auto sub = target.find_locked(id.subsys_nqn);
+    if (!sub) return {};
+    auto it = sub->host_psks.find(id.host_nqn);
+    if (it == sub->host_psks.end()) return {};
+    configured = it->second;
+  }
+  return tls::target_psk(*configured, id, identity);
+}
 }  // namespace
 
 struct TcpTransport::Listener {
@@ -52,6 +70,9 @@ struct TcpTransport::Socket {
   Group* group;
   int fd;
   std::unique_ptr<Connection> protocol;
+  // Whether the host speaks TLS is known from its first byte; until then, Undecided.
+  enum class Mode { Undecided, Plain, Handshake, Tls } mode = Mode::Undecided;
+  std::unique_ptr<tls::TlsChannel> tls;
   bool readable = true;         // epoll said so and recv has not yet found it empty
   bool output_pending = false;  // the socket did not take all the output
   bool flush_scheduled = false;
@@ -193,6 +214,11 @@ void TcpTransport::adopt(Group* g, int fd, ListenerAddress via) {
 
 bool TcpTransport::flush(Socket* s) {
   OutputStream& out = s->protocol->output();
+  if (s->tls) {
+    // Plaintext waits while the handshake runs (the protocol has none to send then).
+    if (s->mode == Socket::Mode::Tls && s->tls->send(out) < 0) s->dead = true;
+    return !out.empty() || s->tls->pending();
+  }
   if (out.send_to(s->fd) < 0) s->dead = true;
   return !out.empty();  // more to send
 }
@@ -222,9 +248,65 @@ int TcpTransport::poll_group(void* arg) {
   return ready == kEventsPerPass ? std::max(work, 1) : work;  // more events may be waiting
 }
 
+// Until the TLS handshake is done: false while it waits for the host.
+bool TcpTransport::start_tls(Socket* s) {
+  using Mode = Socket::Mode;
+  if (s->mode == Mode::Undecided) {
+    uint8_t first = 0;
+    ssize_t n = recv(s->fd, &first, 1, MSG_PEEK);
+    if (n <= 0) {
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) s->dead = true;
+      s->readable = false;
+      return false;
+    }
+    if (first != kTlsHandshakeRecord) {
+      s->mode = Mode::Plain;
+      return true;
+    }
+    Target& target = s->group->transport->target_;
+    s->tls = tls::TlsChannel::server(s->fd, [&target](const std::string& identity) { return find_host_psk(target, identity); });
+    s->mode = Mode::Handshake;
+  }
+  if (s->mode != Mode::Handshake) return true;
+  int rc = s->tls->handshake();
+  if (rc == 0) {
+    s->readable = false;  // the handshake read the socket dry
+    s->output_pending = s->tls->pending();
+    return false;
+  }
+  if (rc < 0) {
+    if (rc == -EACCES) s->group->transport->target_.count_error(TransportError::HostRefused);
+    s->protocol->close(s->tls->error());
+    s->dead = true;
+    return false;
+  }
+  tls::PskIdentity id;
+  tls::parse_identity(s->tls->identity(), &id);  // the lookup parsed it already
+  s->protocol->set_tls_identity(id.host_nqn, id.subsys_nqn);
+  s->mode = Mode::Tls;
+  return true;
+}
+
 int TcpTransport::service(Socket* s) {
   int work = 0;
   Connection& c = *s->protocol;
+  if (s->mode != Socket::Mode::Plain && s->mode != Socket::Mode::Tls && !start_tls(s)) {
+    if (!s->dead) return s->output_pending ? 1 : 0;
+    drop(s);
+    return 1;
+  }
+  while (s->readable && s->tls) {  // TLS: read records until the socket is empty
+    long n = s->tls->read(c.prepare(kReceiveChunk), kReceiveChunk);
+    if (n > 0) {
+      c.commit(static_cast<size_t>(n));
+      c.process();
+      ++work;
+      if (c.closed()) break;
+      continue;
+    }
+    if (n != -EAGAIN) s->dead = true;
+    s->readable = false;
+  }
   while (s->readable) {  // edge-triggered: read until the socket is empty
     ssize_t n = recv(s->fd, c.prepare(kReceiveChunk), kReceiveChunk, 0);
     if (n > 0) {

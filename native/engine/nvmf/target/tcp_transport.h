@@ -46,6 +46,7 @@ class TcpTransport {
   static int poll_listener(void* arg);
   static int poll_group(void* arg);
   static int service(Socket* s);
+  static bool start_tls(Socket* s);
   static int poll_group_timer(void* arg);
   static void flush_deferred(void* arg);
   void adopt(Group* group, int fd, ListenerAddress via);

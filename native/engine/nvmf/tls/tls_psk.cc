@@ -1,0 +1,86 @@
+#include "nvmf/tls/tls_psk.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace nds::nvmf::tls {
+
+Status load_psk_file(const std::string& path, auth::ParsedKey* out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return Status::error(-errno, "PSK file " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::error(-EINVAL, "PSK file " + path + " is not a regular file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    ::close(fd);
+    return Status::error(-EPERM, "PSK file " + path + " is readable or writable by others: it must be mode 0600");
+  }
+  auth::SecretBytes text(256);
+  ssize_t n = ::read(fd, text.data(), text.size());
+  int err = errno;
+  ::close(fd);
+  if (n < 0) return Status::error(-err, "PSK file " + path + ": " + std::strerror(err));
+  size_t length = static_cast<size_t>(n);
+  while (length > 0 && (text.data()[length - 1] == '\n' || text.data()[length - 1] == '\r')) --length;
+  Status parsed = auth::parse_tls_psk(std::string_view(reinterpret_cast<const char*>(text.data()), length), out);
+  if (!parsed.is_ok()) return Status::error(parsed.rc, "PSK file " + path + ": " + parsed.message);
+  return Status::ok();
+}
+
+Status load_psk(const std::string& text, auth::ParsedKey* out) {
+  if (!text.empty() && text[0] == '/') return load_psk_file(text, out);
+  Status st = auth::parse_tls_psk(text, out);
+  if (!st.is_ok()) return Status::error(st.rc, "psk: " + st.message);
+  return Status::ok();
+}
+
+Status psk_hash(const auth::ParsedKey& configured, auth::Hash* out) {
+  if (configured.key.size() == 32) *out = auth::Hash::Sha256;
+  else if (configured.key.size() == 48) *out = auth::Hash::Sha384;
+  else return Status::error(-EINVAL, "a TLS PSK is 32 or 48 bytes");
+  return Status::ok();
+}
+
+Status host_psk(const auth::ParsedKey& configured, std::string_view host_nqn, std::string_view subsys_nqn, std::string* identity,
+                auth::Hash* hash, auth::SecretBytes* tls_psk) {
+  Status st = psk_hash(configured, hash);
+  if (!st.is_ok()) return st;
+  const auth::SecretBytes retained = auth::retained_psk(configured.hash, configured.key, host_nqn);
+  *identity = auth::tls_psk_identity(0, *hash, retained, host_nqn, subsys_nqn);
+  *tls_psk = auth::tls_psk(*hash, retained, *identity);
+  return Status::ok();
+}
+
+bool parse_identity(std::string_view text, PskIdentity* out) {
+  // "NVMe0R0" then the hash digit, a space, two NQNs separated by one space (NQNs hold none).
+  if (text.size() < 12 || text.substr(0, 7) != "NVMe0R0" || text[8] != ' ') return false;
+  if (text[7] != '1' && text[7] != '2') return false;
+  std::string_view rest = text.substr(9);
+  size_t space = rest.find(' ');
+  if (space == std::string_view::npos || space == 0 || space + 1 >= rest.size()) return false;
+  if (rest.find(' ', space + 1) != std::string_view::npos) return false;
+  out->version = 0;
+  out->hash = text[7] == '1' ? auth::Hash::Sha256 : auth::Hash::Sha384;
+  out->host_nqn = std::string(rest.substr(0, space));
+  out->subsys_nqn = std::string(rest.substr(space + 1));
+  return true;
+}
+
+PskMatch target_psk(const auth::ParsedKey& configured, const PskIdentity& id, std::string_view identity_text) {
+  PskMatch m;
+  auth::Hash hash;
+  if (!psk_hash(configured, &hash).is_ok() || hash != id.hash) return m;  // a suite this key does not serve
+  const auth::SecretBytes retained = auth::retained_psk(configured.hash, configured.key, id.host_nqn);
+  m.found = true;
+  m.hash = hash;
+  m.psk = auth::tls_psk(hash, retained, identity_text);
+  return m;
+}
+
+}  // namespace nds::nvmf::tls

@@ -1,0 +1,40 @@
+// Which TLS PSK a connection uses (NVMe/TCP 3.6.1.3): from the configured PSK (its
+// interchange form, NVMeTLSkey-1:xx:...), the retained PSK is derived with the host's NQN,
+// and from it the TLS PSK for the identity "NVMe0R0h <host NQN> <subsystem NQN>". The
+// configured PSK's size picks the cipher suite's hash (32 bytes: SHA-256, AES-128-GCM;
+// 48 bytes: SHA-384, AES-256-GCM), as SPDK's host and target do.
+#pragma once
+#include <string>
+#include <string_view>
+
+#include "nvmf/auth/key_format.h"
+#include "nvmf/tls/tls_channel.h"
+#include "util/status.h"
+
+namespace nds::nvmf::tls {
+
+struct PskIdentity {
+  int version = 0;
+  auth::Hash hash = auth::Hash::Sha256;
+  std::string host_nqn, subsys_nqn;
+};
+
+// A configured PSK from a file holding its interchange form (trailing newline allowed). The
+// file must be a regular file only its owner can read or write (mode 0600 or stricter),
+// as SPDK requires of its PSK files: EPERM otherwise.
+Status load_psk_file(const std::string& path, auth::ParsedKey* out);
+// `text` is the interchange form itself, or (starting with '/') the path of such a file.
+Status load_psk(const std::string& text, auth::ParsedKey* out);
+
+// The cipher suite's hash for a configured PSK: EINVAL for a size neither suite takes.
+Status psk_hash(const auth::ParsedKey& configured, auth::Hash* out);
+// The host's side: the identity to offer and the TLS PSK that goes with it.
+Status host_psk(const auth::ParsedKey& configured, std::string_view host_nqn, std::string_view subsys_nqn, std::string* identity,
+                auth::Hash* hash, auth::SecretBytes* tls_psk);
+// "NVMe0R0h host subsys" with h 1 or 2; false for anything else (version 1 identities,
+// which carry a PSK digest, are not taken: see the README).
+bool parse_identity(std::string_view text, PskIdentity* out);
+// The target's side, once the identity names a host with this configured PSK.
+PskMatch target_psk(const auth::ParsedKey& configured, const PskIdentity& id, std::string_view identity_text);
+
+}  // namespace nds::nvmf::tls
