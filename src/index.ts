@@ -22,7 +22,7 @@ export {
   type DhchapDigest,
   type DhchapDhGroup,
 } from './nvmf-target/target.js';
-export { formatDhchapSecret, generateDhchapSecret } from './nvmf-target/dhchap-secret.js';
+export { formatDhchapSecret, formatTlsPsk, generateDhchapSecret, generateTlsPsk } from './nvmf-target/dhchap-secret.js';
 export {
   Nexus,
   NEXUS_NQN_PREFIX,

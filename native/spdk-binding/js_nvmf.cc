@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 
 #include "nvmf/auth/key_format.h"
+#include "nvmf/tls/tls_psk.h"
 #include "nvmf/host/host_controller.h"
 #include "nvmf/host/nvmf_bdev.h"
 
@@ -47,6 +48,7 @@ Napi::Value listener_value(Napi::Env env, const nvmf::SubsystemListener& l) {
   o.Set("address", l.address.address);
   o.Set("port", l.address.port);
   o.Set("anaState", nvmf::ana_state_name(l.ana));
+  o.Set("secureChannel", Napi::Boolean::New(env, l.secure_channel));
   return o;
 }
 
@@ -146,14 +148,15 @@ Napi::Value RemoveNamespace(const Napi::CallbackInfo& info) {
   });
 }
 
-// nvmfAddListener(engine, nqn, address, port) -> the bound port
+// nvmfAddListener(engine, nqn, address, port, secureChannel) -> the bound port
 Napi::Value AddListener(const Napi::CallbackInfo& info) {
   JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
   std::string nqn = str(info[1]);
   ListenerAddress a{str(info[2]), port_of(info[3])};
-  return js->control(info.Env(), [js, nqn, a](ControlRequest* r) mutable {
-    Status st = js->engine().nvmf().add_listener(nqn, &a);
+  const bool secure_channel = info.Length() > 4 && info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value();
+  return js->control(info.Env(), [js, nqn, a, secure_channel](ControlRequest* r) mutable {
+    Status st = js->engine().nvmf().add_listener(nqn, &a, secure_channel);
     uint16_t port = a.port;
     js->finish(r, st, [port](Napi::Env e) { return Napi::Number::New(e, port); });
   });
@@ -209,6 +212,24 @@ Napi::Value SetHostKeys(const Napi::CallbackInfo& info) {
     }
     wipe();
     return svc.set_host_keys(nqn, host, std::move(keys));
+  });
+}
+
+// nvmfSetHostPsk(engine, nqn, host, psk | null): the configured TLS PSK in its interchange
+// form (NVMeTLSkey-1:xx:...:) or the path of a 0600 file holding it; null takes it away.
+Napi::Value SetHostPsk(const Napi::CallbackInfo& info) {
+  std::string nqn = str(info[1]), host = str(info[2]);
+  std::string text = info[3].IsString() ? str(info[3]) : std::string();
+  return simple(info, [nqn, host, text](nvmf::TargetService& svc) mutable {
+    std::shared_ptr<nvmf::auth::ParsedKey> psk;
+    Status st = Status::ok();
+    if (!text.empty()) {
+      psk = std::make_shared<nvmf::auth::ParsedKey>();
+      st = nvmf::tls::load_psk(text, psk.get());
+    }
+    OPENSSL_cleanse(text.data(), text.size());
+    if (!st.is_ok()) return st;
+    return svc.set_host_psk(nqn, host, std::move(psk));
   });
 }
 
@@ -375,6 +396,7 @@ void register_nvmf_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("nvmfSetAllowAnyHost", Napi::Function::New(env, SetAllowAnyHost));
   exports.Set("nvmfRemoveHost", Napi::Function::New(env, RemoveHost));
   exports.Set("nvmfSetHostKeys", Napi::Function::New(env, SetHostKeys));
+  exports.Set("nvmfSetHostPsk", Napi::Function::New(env, SetHostPsk));
   exports.Set("nvmfSetDhchapPolicy", Napi::Function::New(env, SetDhchapPolicy));
   exports.Set("nvmfSetAnaState", Napi::Function::New(env, SetAnaState));
   exports.Set("nvmfList", Napi::Function::New(env, List));

@@ -9,7 +9,7 @@ export interface SubsystemInfo {
   allowAnyHost: boolean;
   maxNamespaces: number;
   hosts: string[];
-  listeners: { address: string; port: number; anaState: 'optimized' | 'non_optimized' | 'inaccessible' }[];
+  listeners: { address: string; port: number; anaState: 'optimized' | 'non_optimized' | 'inaccessible'; secureChannel: boolean }[];
   namespaces: { nsid: number; bdevName: string; uuid: string; nguid: string }[];
   controllers: number;
   /** The controllers hosts have made, with the listener each came in through. */
@@ -52,12 +52,13 @@ export interface NativeNvmfFunctions {
   nvmfDestroySubsystem(engine: NativeEngine, nqn: string): Promise<void>;
   nvmfAddNamespace(engine: NativeEngine, nqn: string, bdevName: string, nsid: number, uuid: string | null, nguid: string | null): Promise<number>;
   nvmfRemoveNamespace(engine: NativeEngine, nqn: string, nsid: number): Promise<void>;
-  nvmfAddListener(engine: NativeEngine, nqn: string, address: string, port: number): Promise<number>;
+  nvmfAddListener(engine: NativeEngine, nqn: string, address: string, port: number, secureChannel: boolean): Promise<number>;
   nvmfRemoveListener(engine: NativeEngine, nqn: string, address: string, port: number): Promise<void>;
   nvmfAddHost(engine: NativeEngine, nqn: string, host: string): Promise<void>;
   nvmfSetAllowAnyHost(engine: NativeEngine, nqn: string, allow: boolean): Promise<void>;
   nvmfRemoveHost(engine: NativeEngine, nqn: string, host: string): Promise<void>;
   nvmfSetHostKeys(engine: NativeEngine, nqn: string, host: string, dhchapKey: string | null, dhchapCtrlrKey: string | null): Promise<void>;
+  nvmfSetHostPsk(engine: NativeEngine, nqn: string, host: string, psk: string | null): Promise<void>;
   nvmfSetDhchapPolicy(engine: NativeEngine, nqn: string, digests: string[], dhgroups: string[]): Promise<void>;
   nvmfSetAnaState(engine: NativeEngine, nqn: string, address: string, port: number, state: number): Promise<void>;
   nvmfList(engine: NativeEngine): Promise<NativeSubsystemInfo[]>;

@@ -67,10 +67,20 @@ function requireAddress(value: ListenerAddress | undefined, name: string, defaul
   return { address, port };
 }
 
-/** A host's DH-HMAC-CHAP secrets, in the specification's form `DHHC-1:xx:<base64>:`. */
+/**
+ * A host's secrets: DH-HMAC-CHAP keys in the specification's form `DHHC-1:xx:<base64>:`,
+ * and a TLS PSK: its interchange form `NVMeTLSkey-1:xx:<base64>:` or the absolute path of
+ * a file (mode 0600) holding it. A host with a PSK must connect over TLS.
+ */
 export interface HostKeys {
   dhchapKey?: string;
   dhchapCtrlrKey?: string;
+  psk?: string;
+}
+
+/** Where a subsystem listens; `secureChannel: true` refuses hosts that do not use TLS. */
+export interface SubsystemListenerOptions extends ListenerAddress {
+  secureChannel?: boolean;
 }
 export type DhchapDigest = 'sha256' | 'sha384' | 'sha512';
 export type DhchapDhGroup = 'null' | 'ffdhe2048' | 'ffdhe3072' | 'ffdhe4096' | 'ffdhe6144' | 'ffdhe8192';
@@ -78,7 +88,7 @@ export type DhchapDhGroup = 'null' | 'ffdhe2048' | 'ffdhe3072' | 'ffdhe4096' | '
 function requireHostKeys(keys: HostKeys): { dhchapKey: string | null; dhchapCtrlrKey: string | null } {
   if (keys === null || typeof keys !== 'object') throw new TypeError('keys must be an object');
   // Messages name the field, never the value.
-  for (const field of ['dhchapKey', 'dhchapCtrlrKey'] as const)
+  for (const field of ['dhchapKey', 'dhchapCtrlrKey', 'psk'] as const)
     if (keys[field] !== undefined && typeof keys[field] !== 'string') throw new TypeError(`${field} must be a string`);
   if (keys.dhchapCtrlrKey !== undefined && keys.dhchapKey === undefined) throw new TypeError('dhchapCtrlrKey needs dhchapKey');
   return { dhchapKey: keys.dhchapKey ?? null, dhchapCtrlrKey: keys.dhchapCtrlrKey ?? null };
@@ -124,10 +134,12 @@ export class Subsystem {
   }
 
   /** Listens on an address (IPv4 or IPv6); resolves with the address and the bound port. */
-  addListener(listener: ListenerAddress = {}): Promise<{ address: string; port: number }> {
+  addListener(listener: SubsystemListenerOptions = {}): Promise<{ address: string; port: number }> {
     return this.#call('addListener', async () => {
       const { address, port } = requireAddress(listener, 'listener', 4420);
-      const bound = await binding().nvmfAddListener(this.#host.nativeHandle, this.nqn, address, port);
+      const secureChannel = listener.secureChannel ?? false;
+      if (typeof secureChannel !== 'boolean') throw new TypeError('listener.secureChannel must be a boolean');
+      const bound = await binding().nvmfAddListener(this.#host.nativeHandle, this.nqn, address, port, secureChannel);
       return { address, port: bound };
     });
   }
@@ -151,9 +163,10 @@ export class Subsystem {
       const host = requireNqn(hostNqn, 'hostNqn');
       const { dhchapKey, dhchapCtrlrKey } = requireHostKeys(keys);
       await binding().nvmfAddHost(this.#host.nativeHandle, this.nqn, host);
-      if (dhchapKey === null) return;
+      if (dhchapKey === null && keys.psk === undefined) return;
       try {
-        await binding().nvmfSetHostKeys(this.#host.nativeHandle, this.nqn, host, dhchapKey, dhchapCtrlrKey);
+        if (dhchapKey !== null) await binding().nvmfSetHostKeys(this.#host.nativeHandle, this.nqn, host, dhchapKey, dhchapCtrlrKey);
+        if (keys.psk !== undefined) await binding().nvmfSetHostPsk(this.#host.nativeHandle, this.nqn, host, keys.psk);
       } catch (error) {
         await binding().nvmfRemoveHost(this.#host.nativeHandle, this.nqn, host); // a refused key adds nothing
         throw error;
@@ -161,11 +174,21 @@ export class Subsystem {
     });
   }
 
-  /** Replaces a listed host's DH-HMAC-CHAP keys; `{}` takes them away (its controllers end). */
+  /** Replaces a listed host's DH-HMAC-CHAP keys (and its PSK if `psk` is given); `{}` takes the keys away (its controllers end). */
   setHostKeys(hostNqn: string, keys: HostKeys): Promise<void> {
-    return this.#call('setHostKeys', () => {
+    return this.#call('setHostKeys', async () => {
       const { dhchapKey, dhchapCtrlrKey } = requireHostKeys(keys);
-      return binding().nvmfSetHostKeys(this.#host.nativeHandle, this.nqn, requireNqn(hostNqn, 'hostNqn'), dhchapKey, dhchapCtrlrKey);
+      const host = requireNqn(hostNqn, 'hostNqn');
+      await binding().nvmfSetHostKeys(this.#host.nativeHandle, this.nqn, host, dhchapKey, dhchapCtrlrKey);
+      if (keys.psk !== undefined) await binding().nvmfSetHostPsk(this.#host.nativeHandle, this.nqn, host, keys.psk);
+    });
+  }
+
+  /** Replaces a listed host's TLS PSK (interchange form or 0600 file path); null takes it away. */
+  setHostPsk(hostNqn: string, psk: string | null): Promise<void> {
+    return this.#call('setHostPsk', () => {
+      if (psk !== null && typeof psk !== 'string') throw new TypeError('psk must be a string or null');
+      return binding().nvmfSetHostPsk(this.#host.nativeHandle, this.nqn, requireNqn(hostNqn, 'hostNqn'), psk);
     });
   }
 
