@@ -311,9 +311,9 @@ Napi::Value Discover(const Napi::CallbackInfo& info) {
 }
 
 // nvmfListNamespaces(engine, address, port, subnqn, hostnqn, dhchapKey | null,
-// dhchapCtrlrKey | null) -> the subsystem's active NSIDs, through a controller that
-// connects (authenticating when keys are given), identifies and goes (as SPDK's attach
-// does first).
+// dhchapCtrlrKey | null, psk | null) -> the subsystem's active NSIDs, through a controller
+// that connects (over TLS with a PSK, authenticating when keys are given), identifies and
+// goes (as SPDK's attach does first).
 Napi::Value ListNamespaces(const Napi::CallbackInfo& info) {
   JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
@@ -336,6 +336,20 @@ Napi::Value ListNamespaces(const Napi::CallbackInfo& info) {
       return deferred.Promise();
     }
     o.dhchap = std::move(keys);
+  }
+  if (info.Length() > 7 && info[7].IsString()) {  // the TLS PSK: interchange form or 0600 file
+    std::string text = str(info[7]);
+    auto psk = std::make_shared<nvmf::auth::ParsedKey>();
+    Status st = nvmf::tls::load_psk(text, psk.get());
+    OPENSSL_cleanse(text.data(), text.size());
+    if (!st.is_ok()) {
+      Napi::Error e = Napi::Error::New(info.Env(), st.message);
+      e.Set("errno", Napi::Number::New(info.Env(), st.rc));
+      auto deferred = Napi::Promise::Deferred::New(info.Env());
+      deferred.Reject(e.Value());
+      return deferred.Promise();
+    }
+    o.tls_psk = std::move(psk);
   }
   o.address = str(info[1]);
   o.port = port_of(info[2]);

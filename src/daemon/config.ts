@@ -119,7 +119,7 @@ export async function configOf(ctx: DaemonContext, subsystem: string): Promise<C
           calls.push({ method: 'nvmf_subsystem_add_ns', params: { nqn: s.nqn, namespace: { nsid: n.nsid, bdev_name: n.bdevName, uuid: n.uuid, nguid: n.nguid.replaceAll('-', '').toUpperCase() } } });
         for (const l of s.listeners) {
           const listen_address = { trtype: 'TCP', adrfam: l.address.includes(':') ? 'IPv6' : 'IPv4', traddr: l.address, trsvcid: String(l.port) };
-          calls.push({ method: 'nvmf_subsystem_add_listener', params: { nqn: s.nqn, listen_address } });
+          calls.push({ method: 'nvmf_subsystem_add_listener', params: { nqn: s.nqn, listen_address, ...(l.secureChannel ? { secure_channel: true } : {}) } });
           if (l.anaState !== 'optimized')
             calls.push({ method: 'nvmf_subsystem_listener_set_ana_state', params: { nqn: s.nqn, listen_address, ana_state: l.anaState } });
         }

@@ -59,7 +59,7 @@ export class DaemonContext {
   /** The file keyring: key name -> the file that holds the key (keyring_file_add_key). */
   readonly keyring = new Map<string, string>();
   /** Keyring names a subsystem's host was given (by `${nqn} ${host}`), for save_config. */
-  readonly hostKeyNames = new Map<string, { dhchap_key?: string; dhchap_ctrlr_key?: string }>();
+  readonly hostKeyNames = new Map<string, { dhchap_key?: string; dhchap_ctrlr_key?: string; psk?: string }>();
 
   constructor(options: {
     engine: Engine;

@@ -66,7 +66,7 @@ export interface NativeNvmfFunctions {
   nvmfHostNqn(): string;
   nvmfErrorCounts(engine: NativeEngine): Promise<NvmfErrorCounts>;
   /** ListNamespaces: a subsystem's active NSIDs (a controller connects, identifies, goes). */
-  nvmfListNamespaces(engine: NativeEngine, address: string, port: number, subnqn: string, hostNqn: string, dhchapKey?: string | null, dhchapCtrlrKey?: string | null): Promise<number[]>;
+  nvmfListNamespaces(engine: NativeEngine, address: string, port: number, subnqn: string, hostNqn: string, dhchapKey?: string | null, dhchapCtrlrKey?: string | null, psk?: string | null): Promise<number[]>;
 }
 export type NativeSubsystemInfo = SubsystemInfo;
 export type NativeDiscoveryEntry = DiscoveryEntry;

@@ -313,7 +313,7 @@ export class NvmfTarget extends EventEmitter<{ host: [HostConnectionEvent] }> {
       const hostNqn = options.hostNqn === undefined ? '' : requireNqn(options.hostNqn, 'hostNqn');
       const { dhchapKey, dhchapCtrlrKey } = requireHostKeys(options);
       this.#host.assertRunning('listNamespaces', subnqn);
-      return binding().nvmfListNamespaces(this.#host.nativeHandle, address, port, subnqn, hostNqn, dhchapKey, dhchapCtrlrKey);
+      return binding().nvmfListNamespaces(this.#host.nativeHandle, address, port, subnqn, hostNqn, dhchapKey, dhchapCtrlrKey, options.psk ?? null);
     });
   }
 

@@ -37,7 +37,7 @@ describe('DH-HMAC-CHAP keys over the RPC', () => {
     await call('nvmf_create_subsystem', { nqn: NQN });
     await call('nvmf_subsystem_add_ns', { nqn: NQN, namespace: { bdev_name: 'm0' } });
     await expect(call('nvmf_subsystem_add_host', { nqn: NQN, host: HOST, dhchap_key: 'nokey' })).rejects.toMatchObject({ data: { code: 'ENOENT' } });
-    await expect(call('nvmf_subsystem_add_host', { nqn: NQN, host: HOST, psk: '/x' })).rejects.toMatchObject({ data: { code: 'ENOTSUP' } });
+    await expect(call('nvmf_subsystem_add_host', { nqn: NQN, host: HOST, psk: 'nopsk' })).rejects.toMatchObject({ data: { code: 'ENOENT' } });
     expect(await call('nvmf_subsystem_add_host', { nqn: NQN, host: HOST, dhchap_key: 'key0', dhchap_ctrlr_key: 'ckey0' })).toBe(true);
     const port = await (async () => {
       const listen = { trtype: 'TCP', adrfam: 'IPv4', traddr: '127.0.0.1', trsvcid: '0' };

@@ -17,7 +17,7 @@ describe('NVMe-oF target and host', () => {
       const info = await sub.info();
       // The namespace UUID and NGUID default to the bdev's UUID.
       expect(info.namespaces).toEqual([{ nsid: 1, bdevName: 'm0', uuid: local.uuid, nguid: local.uuid }]);
-      expect(info.listeners).toEqual([{ address, port, anaState: 'optimized' }]);
+      expect(info.listeners).toEqual([{ address, port, anaState: 'optimized', secureChannel: false }]);
       expect(info.hosts).toEqual([HOST]);
 
       for (const digests of ['', '&hdgst=1&ddgst=1']) {

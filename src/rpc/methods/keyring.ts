@@ -22,6 +22,17 @@ export function keyText(ctx: DaemonContext, name: string, op: string): string {
   }
 }
 
+/**
+ * What a `psk` parameter names, as SPDK v24.01 takes it: a key in the keyring, else the
+ * path of a PSK file (SPDK's older form). A path goes to the engine as it is, which reads
+ * it and refuses a file open to others; a keyring key goes as its text.
+ */
+export function pskReference(ctx: DaemonContext, reference: string, op: string): string {
+  if (ctx.keyring.has(reference)) return keyText(ctx, reference, op);
+  if (reference.startsWith('/')) return reference;
+  throw new NodestorError('ENOENT', `psk: no key named ${reference} in the keyring, and not an absolute file path`, { op, resource: reference, errno: -2 });
+}
+
 export function registerKeyringMethods(registry: MethodRegistry, ctx: DaemonContext): void {
   registry.register<{ name: string; path: string }>(
     'keyring_file_add_key',

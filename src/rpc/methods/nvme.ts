@@ -4,7 +4,7 @@
 import type { DaemonContext } from '../../daemon/context.js';
 import { NodestorError } from '../../errors.js';
 import { invalidParams } from '../protocol.js';
-import { keyText } from './keyring.js';
+import { keyText, pskReference } from './keyring.js';
 import type { MethodRegistry } from '../registry.js';
 
 const text = { type: 'string', minLength: 1, maxLength: 223 } as const;
@@ -24,6 +24,8 @@ interface AttachParams {
   /** Keyring names (keyring_file_add_key), as SPDK takes them. */
   dhchap_key?: string;
   dhchap_ctrlr_key?: string;
+  /** TLS: a keyring name, or the path of a 0600 PSK file. */
+  psk?: string;
 }
 
 export function registerNvmeMethods(registry: MethodRegistry, ctx: DaemonContext): void {
@@ -45,6 +47,7 @@ export function registerNvmeMethods(registry: MethodRegistry, ctx: DaemonContext
         reconnect_delay_sec: { type: 'integer', minimum: 0, maximum: 3600 },
         dhchap_key: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
         dhchap_ctrlr_key: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
+        psk: { type: 'string', minLength: 1, maxLength: 4096 },
       },
       required: ['name', 'trtype', 'traddr'],
     },
@@ -64,6 +67,7 @@ export function registerNvmeMethods(registry: MethodRegistry, ctx: DaemonContext
       const keys = {
         ...(p.dhchap_key !== undefined ? { dhchapKey: keyText(ctx, p.dhchap_key, op) } : {}),
         ...(p.dhchap_ctrlr_key !== undefined ? { dhchapCtrlrKey: keyText(ctx, p.dhchap_ctrlr_key, op) } : {}),
+        ...(p.psk !== undefined ? { psk: pskReference(ctx, p.psk, op) } : {}),
       };
       // As SPDK does: a bdev <name>n<nsid> for every active namespace of the subsystem.
       const nsids = await ctx.engine.nvmf.listNamespaces({ address: p.traddr, port: Number(port), subnqn: p.subnqn, ...(p.hostnqn ? { hostNqn: p.hostnqn } : {}), ...keys });
@@ -80,6 +84,7 @@ export function registerNvmeMethods(registry: MethodRegistry, ctx: DaemonContext
           if (delay) query.set('reconnect_delay_ms', String(delay * 1000));
           if (keys.dhchapKey !== undefined) query.set('dhchap_key', keys.dhchapKey);
           if (keys.dhchapCtrlrKey !== undefined) query.set('dhchap_ctrlr_key', keys.dhchapCtrlrKey);
+          if (keys.psk !== undefined) query.set('psk', keys.psk);
           names.push((await ctx.engine.createBdev(`nvmf://${host}:${port}/${p.subnqn}?${query}`)).name);
         }
       } catch (error) {

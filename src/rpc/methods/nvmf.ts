@@ -4,7 +4,7 @@ import type { DaemonContext } from '../../daemon/context.js';
 import { NodestorError } from '../../errors.js';
 import type { SubsystemInfo } from '../../nvmf-target/target.js';
 import { invalidParams } from '../protocol.js';
-import { keyText } from './keyring.js';
+import { keyText, pskReference } from './keyring.js';
 import type { MethodRegistry } from '../registry.js';
 import type { ObjectSchema } from '../schema.js';
 
@@ -183,8 +183,7 @@ export function registerNvmfMethods(registry: MethodRegistry, ctx: DaemonContext
   };
   type ListenerParams = { nqn: string; listen_address: { trtype: string; traddr: string; trsvcid: string }; secure_channel?: boolean };
   registry.register<ListenerParams>('nvmf_subsystem_add_listener', listenerSchema, async (p) => {
-    if (p.secure_channel) throw invalidParams('secure_channel: TLS listeners are not served yet');
-    await ctx.engine.nvmf.subsystem(p.nqn).addListener(address(p.listen_address));
+    await ctx.engine.nvmf.subsystem(p.nqn).addListener({ ...address(p.listen_address), secureChannel: p.secure_channel ?? false });
     return true;
   });
   registry.register<ListenerParams>('nvmf_subsystem_remove_listener', listenerSchema, async (p) => {
@@ -214,18 +213,23 @@ export function registerNvmfMethods(registry: MethodRegistry, ctx: DaemonContext
   const keyRef = { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' } as const;
   registry.register<{ nqn: string; host: string; dhchap_key?: string; dhchap_ctrlr_key?: string; psk?: string }>(
     'nvmf_subsystem_add_host',
-    { type: 'object', properties: { nqn, host: nqn, tgt_name: tgtName, dhchap_key: keyRef, dhchap_ctrlr_key: keyRef, psk: { type: 'string' } }, required: ['nqn', 'host'] },
+    { type: 'object', properties: { nqn, host: nqn, tgt_name: tgtName, dhchap_key: keyRef, dhchap_ctrlr_key: keyRef, psk: { type: 'string', minLength: 1, maxLength: 4096 } }, required: ['nqn', 'host'] },
     async (p) => {
       const op = 'nvmf_subsystem_add_host';
-      if (p.psk !== undefined) throw new NodestorError('ENOTSUP', 'psk: NVMe/TCP TLS is not built in nodestor yet', { op, resource: p.host, errno: -95 });
       if (p.dhchap_ctrlr_key !== undefined && p.dhchap_key === undefined) throw invalidParams('dhchap_ctrlr_key needs dhchap_key');
       const keys = {
         ...(p.dhchap_key !== undefined ? { dhchapKey: keyText(ctx, p.dhchap_key, op) } : {}),
         ...(p.dhchap_ctrlr_key !== undefined ? { dhchapCtrlrKey: keyText(ctx, p.dhchap_ctrlr_key, op) } : {}),
+        ...(p.psk !== undefined ? { psk: pskReference(ctx, p.psk, op) } : {}),
       };
       await ctx.engine.nvmf.subsystem(p.nqn).addHost(p.host, keys);
-      if (p.dhchap_key !== undefined)
-        ctx.hostKeyNames.set(`${p.nqn} ${p.host}`, { dhchap_key: p.dhchap_key, ...(p.dhchap_ctrlr_key !== undefined ? { dhchap_ctrlr_key: p.dhchap_ctrlr_key } : {}) });
+      // save_config keeps the names (and PSK file paths), never a key.
+      const names = {
+        ...(p.dhchap_key !== undefined ? { dhchap_key: p.dhchap_key } : {}),
+        ...(p.dhchap_ctrlr_key !== undefined ? { dhchap_ctrlr_key: p.dhchap_ctrlr_key } : {}),
+        ...(p.psk !== undefined ? { psk: p.psk } : {}),
+      };
+      if (Object.keys(names).length > 0) ctx.hostKeyNames.set(`${p.nqn} ${p.host}`, names);
       return true;
     },
   );
