@@ -19,6 +19,7 @@ export const usage = `usage:
   npm run bench -- control [--trials 20] [--volumes 1000] [--core 0]   (create+publish latency, heal time, reconcile pass)
   npm run bench -- metrics [--bdevs 1000] [--scrapes 50] [--trials 5] [--seconds 3] [--core 0]
                             (scrape time of a daemon with that many bdevs; nexus reads with and without scrapes, --trials rounds each)
+  npm run bench -- tls [--seconds 3] [--trials 3] [--cores 0,1]   (4 KiB random read QD32 and 128 KiB read over TLS 1.3 with both suites, against plain text)
   npm run bench -- dhchap [--trials 20] [--core 0]   (connect time with DH-HMAC-CHAP per DH group, one way and both ways, against none)
   (results: JSON on stdout; JSON, SVG charts and an HTML report under --out, default bench/results)`;
 
@@ -101,6 +102,15 @@ export async function runBench(name: string | undefined, rest: string[]): Promis
       rounds: positive(values.trials ?? '5', '--trials'),
       seconds: positive(values.seconds ?? '3', '--seconds'),
       core: Number(values.core),
+      out: values.out,
+    });
+  } else if (name === 'tls') {
+    const [targetCore = 0, hostCore = 1] = values.cores === '0' ? [] : values.cores.split(',').map(Number);
+    await (await import('./tls.js')).tlsBench({
+      seconds: positive(values.seconds ?? '3', '--seconds'),
+      trials: positive(values.trials ?? '3', '--trials'),
+      targetCore,
+      hostCore,
       out: values.out,
     });
   } else if (name === 'dhchap') {

@@ -5,6 +5,9 @@
 // bdev reads back on the namespace. Refusals: a wrong PSK, a plain-text host on a listener
 // that requires TLS, a host with a PSK that connects in plain text, PSK files that are
 // open to others, missing or malformed; none leaves a bdev, and no message shows a key.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -191,4 +194,47 @@ NDS_TEST(nvmf_tls_refusals_end_the_connection_with_a_coded_error) {
   EXPECT_TRUE(removed.is_ok());
   EXPECT_EQ(f.create(f.uri("again", kSecureNqn, "&psk=" + right.path)).rc, -EACCES);
   EXPECT_EQ(testing::remove_bdev(*f.engine, "ok").rc, 0);
+}
+
+namespace {
+// Sends `bytes` on a fresh connection to the port and returns whether the target closed
+// it (recv sees the end, or a reset) within two seconds.
+bool target_closes_after(uint16_t port, const std::vector<uint8_t>& bytes) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  bool closed = false;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 &&
+      send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
+    uint8_t buf[4096];
+    for (;;) {
+      ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n > 0) continue;  // an alert on its way out
+      closed = n == 0 || errno == ECONNRESET;
+      break;
+    }
+  }
+  close(fd);
+  return closed;
+}
+}  // namespace
+
+NDS_TEST(nvmf_tls_malformed_records_end_only_their_connection) {
+  Fixture f;
+  KeyFile right(f.psk256, 0600);
+  // A handshake record whose ClientHello is garbage, and one that claims a huge length
+  // and then stops: the first is refused at once, the second when the peer goes quiet.
+  std::vector<uint8_t> garbage = {0x16, 0x03, 0x01, 0x00, 0x20};
+  for (int i = 0; i < 0x20; ++i) garbage.push_back(static_cast<uint8_t>(i * 37));
+  EXPECT_TRUE(target_closes_after(f.secure.port, garbage));
+  std::vector<uint8_t> wrong_version = {0x16, 0x7f, 0x7f, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00};
+  EXPECT_TRUE(target_closes_after(f.secure.port, wrong_version));
+  // The target keeps serving: a good host still gets its I/O through.
+  EXPECT_TRUE(f.create(f.uri("after", kSecureNqn, "&psk=" + right.path)).is_ok());
+  EXPECT_TRUE(f.round_trip("after", 5, "m0"));
+  EXPECT_EQ(testing::remove_bdev(*f.engine, "after").rc, 0);
 }

@@ -24,6 +24,9 @@ constexpr uint64_t kTimerPeriodNs = 50'000'000;  // keep-alive checks and reapin
 constexpr uint64_t kAcceptPeriodNs = 1'000'000;
 constexpr int kEventsPerPass = 64;
 constexpr uint8_t kTlsHandshakeRecord = 0x16;  // a TLS ClientHello starts so; an ICReq with 0
+// A host that opens a socket and neither starts TLS nor finishes its handshake in this
+// long is dropped: it would hold a connection (and a TLS session's memory) for ever.
+constexpr uint64_t kTlsHandshakeTimeoutNs = 10'000'000'000;
 
 // The target's side of the PSK lookup: the identity names the host and the subsystem.
 tls::PskMatch find_host_psk(Target& target, const std::string& identity) {
@@ -73,6 +76,7 @@ struct TcpTransport::Socket {
   // Whether the host speaks TLS is known from its first byte; until then, Undecided.
   enum class Mode { Undecided, Plain, Handshake, Tls } mode = Mode::Undecided;
   std::unique_ptr<tls::TlsChannel> tls;
+  uint64_t accepted_ns = 0;
   bool readable = true;         // epoll said so and recv has not yet found it empty
   bool output_pending = false;  // the socket did not take all the output
   bool flush_scheduled = false;
@@ -195,6 +199,7 @@ void TcpTransport::adopt(Group* g, int fd, ListenerAddress via) {
   Socket* raw = s.get();
   raw->group = g;
   raw->fd = fd;
+  raw->accepted_ns = monotonic_ns();
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
   ev.data.ptr = raw;
@@ -348,6 +353,12 @@ int TcpTransport::poll_group_timer(void* arg) {
   uint64_t now = monotonic_ns();
   for (size_t i = 0; i < g->sockets.size();) {
     Socket* s = g->sockets[i].get();
+    const bool handshaking = s->mode == Socket::Mode::Undecided || s->mode == Socket::Mode::Handshake;
+    if (handshaking && now - s->accepted_ns > kTlsHandshakeTimeoutNs) {
+      if (s->mode == Socket::Mode::Handshake) g->transport->target_.count_error(TransportError::HostRefused);
+      drop(s);
+      continue;
+    }
     s->protocol->check_timers(now);
     if (s->protocol->closed()) {
       flush(s);
