@@ -19,7 +19,7 @@ export const usage = `usage:
   npm run bench -- control [--trials 20] [--volumes 1000] [--core 0]   (create+publish latency, heal time, reconcile pass)
   npm run bench -- metrics [--bdevs 1000] [--scrapes 50] [--trials 5] [--seconds 3] [--core 0]
                             (scrape time of a daemon with that many bdevs; nexus reads with and without scrapes, --trials rounds each)
-  npm run bench -- tls [--seconds 3] [--trials 3] [--cores 0,1]   (4 KiB random read QD32 and 128 KiB read over TLS 1.3 with both suites, against plain text)
+  npm run bench -- tls [--seconds 3] [--trials 3] [--connects 10] [--cores 0,1]   (4 KiB random read QD32 and 128 KiB read over TLS 1.3 with both suites, against plain text; connect time with and without TLS)
   npm run bench -- dhchap [--trials 20] [--core 0]   (connect time with DH-HMAC-CHAP per DH group, one way and both ways, against none)
   (results: JSON on stdout; JSON, SVG charts and an HTML report under --out, default bench/results)`;
 
@@ -58,6 +58,7 @@ export async function runBench(name: string | undefined, rest: string[]): Promis
       volumes: { type: 'string', default: '1000' },
       bdevs: { type: 'string', default: '1000' },
       scrapes: { type: 'string', default: '50' },
+      connects: { type: 'string', default: '10' },
     },
   });
 
@@ -109,6 +110,7 @@ export async function runBench(name: string | undefined, rest: string[]): Promis
     await (await import('./tls.js')).tlsBench({
       seconds: positive(values.seconds ?? '3', '--seconds'),
       trials: positive(values.trials ?? '3', '--trials'),
+      connects: positive(values.connects, '--connects'),
       targetCore,
       hostCore,
       out: values.out,

@@ -5,16 +5,20 @@
 // TLS_AES_256_GCM_SHA384 (48 bytes). engine.bench drives each natively: 4 KiB random read
 // at QD 32 (IOPS) and 128 KiB sequential read at QD 16 (MB/s). The ratios are TLS over
 // plain, from the medians over trials; each trial starts a fresh target and host.
+// Before the I/O runs, each trial also times `connects` bdev creations per mode (TCP
+// connect, the TLS handshake, IC, Connect and bring-up of the admin queue): what TLS adds to
+// a connection. The PSK handshake is psk_dhe_ke, OpenSSL's default (an X25519 exchange).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, generateTlsPsk } from '../src/index.js';
 import { median, startServingProcess } from './processes.js';
-import { machine, progressBar, publish } from './report.js';
+import { machine, msStats, progressBar, publish } from './report.js';
 
 export interface TlsBenchOptions {
   seconds: number;
   trials: number;
+  connects: number;
   targetCore: number;
   hostCore: number;
   out: string;
@@ -42,15 +46,25 @@ export async function tlsBench(o: TlsBenchOptions): Promise<void> {
   const tlsHosts = MODES.flatMap((m, i) => (m.pskLength ? [`${m.host}=${files[i]}`] : [])).join(',');
   // iops[mode][case] = one figure per trial
   const iops = MODES.map(() => CASES.map((): number[] => []));
+  const connectMs = MODES.map((): number[] => []);
   const bar = progressBar(o.trials * MODES.length * CASES.length, 'tls');
   try {
     for (let trial = 0; trial < o.trials; ++trial) {
       const target = await startServingProcess<{ port: number }>('nvmf-target.js', ['--core', String(o.targetCore), '--nqn', NQN, '--tls-hosts', tlsHosts]);
       const engine = await Engine.start({ cores: [o.hostCore], memoryMb: 1024, hugepages: 'auto', idle: 'poll' });
       try {
+        const uri = (m: number, name: string) =>
+          `nvmf://127.0.0.1:${target.ready.port}/${NQN}?hostnqn=${MODES[m]!.host}&name=${name}&ctrl_loss_timeout_ms=0${files[m] ? `&psk=${files[m]}` : ''}`;
+        for (let c = 0; c < o.connects; ++c) {
+          for (const m of MODES.keys()) {
+            const started = process.hrtime.bigint();
+            const bdev = await engine.createBdev(uri(m, `c${trial}m${m}n${c}`));
+            connectMs[m]!.push(Number(process.hrtime.bigint() - started) / 1e6);
+            await bdev.destroy();
+          }
+        }
         for (const [m, mode] of MODES.entries()) {
-          const psk = files[m] ? `&psk=${files[m]}` : '';
-          const bdev = await engine.createBdev(`nvmf://127.0.0.1:${target.ready.port}/${NQN}?hostnqn=${mode.host}&name=t${trial}m${m}${psk}`);
+          const bdev = await engine.createBdev(uri(m, `t${trial}m${m}`));
           for (const [i, c] of CASES.entries()) {
             const r = await engine.bench({ bdev, ...c, seconds: o.seconds, cores: [o.hostCore] });
             if (r.errors > 0) throw new Error(`${mode.mode} ${c.workload}: ${r.errors} I/O errors`);
@@ -86,11 +100,14 @@ export async function tlsBench(o: TlsBenchOptions): Promise<void> {
       transport: 'NVMe/TCP over loopback (127.0.0.1), no digests; TLS 1.3 with an external PSK (OpenSSL 3 libssl, Debian), user-space records',
       secondsPerRun: o.seconds,
       trials: o.trials,
+      connectsPerModePerTrial: o.connects,
       figures: 'iops is the median over trials; ratioToPlain is that median over the plain-text median of the same case',
     },
+    connect: Object.fromEntries(MODES.map((mode, m) => [mode.mode, msStats(connectMs[m]!)])),
     runs,
   };
   process.stderr.write(
+    Object.entries(output.connect).map(([mode, s]) => `connect ${mode.padEnd(22)} median ${s.medianMs} ms p90 ${s.p90Ms} ms\n`).join('') +
     runs.map((r) => `median ${r.mode.padEnd(22)} ${r.workload.padEnd(8)} ${String(r.blockSize).padStart(6)} ${r.iops.toLocaleString('en').padStart(9)} IOPS ${String(r.mbps).padStart(5)} MB/s  x${r.ratioToPlain}\n`).join(''),
   );
   publish(o.out, 'tls', output);

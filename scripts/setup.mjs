@@ -13,11 +13,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const withNativeTests = process.argv.includes('--native-tests');
 const isRoot = process.getuid?.() === 0;
 // For the tests only: the fuzz targets need clang and its libFuzzer runtime, the RPC TLS
-// test makes its certificate with openssl, the state-store suite runs a real etcd, and the
+// test makes its certificate with openssl, the NVMe/TCP TLS interoperation test runs
+// GnuTLS's gnutls-cli, the state-store suite runs a real etcd, and the
 // metrics tests a real Prometheus (and its promtool).
 const DEBIAN_PACKAGES = [
   'cmake', 'g++', 'make', 'liburing-dev', 'libaio-dev', 'libssl-dev',
-  ...(withNativeTests ? ['clang-14', 'libclang-rt-14-dev', 'openssl', 'etcd-server', 'prometheus'] : []),
+  ...(withNativeTests ? ['clang-14', 'libclang-rt-14-dev', 'openssl', 'gnutls-bin', 'etcd-server', 'prometheus'] : []),
 ];
 const HUGEPAGES = 1024; // 2 GiB of 2 MiB pages: room for several test engines at once
 

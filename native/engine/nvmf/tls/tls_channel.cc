@@ -25,6 +25,31 @@ std::string openssl_reason() {
   return text;
 }
 
+// The write side's BIO: records go straight onto the channel's ciphertext queue, one copy,
+// where a memory BIO would copy them twice and zero-fill its growth.
+int sink_write(BIO* bio, const char* data, int length) {
+  auto* queue = static_cast<std::vector<uint8_t>*>(BIO_get_data(bio));
+  queue->insert(queue->end(), reinterpret_cast<const uint8_t*>(data), reinterpret_cast<const uint8_t*>(data) + length);
+  return length;
+}
+long sink_ctrl(BIO*, int command, long, void*) { return command == BIO_CTRL_FLUSH ? 1 : 0; }
+int sink_create(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+const BIO_METHOD* sink_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "nds-tls-ciphertext");
+    if (m) {
+      BIO_meth_set_write(m, sink_write);
+      BIO_meth_set_ctrl(m, sink_ctrl);
+      BIO_meth_set_create(m, sink_create);
+    }
+    return m;
+  }();
+  return method;
+}
+
 // An external PSK as OpenSSL wants it: a TLS 1.3 session of the suite that matches its hash.
 SSL_SESSION* psk_session(SSL* ssl, auth::Hash hash, const auth::SecretBytes& psk) {
   const SSL_CIPHER* cipher = SSL_CIPHER_find(ssl, hash == auth::Hash::Sha384 ? kSuiteSha384 : kSuiteSha256);
@@ -77,7 +102,8 @@ bool TlsChannel::setup(bool server) {
   if (!ssl_) return fail(-ENOMEM, "cannot make a TLS session: " + openssl_reason()), false;
   SSL_set_app_data(ssl_, this);
   BIO* rbio = BIO_new_socket(fd_, BIO_NOCLOSE);
-  wbio_ = BIO_new(BIO_s_mem());
+  wbio_ = sink_method() ? BIO_new(sink_method()) : nullptr;
+  if (wbio_) BIO_set_data(wbio_, &cipher_);
   if (!rbio || !wbio_) {
     BIO_free(rbio);
     BIO_free(wbio_);
@@ -125,29 +151,24 @@ int TlsChannel::find_psk(SSL* ssl, const unsigned char* identity, size_t length,
   return *session ? 1 : 0;
 }
 
-void TlsChannel::collect_cipher() {
-  size_t n = BIO_ctrl_pending(wbio_);
-  if (n == 0) return;
+int TlsChannel::flush_cipher() {
+  int rc = 0;
+  while (cipher_pos_ < cipher_.size()) {
+    ssize_t n = ::send(fd_, cipher_.data() + cipher_pos_, cipher_.size() - cipher_pos_, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) rc = -errno;
+      break;
+    }
+    cipher_pos_ += static_cast<size_t>(n);
+  }
   if (cipher_pos_ == cipher_.size()) {
     cipher_.clear();
     cipher_pos_ = 0;
+  } else if (cipher_pos_ >= kCipherHighWater) {  // a socket that never drains keeps no history
+    cipher_.erase(cipher_.begin(), cipher_.begin() + static_cast<std::ptrdiff_t>(cipher_pos_));
+    cipher_pos_ = 0;
   }
-  size_t at = cipher_.size();
-  cipher_.resize(at + n);
-  int got = BIO_read(wbio_, cipher_.data() + at, static_cast<int>(n));
-  cipher_.resize(at + static_cast<size_t>(std::max(got, 0)));
-}
-
-int TlsChannel::flush_cipher() {
-  collect_cipher();
-  while (cipher_pos_ < cipher_.size()) {
-    ssize_t n = ::send(fd_, cipher_.data() + cipher_pos_, cipher_.size() - cipher_pos_, MSG_NOSIGNAL);
-    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
-    cipher_pos_ += static_cast<size_t>(n);
-  }
-  cipher_.clear();
-  cipher_pos_ = 0;
-  return 0;
+  return rc;
 }
 
 int TlsChannel::handshake() {
@@ -212,7 +233,6 @@ int TlsChannel::send(OutputStream& out) {
       }
     }
     out.consume(total);
-    collect_cipher();
   }
   if (!plain_.empty()) {
     if (!write_plain(plain_.data(), plain_.size())) return fail(-EPROTO, "TLS: " + openssl_reason());

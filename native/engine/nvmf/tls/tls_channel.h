@@ -2,8 +2,8 @@
 // over OpenSSL's libssl. Both sides use it: the target as the server, the host as the client.
 //
 // Reads come straight from the socket (a socket BIO with read-ahead). Writes go through a
-// memory BIO: the plaintext of many small PDUs is packed into full records, and the
-// ciphertext leaves with one send() per batch, not one syscall per record. The PSK is the
+// queue of ciphertext: the plaintext of many small PDUs is packed into full records, and
+// the ciphertext leaves with one send() per batch, not one syscall per record. The PSK is the
 // TLS PSK derived from the configured one (tls_psk.h); the cipher suite follows its hash.
 #pragma once
 #include <openssl/ssl.h>
@@ -58,7 +58,6 @@ class TlsChannel {
   explicit TlsChannel(int fd) : fd_(fd) {}
   bool setup(bool server);
   int flush_cipher();
-  void collect_cipher();
   int fail(int code, std::string message);
   static int find_psk(SSL* ssl, const unsigned char* identity, size_t length, SSL_SESSION** session);
   static int use_psk(SSL* ssl, const EVP_MD* md, const unsigned char** id, size_t* idlen, SSL_SESSION** session);
