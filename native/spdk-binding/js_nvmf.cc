@@ -43,6 +43,15 @@ Napi::Object controller_value(Napi::Env env, const nvmf::SubsystemInfo::Controll
   return v;
 }
 
+// A key that does not parse rejects the call's promise with its code, as a failed op would.
+Napi::Value rejected(Napi::Env env, const Status& st) {
+  Napi::Error e = Napi::Error::New(env, st.message);
+  e.Set("errno", Napi::Number::New(env, st.rc));
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(e.Value());
+  return deferred.Promise();
+}
+
 Napi::Value listener_value(Napi::Env env, const nvmf::SubsystemListener& l) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("address", l.address.address);
@@ -328,13 +337,7 @@ Napi::Value ListNamespaces(const Napi::CallbackInfo& info) {
     }
     OPENSSL_cleanse(host_key.data(), host_key.size());
     OPENSSL_cleanse(ctrl_key.data(), ctrl_key.size());
-    if (!st.is_ok()) {
-      Napi::Error e = Napi::Error::New(info.Env(), st.message);
-      e.Set("errno", Napi::Number::New(info.Env(), st.rc));
-      auto deferred = Napi::Promise::Deferred::New(info.Env());
-      deferred.Reject(e.Value());
-      return deferred.Promise();
-    }
+    if (!st.is_ok()) return rejected(info.Env(), st);
     o.dhchap = std::move(keys);
   }
   if (info.Length() > 7 && info[7].IsString()) {  // the TLS PSK: interchange form or 0600 file
@@ -342,13 +345,7 @@ Napi::Value ListNamespaces(const Napi::CallbackInfo& info) {
     auto psk = std::make_shared<nvmf::auth::ParsedKey>();
     Status st = nvmf::tls::load_psk(text, psk.get());
     OPENSSL_cleanse(text.data(), text.size());
-    if (!st.is_ok()) {
-      Napi::Error e = Napi::Error::New(info.Env(), st.message);
-      e.Set("errno", Napi::Number::New(info.Env(), st.rc));
-      auto deferred = Napi::Promise::Deferred::New(info.Env());
-      deferred.Reject(e.Value());
-      return deferred.Promise();
-    }
+    if (!st.is_ok()) return rejected(info.Env(), st);
     o.tls_psk = std::move(psk);
   }
   o.address = str(info[1]);

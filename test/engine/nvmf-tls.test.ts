@@ -54,6 +54,9 @@ describe('TLS through the API', () => {
         const open = await rejection(engine.createBdev(`${base}&name=o&psk=${keyFile('open', right, 0o644)}`));
         expect(open.code).toBe('EPERM');
         expect(open.message).toMatch(/must be mode 0600/);
+        const listing = await rejection(engine.nvmf.listNamespaces({ address: '127.0.0.1', port, subnqn: NQN, hostNqn: HOST, psk: keyFile('open2', right, 0o644) }));
+        expect(listing.code).toBe('EPERM');
+        expect(await engine.nvmf.listNamespaces({ address: '127.0.0.1', port, subnqn: NQN, hostNqn: HOST, psk: right })).toEqual([1]);
         const body = (s: string) => s.slice(16, 36);
         for (const e of [wrong, plain, open]) {
           expect(e.message).not.toContain(body(right));
