@@ -13,20 +13,33 @@ const worker = fileURLToPath(new URL('../fixtures/crash-worker.mjs', import.meta
 const scratch = scratchDir();
 afterAll(() => scratch.cleanup());
 
-type Block = { acked: number; pending: Set<number> };
-type Model = Map<string, Map<number, Block>>; // lvol -> block -> what it may hold
+// Each write to a block with the moments (line numbers) it began and was acknowledged.
+// Writes to one block may overlap (a burst picks blocks at random), and overlapping writes
+// may land in either order, so the block may hold any write that no acknowledged write
+// began after; a write acknowledged before another began is overwritten by it.
+type Write = { tag: number; began: number; acked?: number };
+type Block = { writes: Write[] };
+type Model = Map<string, Map<number, Block>>; // lvol -> block -> the writes it may hold
+
+const settled = (tag: number): Block => ({ writes: [{ tag, began: -1, acked: -1 }] });
+
+/** The tags the block may hold now. */
+function possible(block: Block): number[] {
+  const latestBegin = Math.max(-1, ...block.writes.filter((w) => w.acked !== undefined).map((w) => w.began));
+  return block.writes.filter((w) => w.acked === undefined || w.acked >= latestBegin).map((w) => w.tag);
+}
 
 function blockOf(model: Model, lvol: string, b: number): Block {
   let blocks = model.get(lvol);
   if (!blocks) model.set(lvol, (blocks = new Map()));
   let entry = blocks.get(b);
-  if (!entry) blocks.set(b, (entry = { acked: 0, pending: new Set() }));
+  if (!entry) blocks.set(b, (entry = settled(0)));
   return entry;
 }
 
 function copyOf(blocks: Map<number, Block> | undefined): Map<number, Block> {
   const out = new Map<number, Block>();
-  for (const [b, e] of blocks ?? []) out.set(b, { acked: e.acked, pending: new Set(e.pending) });
+  for (const [b, e] of blocks ?? []) out.set(b, { writes: e.writes.map((w) => ({ ...w })) });
   return out;
 }
 
@@ -57,16 +70,18 @@ function runAndKill(disk: string, cycle: number): Promise<string[]> {
 }
 
 function apply(model: Model, lines: string[], sizes: Map<string, number>, existence: Map<string, 'yes' | 'no' | 'maybe'>) {
-  for (const line of lines) {
+  lines.forEach((line, at) => {
     const [kind, a, b, c] = line.split(' ');
-    if (kind === 'B') blockOf(model, a!, Number(b)).pending.add(Number(c));
-    else if (kind === 'W') {
+    if (kind === 'B') blockOf(model, a!, Number(b)).writes.push({ tag: Number(c), began: at });
+    else if (kind === 'W' || kind === 'F') {
       const e = blockOf(model, a!, Number(b));
-      e.acked = Number(c);
-      e.pending.delete(Number(c));
-      // Older pending writes to the block were acked before this one began, or lost the race.
-      for (const p of e.pending) if (p < Number(c)) e.pending.delete(p);
-    } else if (kind === 'F') blockOf(model, a!, Number(b)).pending.delete(Number(c));
+      const write = e.writes.find((w) => w.tag === Number(c))!;
+      if (kind === 'F') e.writes.splice(e.writes.indexOf(write), 1); // ENOSPC: it never landed
+      else write.acked = at;
+      // Forget the writes that can no longer be what the block holds.
+      const still = new Set(possible(e));
+      e.writes = e.writes.filter((w) => still.has(w.tag));
+    }
     else if (kind === 'SB') {
       model.set(a!, copyOf(model.get('data')));
       existence.set(a!, 'maybe');
@@ -81,7 +96,7 @@ function apply(model: Model, lines: string[], sizes: Map<string, number>, existe
     else if (kind === 'D') existence.set(a!, 'no');
     else if (kind === 'RB') sizes.set('data', -Number(a)); // negative: either size
     else if (kind === 'R') sizes.set('data', Number(a));
-  }
+  });
 }
 
 async function verify(pool: Pool, model: Model, sizes: Map<string, number>, existence: Map<string, 'yes' | 'no' | 'maybe'>) {
@@ -101,11 +116,9 @@ async function verify(pool: Pool, model: Model, sizes: Map<string, number>, exis
     const blocks = model.get(name) ?? new Map<number, Block>();
     for (let b = 0; b < lvol.sizeBytes / 4096; b++) {
       const tag = data.readUInt32LE(b * 4096);
-      const e = blocks.get(b) ?? { acked: 0, pending: new Set<number>() };
-      if (tag !== e.acked && !e.pending.has(tag))
-        throw new Error(`${name} block ${b} holds write ${tag}; acknowledged ${e.acked}, in flight [${[...e.pending]}]`);
-      // Settle what the crash decided.
-      blocks.set(b, { acked: tag, pending: new Set() });
+      const allowed = possible(blocks.get(b) ?? settled(0));
+      if (!allowed.includes(tag)) throw new Error(`${name} block ${b} holds write ${tag}; it may hold only [${allowed}]`);
+      blocks.set(b, settled(tag)); // what the crash decided
     }
     model.set(name, blocks);
   }
