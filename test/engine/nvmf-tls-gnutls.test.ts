@@ -5,10 +5,12 @@
 // an independent derivation of what the engine computes. Over that channel the test speaks
 // NVMe/TCP by hand: ICReq gets an ICResp, and a Connect for the NQNs of the identity
 // succeeds, while a Connect for another host on the same channel is refused. A wrong key
-// fails the handshake. GnuTLS 3.7 ties every external PSK to SHA-256, so the SHA-384 suite
+// fails the handshake. Both identity versions: 0 (SPDK's) and 1, whose PSK digest and TLS
+// PSK context follow libnvme (what `nvme tls-key --identity 1` gives the Linux host); a
+// version 1 identity with a wrong digest fails too. GnuTLS 3.7 ties every external PSK to SHA-256, so the SHA-384 suite
 // is not covered here (our own host covers it, nvmf-tls.test.ts).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,11 +31,17 @@ function expandLabel(hash: 'sha256' | 'sha384', secret: Buffer, label: string, c
   return Buffer.from(hkdfSync(hash, secret, Buffer.alloc(saltLength), info, length));
 }
 
-// Configured PSK (interchange hash 01: SHA-256) -> retained PSK -> version-0 identity and TLS PSK.
-function derive(configured: Buffer, hostNqn: string, subNqn: string): { identity: string; tlsPsk: Buffer } {
+// Configured PSK (interchange hash 01: SHA-256) -> retained PSK -> identity and TLS PSK. In
+// version 0 the TLS PSK's context is the identity; version 1 adds the PSK digest (base64 of
+// HMAC(retained, "<host> <subsystem> NVMe-over-Fabrics")) and the context is "01 <digest>".
+function derive(configured: Buffer, hostNqn: string, subNqn: string, version: 0 | 1 = 0): { identity: string; tlsPsk: Buffer } {
   const retained = expandLabel('sha256', configured, 'HostNQN', hostNqn, configured.length);
-  const identity = `NVMe0R01 ${hostNqn} ${subNqn}`;
-  return { identity, tlsPsk: expandLabel('sha256', retained, 'nvme-tls-psk', identity, 32) };
+  if (version === 0) {
+    const identity = `NVMe0R01 ${hostNqn} ${subNqn}`;
+    return { identity, tlsPsk: expandLabel('sha256', retained, 'nvme-tls-psk', identity, 32) };
+  }
+  const digest = createHmac('sha256', retained).update(`${hostNqn} ${subNqn} NVMe-over-Fabrics`).digest('base64');
+  return { identity: `NVMe1R01 ${hostNqn} ${subNqn} ${digest}`, tlsPsk: expandLabel('sha256', retained, 'nvme-tls-psk', `01 ${digest}`, 32) };
 }
 
 function icReq(): Buffer {
@@ -174,16 +182,28 @@ async function withGnutlsTarget(dir: string, configured: Buffer, identity: strin
       expect(client.log).toMatch(/TLS1\.3/);
       expect(client.log).toMatch(/AES-128-GCM/);
 
-      const second = new GnutlsClient(dir, 'second', port, identity, tlsPsk);
+      for (const [name, version] of [['second', 0], ['version1', 1]] as const) {
+        const v = version === 0 ? { identity, tlsPsk } : derive(configured, HOST, NQN, 1);
+        const session = new GnutlsClient(dir, name, port, v.identity, v.tlsPsk);
+        try {
+          session.send(icReq());
+          await session.take(128);
+          session.send(connectCapsule(1, HOST, NQN));
+          const response = await session.take(24);
+          expect(connectStatus(response), name).toEqual({ sct: 0, sc: 0 });
+          expect(response.readUInt16LE(8)).toBeGreaterThan(0); // the controller ID in DW0
+        } finally {
+          await session.close();
+        }
+      }
+      // A version 1 identity whose digest was made with another key: no PSK, no handshake.
+      const forged = derive(Buffer.alloc(32, 0x11), HOST, NQN, 1);
+      const wrongDigest = new GnutlsClient(dir, 'wrong-digest', port, forged.identity, derive(configured, HOST, NQN, 1).tlsPsk);
       try {
-        second.send(icReq());
-        await second.take(128);
-        second.send(connectCapsule(1, HOST, NQN));
-        const response = await second.take(24);
-        expect(connectStatus(response)).toEqual({ sct: 0, sc: 0 });
-        expect(response.readUInt16LE(8)).toBeGreaterThan(0); // the controller ID in DW0
+        expect(await wrongDigest.exited).not.toBe(0);
+        expect(wrongDigest.log).toMatch(/Received alert/);
       } finally {
-        await second.close();
+        await wrongDigest.close();
       }
 
       const wrong = new GnutlsClient(dir, 'wrong', port, identity, Buffer.alloc(32, 0x5a));

@@ -154,10 +154,19 @@ NDS_TEST(nvmf_tls_both_cipher_suites_carry_every_queue) {
   st = f.create(f.uri("other", kSecureNqn, "&psk=" + kplain.path, kOtherHost));
   EXPECT_TRUE(st.is_ok());
   if (!st.is_ok()) std::printf("  untransformed PSK: %s\n", st.message.c_str());
+  // Version 1 identities, with the PSK digest (libnvme's and the Linux host's), both suites.
+  st = f.create(f.uri("v1s256", kSecureNqn, "&psk=" + k256.path + "&psk_identity_version=1"));
+  EXPECT_TRUE(st.is_ok());
+  if (!st.is_ok()) std::printf("  version 1, sha256: %s\n", st.message.c_str());
+  st = f.create(f.uri("v1s384", kAllowNqn, "&psk=" + k384.path + "&psk_identity_version=1"));
+  EXPECT_TRUE(st.is_ok());
+  if (!st.is_ok()) std::printf("  version 1, sha384: %s\n", st.message.c_str());
   EXPECT_TRUE(f.find("s256") && f.round_trip("s256", 1, "m0"));
   EXPECT_TRUE(f.find("s384") && f.round_trip("s384", 2, "m1"));
   EXPECT_TRUE(f.find("other") && f.round_trip("other", 3, "m0"));
-  for (const char* name : {"s256", "s384", "other"}) EXPECT_EQ(testing::remove_bdev(*f.engine, name).rc, 0);
+  EXPECT_TRUE(f.find("v1s256") && f.round_trip("v1s256", 5, "m0"));
+  EXPECT_TRUE(f.find("v1s384") && f.round_trip("v1s384", 6, "m1"));
+  for (const char* name : {"s256", "s384", "other", "v1s256", "v1s384"}) EXPECT_EQ(testing::remove_bdev(*f.engine, name).rc, 0);
 }
 
 NDS_TEST(nvmf_tls_refusals_end_the_connection_with_a_coded_error) {
@@ -168,6 +177,15 @@ NDS_TEST(nvmf_tls_refusals_end_the_connection_with_a_coded_error) {
   Status st = f.create(f.uri("a", kSecureNqn, "&psk=" + wrong.path));
   EXPECT_EQ(st.rc, -EACCES);
   EXPECT_TRUE(st.message.find("TLS handshake failed") != std::string::npos);
+  // The same with a version 1 identity: its digest is of another key.
+  st = f.create(f.uri("a1", kSecureNqn, "&psk=" + wrong.path + "&psk_identity_version=1"));
+  EXPECT_EQ(st.rc, -EACCES);
+  EXPECT_TRUE(st.message.find("TLS handshake failed") != std::string::npos);
+  // An identity version that does not exist, or one without a PSK.
+  st = f.create(f.uri("a2", kSecureNqn, "&psk=" + right.path + "&psk_identity_version=2"));
+  EXPECT_EQ(st.rc, -EINVAL);
+  EXPECT_TRUE(st.message.find("psk_identity_version must be 0 or 1") != std::string::npos);
+  EXPECT_EQ(f.create(f.uri("a3", kSecureNqn, "&psk_identity_version=1")).rc, -EINVAL);
   // A plain-text host on a listener that requires TLS.
   st = f.create(f.uri("b", kSecureNqn, ""));
   EXPECT_EQ(st.rc, -EACCES);
@@ -185,7 +203,7 @@ NDS_TEST(nvmf_tls_refusals_end_the_connection_with_a_coded_error) {
   st = f.create(f.uri("h", kSecureNqn, "&psk=" + malformed.path));
   EXPECT_EQ(st.rc, -EINVAL);
   EXPECT_TRUE(!mentions_key(st.message, f.psk256));
-  for (const char* name : {"a", "b", "c", "d", "e", "g", "h"}) EXPECT_TRUE(f.find(name) == nullptr);
+  for (const char* name : {"a", "a1", "a2", "a3", "b", "c", "d", "e", "g", "h"}) EXPECT_TRUE(f.find(name) == nullptr);
   // The right PSK still works after all of that; taking it away ends the controller.
   EXPECT_TRUE(f.create(f.uri("ok", kSecureNqn, "&psk=" + right.path)).is_ok());
   EXPECT_TRUE(f.round_trip("ok", 4, "m0"));

@@ -80,6 +80,7 @@ void HostController::start_admin_queue() {
   q.dhchap = options_.dhchap;
   q.dhchap_policy = options_.dhchap_policy;
   q.tls_psk = options_.tls_psk;
+  q.tls_identity_version = options_.tls_identity_version;
   if (admin_) {
     // Never delete a queue from inside its own callbacks: this may be one.
     HostQueue* old = admin_.release();

@@ -46,6 +46,7 @@ struct HostControllerOptions {
   auth::DhchapPolicy dhchap_policy;
   // TLS 1.3 with this configured PSK on every queue (nullptr: plain TCP).
   std::shared_ptr<const auth::ParsedKey> tls_psk;
+  int tls_identity_version = 0;  // the PSK identity offered: 0 (SPDK's) or 1 (with the PSK digest)
 };
 
 struct RemoteNamespace {

@@ -80,7 +80,7 @@ bool HostQueue::start_tls() {
   std::string identity;
   auth::Hash hash;
   auth::SecretBytes psk;
-  Status st = tls::host_psk(*options_.tls_psk, options_.hostnqn, options_.subnqn, &identity, &hash, &psk);
+  Status st = tls::host_psk(*options_.tls_psk, options_.tls_identity_version, options_.hostnqn, options_.subnqn, &identity, &hash, &psk);
   if (!st.is_ok()) {
     fail(st.rc, "TLS: " + st.message);
     return false;

@@ -42,6 +42,7 @@ struct HostQueueOptions {
   // TLS 1.3: with a configured PSK (NVMeTLSkey-1 form, parsed), the queue runs TLS on its
   // socket before the IC exchange, with the PSK identity for hostnqn and subnqn.
   std::shared_ptr<const auth::ParsedKey> tls_psk;
+  int tls_identity_version = 0;  // 1: the identity carries the PSK digest (libnvme's version 1)
 };
 
 // status: 0, or a negative errno for transport failures (-ECONNRESET: the queue went away

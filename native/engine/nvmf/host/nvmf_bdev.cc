@@ -141,6 +141,7 @@ void NvmfChannel::connect_queue() {
   q.dhchap = o.dhchap;
   q.dhchap_policy = o.dhchap_policy;
   q.tls_psk = o.tls_psk;
+  q.tls_identity_version = o.tls_identity_version;
   q.in_capsule_limit = ctrl_->in_capsule_limit();
   queue_generation_ = ctrl_->generation();
   queue_ = std::make_unique<HostQueue>(*thread_, q);
@@ -415,6 +416,12 @@ Status parse_nvmf_uri(std::string_view text, Uri& uri, nvmf::HostControllerOptio
     nvmf::auth::Hash suite;
     if (!(st = nvmf::tls::psk_hash(*configured, &suite)).is_ok()) return Status::error(st.rc, st.message + where);
     o->tls_psk = std::move(configured);
+  }
+  // psk_identity_version=1 offers the identity with the PSK digest (nvme-cli's --identity 1).
+  if (auto version = uri.query.take("psk_identity_version")) {
+    if (*version != "0" && *version != "1") return Status::error(-EINVAL, "psk_identity_version must be 0 or 1, not '" + *version + "'" + where);
+    if (!o->tls_psk) return Status::error(-EINVAL, "psk_identity_version needs psk" + where);
+    o->tls_identity_version = *version == "1" ? 1 : 0;
   }
   auto given = uri.query.take("name");
   if (!(st = uri.query.reject_unknown(shown)).is_ok()) return st;

@@ -47,28 +47,43 @@ Status psk_hash(const auth::ParsedKey& configured, auth::Hash* out) {
   return Status::ok();
 }
 
-Status host_psk(const auth::ParsedKey& configured, std::string_view host_nqn, std::string_view subsys_nqn, std::string* identity,
-                auth::Hash* hash, auth::SecretBytes* tls_psk) {
+Status host_psk(const auth::ParsedKey& configured, int identity_version, std::string_view host_nqn, std::string_view subsys_nqn,
+                std::string* identity, auth::Hash* hash, auth::SecretBytes* tls_psk) {
   Status st = psk_hash(configured, hash);
   if (!st.is_ok()) return st;
+  if (identity_version != 0 && identity_version != 1) return Status::error(-EINVAL, "a TLS PSK identity is version 0 or 1");
   const auth::SecretBytes retained = auth::retained_psk(configured.hash, configured.key, host_nqn);
-  *identity = auth::tls_psk_identity(0, *hash, retained, host_nqn, subsys_nqn);
-  *tls_psk = auth::tls_psk(*hash, retained, *identity);
+  *identity = auth::tls_psk_identity(identity_version, *hash, retained, host_nqn, subsys_nqn);
+  PskIdentity parsed;
+  parse_identity(*identity, &parsed);
+  *tls_psk = auth::tls_psk(*hash, retained, tls_psk_context(parsed, *identity));
   return Status::ok();
 }
 
 bool parse_identity(std::string_view text, PskIdentity* out) {
-  // "NVMe0R0" then the hash digit, a space, two NQNs separated by one space (NQNs hold none).
-  if (text.size() < 12 || text.substr(0, 7) != "NVMe0R0" || text[8] != ' ') return false;
-  if (text[7] != '1' && text[7] != '2') return false;
+  // "NVMe<v>R0<h> <host NQN> <subsystem NQN>" and, in version 1, " <PSK digest>" (NQNs and
+  // base64 hold no space).
+  if (text.size() < 12 || text.substr(0, 4) != "NVMe" || text.substr(5, 2) != "R0" || text[8] != ' ') return false;
+  if ((text[4] != '0' && text[4] != '1') || (text[7] != '1' && text[7] != '2')) return false;
+  const int version = text[4] - '0';
+  std::string_view fields[3];
+  size_t count = 0;
   std::string_view rest = text.substr(9);
-  size_t space = rest.find(' ');
-  if (space == std::string_view::npos || space == 0 || space + 1 >= rest.size()) return false;
-  if (rest.find(' ', space + 1) != std::string_view::npos) return false;
-  out->version = 0;
+  while (!rest.empty()) {
+    size_t space = rest.find(' ');
+    std::string_view field = rest.substr(0, space);
+    if (field.empty() || count == 3) return false;
+    fields[count++] = field;
+    if (space == std::string_view::npos) break;
+    rest = rest.substr(space + 1);
+    if (rest.empty()) return false;  // a trailing space
+  }
+  if (count != static_cast<size_t>(2 + version)) return false;
+  out->version = version;
   out->hash = text[7] == '1' ? auth::Hash::Sha256 : auth::Hash::Sha384;
-  out->host_nqn = std::string(rest.substr(0, space));
-  out->subsys_nqn = std::string(rest.substr(space + 1));
+  out->host_nqn = std::string(fields[0]);
+  out->subsys_nqn = std::string(fields[1]);
+  out->digest = version == 1 ? std::string(fields[2]) : std::string();
   return true;
 }
 
@@ -77,10 +92,22 @@ PskMatch target_psk(const auth::ParsedKey& configured, const PskIdentity& id, st
   auth::Hash hash;
   if (!psk_hash(configured, &hash).is_ok() || hash != id.hash) return m;  // a suite this key does not serve
   const auth::SecretBytes retained = auth::retained_psk(configured.hash, configured.key, id.host_nqn);
+  if (id.version == 1) {
+    // The digest proves the host holds this PSK for this pair of NQNs; one that does not
+    // match is a host with another key (the handshake then fails as for an unknown identity).
+    const std::string expected = auth::tls_psk_identity(1, hash, retained, id.host_nqn, id.subsys_nqn);
+    const auth::SecretBytes offered(reinterpret_cast<const uint8_t*>(identity_text.data()), identity_text.size());
+    if (!offered.equals(reinterpret_cast<const uint8_t*>(expected.data()), expected.size())) return m;
+  }
   m.found = true;
   m.hash = hash;
-  m.psk = auth::tls_psk(hash, retained, identity_text);
+  m.psk = auth::tls_psk(hash, retained, tls_psk_context(id, identity_text));
   return m;
+}
+
+std::string tls_psk_context(const PskIdentity& id, std::string_view identity_text) {
+  if (id.version == 0) return std::string(identity_text);
+  return std::string(id.hash == auth::Hash::Sha256 ? "01 " : "02 ") + id.digest;
 }
 
 }  // namespace nds::nvmf::tls

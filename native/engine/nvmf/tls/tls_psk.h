@@ -1,6 +1,8 @@
 // Which TLS PSK a connection uses (NVMe/TCP 3.6.1.3): from the configured PSK (its
 // interchange form, NVMeTLSkey-1:xx:...), the retained PSK is derived with the host's NQN,
-// and from it the TLS PSK for the identity "NVMe0R0h <host NQN> <subsystem NQN>". The
+// and from it the TLS PSK for the identity "NVMe0R0h <host NQN> <subsystem NQN>" (version
+// 0, SPDK's) or "NVMe1R0h <host NQN> <subsystem NQN> <PSK digest>" (version 1, which
+// libnvme and the Linux host may offer: the digest binds the retained PSK to both NQNs). The
 // configured PSK's size picks the cipher suite's hash (32 bytes: SHA-256, AES-128-GCM;
 // 48 bytes: SHA-384, AES-256-GCM), as SPDK's host and target do.
 #pragma once
@@ -17,6 +19,7 @@ struct PskIdentity {
   int version = 0;
   auth::Hash hash = auth::Hash::Sha256;
   std::string host_nqn, subsys_nqn;
+  std::string digest;  // version 1: base64 of HMAC(retained PSK, host ' ' subsystem ' ' "NVMe-over-Fabrics")
 };
 
 // A configured PSK from a file holding its interchange form (trailing newline allowed). The
@@ -28,13 +31,16 @@ Status load_psk(const std::string& text, auth::ParsedKey* out);
 
 // The cipher suite's hash for a configured PSK: EINVAL for a size neither suite takes.
 Status psk_hash(const auth::ParsedKey& configured, auth::Hash* out);
-// The host's side: the identity to offer and the TLS PSK that goes with it.
-Status host_psk(const auth::ParsedKey& configured, std::string_view host_nqn, std::string_view subsys_nqn, std::string* identity,
-                auth::Hash* hash, auth::SecretBytes* tls_psk);
-// "NVMe0R0h host subsys" with h 1 or 2; false for anything else (version 1 identities,
-// which carry a PSK digest, are not taken: see the README).
+// The host's side: the identity (version 0 or 1) to offer and the TLS PSK that goes with it.
+Status host_psk(const auth::ParsedKey& configured, int identity_version, std::string_view host_nqn, std::string_view subsys_nqn,
+                std::string* identity, auth::Hash* hash, auth::SecretBytes* tls_psk);
+// "NVMe0R0h host subsys" or "NVMe1R0h host subsys digest" with h 1 or 2; false otherwise.
 bool parse_identity(std::string_view text, PskIdentity* out);
-// The target's side, once the identity names a host with this configured PSK.
+// The target's side, once the identity names a host with this configured PSK. A version 1
+// identity whose digest is not this PSK's finds nothing.
 PskMatch target_psk(const auth::ParsedKey& configured, const PskIdentity& id, std::string_view identity_text);
+// The HKDF-Expand-Label context of the TLS PSK: the identity itself in version 0, "0h <digest>"
+// in version 1 (as libnvme and the Linux kernel derive it).
+std::string tls_psk_context(const PskIdentity& id, std::string_view identity_text);
 
 }  // namespace nds::nvmf::tls
