@@ -6,6 +6,7 @@ import { IO_TYPE_NAMES, type BdevIoCounts, type BdevStats } from './bdev/stats.j
 import { fromNative, NodestorError, withCallerStack } from './errors.js';
 import { IoDispatcher } from './io/dispatcher.js';
 import { NvmfTarget, type NvmfHost } from './nvmf-target/target.js';
+import { Keyring } from './keyring.js';
 import { createNexusOptions, type CreateNexusOptions } from './nexus/options.js';
 import { Nexus, type NexusHost, type NexusPersistInfo } from './nexus/nexus.js';
 import { redactSecrets, requireInteger, requireOneOf, requireString } from './validate.js';
@@ -67,6 +68,7 @@ export class Engine {
   #bdevs = new Map<string, Bdev>();
   #pools = new Map<string, Pool>();
   #nvmf: NvmfTarget | undefined;
+  #keyring: Keyring | undefined;
   #nexuses = new Map<string, Nexus>();
   #eventPump: Promise<void> | undefined;
   // By nexus name, from createNexus (whose first persistence request comes before it
@@ -115,6 +117,12 @@ export class Engine {
   get nvmf(): NvmfTarget {
     this.#nvmf ??= new NvmfTarget(this);
     return this.#nvmf;
+  }
+
+  /** The engine's file keyring: named keys that URIs and host settings may name instead of holding them. */
+  get keyring(): Keyring {
+    this.#keyring ??= new Keyring(this);
+    return this.#keyring;
   }
 
   /** @internal NvmfHost */

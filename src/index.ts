@@ -23,6 +23,7 @@ export {
   type DhchapDhGroup,
 } from './nvmf-target/target.js';
 export { formatDhchapSecret, formatTlsPsk, generateDhchapSecret, generateTlsPsk } from './nvmf-target/dhchap-secret.js';
+export { Keyring, type KeyringKey } from './keyring.js';
 export {
   Nexus,
   NEXUS_NQN_PREFIX,

@@ -30,7 +30,8 @@ Status Engine::start(const EngineOptions& options, std::unique_ptr<Engine>* out,
   // zero-copy buffers. They carve lazily, so unused pool space stays free.
   engine->small_buffers_ = std::make_unique<BufferPool>(engine->dma_, kSmallBufferSize, region / 4 / kSmallBufferSize);
   engine->large_buffers_ = std::make_unique<BufferPool>(engine->dma_, kLargeBufferSize, region / 4 / kLargeBufferSize);
-  engine->bdevs_ = std::make_unique<BdevManager>(engine->dma_);
+  engine->keyring_ = std::make_unique<nvmf::auth::Keyring>();
+  engine->bdevs_ = std::make_unique<BdevManager>(engine->dma_, engine->keyring_.get());
   engine->pools_ = std::make_unique<lvs::LvolStoreRegistry>(*engine->bdevs_, *engine->dma_);
 
   engine->app_thread_ = std::make_unique<Thread>("app");

@@ -13,6 +13,7 @@
 #include "env/dma_region.h"
 #include "lvol/lvol_store.h"
 #include "nexus/nexus_service.h"
+#include "nvmf/auth/keyring.h"
 #include "nvmf/target/target_service.h"
 #include "thread/reactor.h"
 #include "thread/thread.h"
@@ -51,6 +52,7 @@ class Engine {
   lvs::LvolStoreRegistry& pools() { return *pools_; }  // app thread only
   nvmf::TargetService& nvmf() { return *nvmf_; }       // app thread only
   nexus::NexusService& nexuses() { return *nexuses_; }  // app thread only
+  nvmf::auth::Keyring& keyring() { return *keyring_; }  // any thread
 
   // Sends to the app thread: stops the NVMe-oF target, destroys every nexus, exports every
   // pool (cleanly), removes every bdev, then runs done there.
@@ -63,6 +65,7 @@ class Engine {
  private:
   Engine() = default;
   std::shared_ptr<DmaRegion> dma_;
+  std::unique_ptr<nvmf::auth::Keyring> keyring_;  // before bdevs_, which points at it
   std::unique_ptr<BufferPool> small_buffers_;
   std::unique_ptr<BufferPool> large_buffers_;
   std::unique_ptr<BdevManager> bdevs_;

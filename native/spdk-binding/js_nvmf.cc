@@ -93,6 +93,12 @@ Napi::Value subsystem_value(Napi::Env env, const nvmf::SubsystemInfo& s) {
 
 // A call that finishes synchronously on the app thread with a Status.
 using SimpleOp = std::function<Status(nvmf::TargetService&)>;
+// The engine's keyring, for key values that name keys (nullptr when the engine is not running).
+const nvmf::auth::Keyring* keyring_of(const Napi::CallbackInfo& info) {
+  JsEngine* js = running_engine(info);
+  return js ? &js->engine().keyring() : nullptr;
+}
+
 Napi::Value simple(const Napi::CallbackInfo& info, SimpleOp op) {
   JsEngine* js = running_engine(info);
   if (!js) return info.Env().Undefined();
@@ -195,7 +201,9 @@ Napi::Value SetHostKeys(const Napi::CallbackInfo& info) {
   std::string nqn = str(info[1]), host = str(info[2]);
   std::string host_key = info[3].IsString() ? str(info[3]) : std::string();
   std::string ctrl_key = info[4].IsString() ? str(info[4]) : std::string();
-  return simple(info, [nqn, host, host_key, ctrl_key](nvmf::TargetService& svc) mutable {
+  const nvmf::auth::Keyring* ring = keyring_of(info);
+  if (!ring) return info.Env().Undefined();
+  return simple(info, [nqn, host, host_key, ctrl_key, ring](nvmf::TargetService& svc) mutable {
     const auto wipe = [&] {
       OPENSSL_cleanse(host_key.data(), host_key.size());
       OPENSSL_cleanse(ctrl_key.data(), ctrl_key.size());
@@ -203,10 +211,10 @@ Napi::Value SetHostKeys(const Napi::CallbackInfo& info) {
     std::shared_ptr<nvmf::auth::DhchapKeys> keys;
     if (!host_key.empty()) {
       keys = std::make_shared<nvmf::auth::DhchapKeys>();
-      Status st = nvmf::auth::parse_dhchap_secret(host_key, &keys->host);
+      Status st = nvmf::auth::resolve_dhchap_secret(ring, host_key, &keys->host);
       if (st.is_ok() && !ctrl_key.empty()) {
         keys->has_ctrl = true;
-        st = nvmf::auth::parse_dhchap_secret(ctrl_key, &keys->ctrl);
+        st = nvmf::auth::resolve_dhchap_secret(ring, ctrl_key, &keys->ctrl);
         if (!st.is_ok()) st.message = "dhchapCtrlrKey: " + st.message;
       } else if (!st.is_ok()) {
         st.message = "dhchapKey: " + st.message;
@@ -225,16 +233,19 @@ Napi::Value SetHostKeys(const Napi::CallbackInfo& info) {
 }
 
 // nvmfSetHostPsk(engine, nqn, host, psk | null): the configured TLS PSK in its interchange
-// form (NVMeTLSkey-1:xx:...:) or the path of a 0600 file holding it; null takes it away.
+// form (NVMeTLSkey-1:xx:...:), the path of a 0600 file holding it, or a key's name in the
+// engine's keyring; null takes it away.
 Napi::Value SetHostPsk(const Napi::CallbackInfo& info) {
   std::string nqn = str(info[1]), host = str(info[2]);
   std::string text = info[3].IsString() ? str(info[3]) : std::string();
-  return simple(info, [nqn, host, text](nvmf::TargetService& svc) mutable {
+  const nvmf::auth::Keyring* ring = keyring_of(info);
+  if (!ring) return info.Env().Undefined();
+  return simple(info, [nqn, host, text, ring](nvmf::TargetService& svc) mutable {
     std::shared_ptr<nvmf::auth::ParsedKey> psk;
     Status st = Status::ok();
     if (!text.empty()) {
       psk = std::make_shared<nvmf::auth::ParsedKey>();
-      st = nvmf::tls::load_psk(text, psk.get());
+      st = nvmf::tls::resolve_psk(ring, text, psk.get());
     }
     OPENSSL_cleanse(text.data(), text.size());
     if (!st.is_ok()) return st;
@@ -330,10 +341,10 @@ Napi::Value ListNamespaces(const Napi::CallbackInfo& info) {
   if (info.Length() > 5 && info[5].IsString()) {
     std::string host_key = str(info[5]), ctrl_key = info.Length() > 6 && info[6].IsString() ? str(info[6]) : std::string();
     auto keys = std::make_shared<nvmf::auth::DhchapKeys>();
-    Status st = nvmf::auth::parse_dhchap_secret(host_key, &keys->host);
+    Status st = nvmf::auth::resolve_dhchap_secret(&js->engine().keyring(), host_key, &keys->host);
     if (st.is_ok() && !ctrl_key.empty()) {
       keys->has_ctrl = true;
-      st = nvmf::auth::parse_dhchap_secret(ctrl_key, &keys->ctrl);
+      st = nvmf::auth::resolve_dhchap_secret(&js->engine().keyring(), ctrl_key, &keys->ctrl);
     }
     OPENSSL_cleanse(host_key.data(), host_key.size());
     OPENSSL_cleanse(ctrl_key.data(), ctrl_key.size());
@@ -343,7 +354,7 @@ Napi::Value ListNamespaces(const Napi::CallbackInfo& info) {
   if (info.Length() > 7 && info[7].IsString()) {  // the TLS PSK: interchange form or 0600 file
     std::string text = str(info[7]);
     auto psk = std::make_shared<nvmf::auth::ParsedKey>();
-    Status st = nvmf::tls::load_psk(text, psk.get());
+    Status st = nvmf::tls::resolve_psk(&js->engine().keyring(), text, psk.get());
     OPENSSL_cleanse(text.data(), text.size());
     if (!st.is_ok()) return rejected(info.Env(), st);
     o.tls_psk = std::move(psk);
@@ -391,6 +402,42 @@ Napi::Value ErrorCounts(const Napi::CallbackInfo& info) {
   });
 }
 
+// keyringAddKey(engine, name, path), keyringRemoveKey(engine, name): the engine's file
+// keyring (no reactor work: the keyring has its own lock). Promises, rejected with the code.
+Napi::Value resolved(Napi::Env env, const Status& st) {
+  if (!st.is_ok()) return rejected(env, st);
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Resolve(env.Undefined());
+  return deferred.Promise();
+}
+
+Napi::Value KeyringAddKey(const Napi::CallbackInfo& info) {
+  JsEngine* js = running_engine(info);
+  if (!js) return info.Env().Undefined();
+  return resolved(info.Env(), js->engine().keyring().add(str(info[1]), str(info[2])));
+}
+
+Napi::Value KeyringRemoveKey(const Napi::CallbackInfo& info) {
+  JsEngine* js = running_engine(info);
+  if (!js) return info.Env().Undefined();
+  return resolved(info.Env(), js->engine().keyring().remove(str(info[1])));
+}
+
+// keyringListKeys(engine) -> [{ name, path }]: names and paths, never a key.
+Napi::Value KeyringListKeys(const Napi::CallbackInfo& info) {
+  JsEngine* js = running_engine(info);
+  if (!js) return info.Env().Undefined();
+  const auto keys = js->engine().keyring().list();
+  Napi::Array out = Napi::Array::New(info.Env(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("name", keys[i].first);
+    o.Set("path", keys[i].second);
+    out.Set(i, o);
+  }
+  return out;
+}
+
 // nvmfHostNqn() -> this process's default host NQN
 Napi::Value HostNqn(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), default_host_nqn()); }
 
@@ -415,6 +462,9 @@ void register_nvmf_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("nvmfHostNqn", Napi::Function::New(env, HostNqn));
   exports.Set("nvmfErrorCounts", Napi::Function::New(env, ErrorCounts));
   exports.Set("nvmfListNamespaces", Napi::Function::New(env, ListNamespaces));
+  exports.Set("keyringAddKey", Napi::Function::New(env, KeyringAddKey));
+  exports.Set("keyringRemoveKey", Napi::Function::New(env, KeyringRemoveKey));
+  exports.Set("keyringListKeys", Napi::Function::New(env, KeyringListKeys));
 }
 
 }  // namespace nds::binding

@@ -102,7 +102,7 @@ export async function configOf(ctx: DaemonContext, subsystem: string): Promise<C
       return calls;
     }
     case 'keyring':
-      return [...ctx.keyring].map(([name, path]) => ({ method: 'keyring_file_add_key', params: { name, path } }));
+      return ctx.engine.keyring.listKeys().map(({ name, path }) => ({ method: 'keyring_file_add_key', params: { name, path } }));
     case 'nvmf': {
       const calls: ConfigCall[] = [];
       const tcp = ctx.transports.get('TCP');

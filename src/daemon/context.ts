@@ -56,8 +56,6 @@ export class DaemonContext {
   /** Nexus creation calls, by nexus name (their children and options). */
   readonly nexusCalls = new Map<string, ConfigCall>();
   readonly startedAt = Date.now();
-  /** The file keyring: key name -> the file that holds the key (keyring_file_add_key). */
-  readonly keyring = new Map<string, string>();
   /** Keyring names a subsystem's host was given (by `${nqn} ${host}`), for save_config. */
   readonly hostKeyNames = new Map<string, { dhchap_key?: string; dhchap_ctrlr_key?: string; psk?: string }>();
 

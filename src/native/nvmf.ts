@@ -67,6 +67,9 @@ export interface NativeNvmfFunctions {
   nvmfErrorCounts(engine: NativeEngine): Promise<NvmfErrorCounts>;
   /** ListNamespaces: a subsystem's active NSIDs (a controller connects, identifies, goes). */
   nvmfListNamespaces(engine: NativeEngine, address: string, port: number, subnqn: string, hostNqn: string, dhchapKey?: string | null, dhchapCtrlrKey?: string | null, psk?: string | null): Promise<number[]>;
+  keyringAddKey(engine: NativeEngine, name: string, path: string): Promise<void>;
+  keyringRemoveKey(engine: NativeEngine, name: string): Promise<void>;
+  keyringListKeys(engine: NativeEngine): { name: string; path: string }[];
 }
 export type NativeSubsystemInfo = SubsystemInfo;
 export type NativeDiscoveryEntry = DiscoveryEntry;

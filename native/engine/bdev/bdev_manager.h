@@ -13,13 +13,19 @@
 #include "env/dma_region.h"
 
 namespace nds {
+namespace nvmf::auth {
+class Keyring;
+}
 
 class BdevManager {
  public:
-  explicit BdevManager(std::shared_ptr<DmaRegion> dma) : dma_(std::move(dma)) {}
+  explicit BdevManager(std::shared_ptr<DmaRegion> dma, const nvmf::auth::Keyring* keyring = nullptr)
+      : dma_(std::move(dma)), keyring_(keyring) {}
   ~BdevManager();
 
   DmaRegion& dma() { return *dma_; }
+  // The engine's keyring: the keys an nvmf URI may name (nullptr: names are not taken).
+  const nvmf::auth::Keyring* keyring() const { return keyring_; }
 
   // Registers the bdev under its name (EEXIST if taken).
   Status add(std::unique_ptr<Bdev> bdev);
@@ -70,6 +76,7 @@ class BdevManager {
  private:
   void remove_now(Bdev* bdev, std::function<void(Status)> done);
   std::shared_ptr<DmaRegion> dma_;
+  const nvmf::auth::Keyring* keyring_;
   HolderHooks holder_hooks_;
   std::map<std::string, std::unique_ptr<Bdev>, std::less<>> bdevs_;
   std::vector<Bdev*> registration_order_;  // stacked bdevs come after what they sit on

@@ -4,7 +4,7 @@
 import type { DaemonContext } from '../../daemon/context.js';
 import { NodestorError } from '../../errors.js';
 import { invalidParams } from '../protocol.js';
-import { keyText, pskReference } from './keyring.js';
+import { keyReference, pskReference } from './keyring.js';
 import type { MethodRegistry } from '../registry.js';
 
 const text = { type: 'string', minLength: 1, maxLength: 223 } as const;
@@ -62,11 +62,11 @@ export function registerNvmeMethods(registry: MethodRegistry, ctx: DaemonContext
       const delay = p.reconnect_delay_sec ?? ctx.limits.nvmeReconnectDelaySec;
       const op = 'bdev_nvme_attach_controller';
       if (p.dhchap_ctrlr_key !== undefined && p.dhchap_key === undefined) throw invalidParams('dhchap_ctrlr_key needs dhchap_key');
-      // The keys are read from the keyring now; they go into the bdevs' URIs, which no answer,
-      // log or saved config shows (save_config keeps the names).
+      // The keys go by name: the bdevs' URIs hold the keyring names (or PSK file paths), and
+      // the engine reads the files when it connects.
       const keys = {
-        ...(p.dhchap_key !== undefined ? { dhchapKey: keyText(ctx, p.dhchap_key, op) } : {}),
-        ...(p.dhchap_ctrlr_key !== undefined ? { dhchapCtrlrKey: keyText(ctx, p.dhchap_ctrlr_key, op) } : {}),
+        ...(p.dhchap_key !== undefined ? { dhchapKey: keyReference(ctx, p.dhchap_key, op) } : {}),
+        ...(p.dhchap_ctrlr_key !== undefined ? { dhchapCtrlrKey: keyReference(ctx, p.dhchap_ctrlr_key, op) } : {}),
         ...(p.psk !== undefined ? { psk: pskReference(ctx, p.psk, op) } : {}),
       };
       // As SPDK does: a bdev <name>n<nsid> for every active namespace of the subsystem.

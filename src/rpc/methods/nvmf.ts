@@ -4,7 +4,7 @@ import type { DaemonContext } from '../../daemon/context.js';
 import { NodestorError } from '../../errors.js';
 import type { SubsystemInfo } from '../../nvmf-target/target.js';
 import { invalidParams } from '../protocol.js';
-import { keyText, pskReference } from './keyring.js';
+import { keyReference, pskReference } from './keyring.js';
 import type { MethodRegistry } from '../registry.js';
 import type { ObjectSchema } from '../schema.js';
 
@@ -218,8 +218,8 @@ export function registerNvmfMethods(registry: MethodRegistry, ctx: DaemonContext
       const op = 'nvmf_subsystem_add_host';
       if (p.dhchap_ctrlr_key !== undefined && p.dhchap_key === undefined) throw invalidParams('dhchap_ctrlr_key needs dhchap_key');
       const keys = {
-        ...(p.dhchap_key !== undefined ? { dhchapKey: keyText(ctx, p.dhchap_key, op) } : {}),
-        ...(p.dhchap_ctrlr_key !== undefined ? { dhchapCtrlrKey: keyText(ctx, p.dhchap_ctrlr_key, op) } : {}),
+        ...(p.dhchap_key !== undefined ? { dhchapKey: keyReference(ctx, p.dhchap_key, op) } : {}),
+        ...(p.dhchap_ctrlr_key !== undefined ? { dhchapCtrlrKey: keyReference(ctx, p.dhchap_ctrlr_key, op) } : {}),
         ...(p.psk !== undefined ? { psk: pskReference(ctx, p.psk, op) } : {}),
       };
       await ctx.engine.nvmf.subsystem(p.nqn).addHost(p.host, keys);

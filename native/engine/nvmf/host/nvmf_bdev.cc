@@ -329,7 +329,7 @@ Status parse_id_list(const std::string& list, const char* what, bool hashes, uin
   return Status::ok();
 }
 
-Status parse_nvmf_uri(std::string_view text, Uri& uri, nvmf::HostControllerOptions* o, std::string* name) {
+Status parse_nvmf_uri(std::string_view text, Uri& uri, const nvmf::auth::Keyring* ring, nvmf::HostControllerOptions* o, std::string* name) {
   const std::string shown = redact_secrets(text);
   std::string where = " in URI '" + shown + "'";
   auto colon = uri.host.rfind(':');
@@ -387,17 +387,18 @@ Status parse_nvmf_uri(std::string_view text, Uri& uri, nvmf::HostControllerOptio
   v.reset();
   if (!(st = uri.query.take_u64("io_queue_size", 2, 128, &v)).is_ok()) return st;
   if (v) o->io_queue_size = static_cast<uint16_t>(*v);
-  // DH-HMAC-CHAP: the host's secret, and the controller's for bidirectional authentication.
+  // DH-HMAC-CHAP: the host's secret, and the controller's for bidirectional authentication:
+  // each the secret (DHHC-1:...) or the name of a key in the engine's keyring.
   auto host_key = uri.query.take("dhchap_key");
   auto ctrl_key = uri.query.take("dhchap_ctrlr_key");
   if (ctrl_key && !host_key) return Status::error(-EINVAL, "dhchap_ctrlr_key needs dhchap_key" + where);
   if (host_key) {
     auto keys = std::make_shared<nvmf::auth::DhchapKeys>();
-    st = nvmf::auth::parse_dhchap_secret(*host_key, &keys->host);
+    st = nvmf::auth::resolve_dhchap_secret(ring, *host_key, &keys->host);
     if (!st.is_ok()) return Status::error(st.rc, "dhchap_key: " + st.message + where);
     if (ctrl_key) {
       keys->has_ctrl = true;
-      st = nvmf::auth::parse_dhchap_secret(*ctrl_key, &keys->ctrl);
+      st = nvmf::auth::resolve_dhchap_secret(ring, *ctrl_key, &keys->ctrl);
       if (!st.is_ok()) return Status::error(st.rc, "dhchap_ctrlr_key: " + st.message + where);
     }
     o->dhchap = std::move(keys);
@@ -408,10 +409,11 @@ Status parse_nvmf_uri(std::string_view text, Uri& uri, nvmf::HostControllerOptio
   if (auto groups = uri.query.take("dhchap_dhgroups")) {
     if (!(st = parse_id_list(*groups, "dhchap_dhgroups", false, &o->dhchap_policy.dh_groups)).is_ok()) return Status::error(st.rc, st.message + where);
   }
-  // TLS: psk= is the path of a 0600 file holding the PSK's interchange form (or that form).
+  // TLS: psk= is the path of a 0600 file holding the PSK's interchange form, that form, or
+  // the name of a key in the engine's keyring.
   if (auto psk = uri.query.take("psk")) {
     auto configured = std::make_shared<nvmf::auth::ParsedKey>();
-    st = nvmf::tls::load_psk(*psk, configured.get());
+    st = nvmf::tls::resolve_psk(ring, *psk, configured.get());
     if (!st.is_ok()) return Status::error(st.rc, st.message + where);
     nvmf::auth::Hash suite;
     if (!(st = nvmf::tls::psk_hash(*configured, &suite)).is_ok()) return Status::error(st.rc, st.message + where);
@@ -448,7 +450,7 @@ const std::string& default_host_nqn() {
 void nvmf_bdev_create(BdevManager& manager, std::string_view text, Uri& uri, BdevModule::Done done) {
   nvmf::HostControllerOptions options;
   std::string name;
-  Status st = parse_nvmf_uri(text, uri, &options, &name);
+  Status st = parse_nvmf_uri(text, uri, manager.keyring(), &options, &name);
   if (!st.is_ok()) return done(st, nullptr);
   if (manager.find(name)) return done(Status::error(-EEXIST, "bdev " + name + " already exists"), nullptr);
   Uuid hostid = Uuid::random_v4();

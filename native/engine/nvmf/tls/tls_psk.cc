@@ -1,41 +1,32 @@
 #include "nvmf/tls/tls_psk.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
-#include <cstring>
+#include <optional>
 
 namespace nds::nvmf::tls {
 
 Status load_psk_file(const std::string& path, auth::ParsedKey* out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return Status::error(-errno, "PSK file " + path + ": " + std::strerror(errno));
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Status::error(-EINVAL, "PSK file " + path + " is not a regular file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    ::close(fd);
-    return Status::error(-EPERM, "PSK file " + path + " is readable or writable by others: it must be mode 0600");
-  }
-  auth::SecretBytes text(256);
-  ssize_t n = ::read(fd, text.data(), text.size());
-  int err = errno;
-  ::close(fd);
-  if (n < 0) return Status::error(-err, "PSK file " + path + ": " + std::strerror(err));
-  size_t length = static_cast<size_t>(n);
-  while (length > 0 && (text.data()[length - 1] == '\n' || text.data()[length - 1] == '\r')) --length;
-  Status parsed = auth::parse_tls_psk(std::string_view(reinterpret_cast<const char*>(text.data()), length), out);
+  auth::SecretBytes text;
+  Status st = auth::read_key_file(path, "PSK file", &text);
+  if (!st.is_ok()) return st;
+  Status parsed = auth::parse_tls_psk(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), out);
   if (!parsed.is_ok()) return Status::error(parsed.rc, "PSK file " + path + ": " + parsed.message);
   return Status::ok();
 }
 
-Status load_psk(const std::string& text, auth::ParsedKey* out) {
-  if (!text.empty() && text[0] == '/') return load_psk_file(text, out);
-  Status st = auth::parse_tls_psk(text, out);
+Status load_psk(const std::string& text, auth::ParsedKey* out) { return resolve_psk(nullptr, text, out); }
+
+Status resolve_psk(const auth::Keyring* ring, std::string_view value, auth::ParsedKey* out) {
+  if (value.substr(0, 1) == "/") return load_psk_file(std::string(value), out);
+  if (ring && value.substr(0, 13) != "NVMeTLSkey-1:") {
+    // A name. Not echoed when unknown: it may be a key with a mistyped prefix.
+    const std::optional<std::string> path = ring->path_of(std::string(value));
+    if (!path) return Status::error(-ENOENT, "psk: not a key name in the keyring, a PSK (NVMeTLSkey-1:...) or an absolute path");
+    Status st = load_psk_file(*path, out);
+    if (!st.is_ok()) return Status::error(st.rc, "key " + std::string(value) + ": " + st.message);
+    return Status::ok();
+  }
+  Status st = auth::parse_tls_psk(value, out);
   if (!st.is_ok()) return Status::error(st.rc, "psk: " + st.message);
   return Status::ok();
 }

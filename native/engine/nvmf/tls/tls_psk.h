@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "nvmf/auth/key_format.h"
+#include "nvmf/auth/keyring.h"
 #include "nvmf/tls/tls_channel.h"
 #include "util/status.h"
 
@@ -28,6 +29,9 @@ struct PskIdentity {
 Status load_psk_file(const std::string& path, auth::ParsedKey* out);
 // `text` is the interchange form itself, or (starting with '/') the path of such a file.
 Status load_psk(const std::string& text, auth::ParsedKey* out);
+// The same, or else the name of a key in `ring` (nullptr: no keyring) whose file holds the
+// PSK: ENOENT for an unknown name.
+Status resolve_psk(const auth::Keyring* ring, std::string_view value, auth::ParsedKey* out);
 
 // The cipher suite's hash for a configured PSK: EINVAL for a size neither suite takes.
 Status psk_hash(const auth::ParsedKey& configured, auth::Hash* out);
