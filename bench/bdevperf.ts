@@ -42,10 +42,11 @@ export async function bdevperf(opts: BdevperfOptions): Promise<void> {
   } else {
     matrix.push({ workload: opts.workload, blockSize: opts.blockSize, queueDepth: opts.queueDepth });
   }
+  const uri = bdevUri(opts.bdev, Math.min(...matrix.map((m) => m.blockSize))); // a bad --bdev fails before an engine starts
   const engine = await Engine.start({ cores: opts.cores, memoryMb: 2048, hugepages: 'auto', idle: opts.idle });
   const points: Point[] = [];
   try {
-    const bdev = await engine.createBdev(bdevUri(opts.bdev, Math.min(...matrix.map((m) => m.blockSize))));
+    const bdev = await engine.createBdev(uri);
     const bar = progressBar(matrix.length, 'bdevperf');
     for (const m of matrix) {
       const result = await engine.bench({ bdev, ...m, seconds: opts.seconds, cores: opts.cores, verify: opts.verify });
