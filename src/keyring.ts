@@ -3,6 +3,12 @@ import { withCallerStack } from './errors.js';
 import type { NvmfHost } from './nvmf-target/target.js';
 import { requireString } from './validate.js';
 
+/** The name as errors may show it: not at all when it could be a key given by mistake. */
+function shownName(name: unknown): string | undefined {
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(name) || /^(DHHC-1:|NVMeTLSkey-1:)/.test(name)) return undefined;
+  return name;
+}
+
 /** A key of the engine's keyring: its name and the file that holds it (never the key). */
 export interface KeyringKey {
   name: string;
@@ -40,8 +46,9 @@ export class Keyring {
     return binding().keyringListKeys(this.#host.nativeHandle);
   }
 
-  #call(op: string, resource: string, fn: () => Promise<void>): Promise<void> {
-    return withCallerStack(op, typeof resource === 'string' ? resource : undefined, async () => {
+  #call(op: string, name: string, fn: () => Promise<void>): Promise<void> {
+    const resource = shownName(name);
+    return withCallerStack(op, resource, async () => {
       this.#host.assertRunning(op, resource);
       return fn();
     });
