@@ -11,6 +11,7 @@
 
 #include "nvmf/auth/keyring.h"
 #include "nvmf/tls/tls_psk.h"
+#include "test/key_file.h"
 #include "test/testing.h"
 
 using namespace nds;
@@ -26,31 +27,13 @@ std::string secret(const char* prefix, uint8_t fill) {
   return std::string(prefix) + psk.substr(std::string("NVMeTLSkey-1:01:").size());
 }
 
-struct TempFile {
-  std::string path;
-  TempFile(const std::string& text, mode_t mode) {
-    char name[] = "/tmp/nds-keyring-XXXXXX";
-    int fd = mkstemp(name);
-    path = name;
-    if (fd >= 0) {
-      (void)!write(fd, text.data(), text.size());
-      fchmod(fd, mode);
-      close(fd);
-    }
-  }
-  void rewrite(const std::string& text) const {
-    FILE* f = std::fopen(path.c_str(), "w");
-    std::fputs(text.c_str(), f);
-    std::fclose(f);
-  }
-  ~TempFile() { ::unlink(path.c_str()); }
-};
+using testing::KeyFile;
 
 }  // namespace
 
 NDS_TEST(keyring_refuses_bad_names_paths_and_files_with_codes) {
   auth::Keyring ring;
-  TempFile good(secret("DHHC-1:01:", 1) + "\n", 0600), open_to_all(secret("DHHC-1:01:", 2), 0644);
+  KeyFile good(secret("DHHC-1:01:", 1), 0600), open_to_all(secret("DHHC-1:01:", 2), 0644);
   EXPECT_TRUE(ring.add("key0", good.path).is_ok());
   EXPECT_EQ(ring.add("key0", good.path).rc, -EEXIST);
   EXPECT_EQ(ring.add("", good.path).rc, -EINVAL);
@@ -78,7 +61,7 @@ NDS_TEST(keyring_refuses_bad_names_paths_and_files_with_codes) {
 NDS_TEST(keyring_keys_are_read_at_use_and_unknown_values_are_not_echoed) {
   auth::Keyring ring;
   const std::string first = secret("DHHC-1:01:", 10), second = secret("DHHC-1:01:", 20);
-  TempFile file(first + "\n", 0600);
+  KeyFile file(first, 0600);
   EXPECT_TRUE(ring.add("host-key", file.path).is_ok());
   auth::ParsedKey by_name, by_value;
   EXPECT_TRUE(auth::resolve_dhchap_secret(&ring, "host-key", &by_name).is_ok());
@@ -109,7 +92,7 @@ NDS_TEST(keyring_keys_are_read_at_use_and_unknown_values_are_not_echoed) {
 NDS_TEST(keyring_names_a_tls_psk_as_its_file_would) {
   auth::Keyring ring;
   const std::string psk = secret("NVMeTLSkey-1:01:", 30);
-  TempFile file(psk + "\n", 0600);
+  KeyFile file(psk, 0600);
   EXPECT_TRUE(ring.add("psk0", file.path).is_ok());
   auth::ParsedKey by_name, by_path, by_value;
   EXPECT_TRUE(tls::resolve_psk(&ring, "psk0", &by_name).is_ok());

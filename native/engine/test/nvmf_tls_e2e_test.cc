@@ -18,6 +18,7 @@
 #include "engine.h"
 #include "nvmf/auth/key_format.h"
 #include "test/run_on.h"
+#include "test/key_file.h"
 #include "test/testing.h"
 
 using namespace nds;
@@ -38,22 +39,7 @@ std::string make_psk(uint8_t hash, uint8_t fill, size_t length) {
   return auth::format_tls_psk(hash, key);
 }
 
-// A PSK file that is removed with the object.
-struct KeyFile {
-  std::string path;
-  KeyFile(const std::string& text, mode_t mode) {
-    char name[] = "/tmp/nds-tls-psk-XXXXXX";
-    int fd = mkstemp(name);
-    path = name;
-    if (fd >= 0) {
-      const std::string line = text + "\n";
-      EXPECT_TRUE(write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()));
-      fchmod(fd, mode);
-      close(fd);
-    }
-  }
-  ~KeyFile() { unlink(path.c_str()); }
-};
+using testing::KeyFile;
 
 std::shared_ptr<auth::ParsedKey> parsed(const std::string& text) {
   auto k = std::make_shared<auth::ParsedKey>();
