@@ -259,16 +259,17 @@ SecretBytes retained_psk(uint8_t interchange_hash, const SecretBytes& configured
   return hkdf_expand_label(static_cast<Hash>(interchange_hash), configured, "HostNQN", host_nqn, configured.size());
 }
 
+std::string psk_digest(Hash cipher_hash, const SecretBytes& retained, std::string_view host_nqn, std::string_view subsys_nqn) {
+  const SecretBytes mac = Hmac(cipher_hash, retained.data(), retained.size()).update(host_nqn).update(" ").update(subsys_nqn).update(" ").update("NVMe-over-Fabrics").finish();
+  return base64_encode(mac.data(), mac.size());
+}
+
 std::string tls_psk_identity(int version, Hash cipher_hash, const SecretBytes& retained, std::string_view host_nqn, std::string_view subsys_nqn) {
   std::string identity = "NVMe" + std::to_string(version) + "R0" + std::to_string(static_cast<int>(cipher_hash)) + " ";
   identity += host_nqn;
   identity += ' ';
   identity += subsys_nqn;
-  if (version == 1) {
-    const SecretBytes mac = Hmac(cipher_hash, retained.data(), retained.size()).update(host_nqn).update(" ").update(subsys_nqn).update(" ").update("NVMe-over-Fabrics").finish();
-    identity += ' ';
-    identity += base64_encode(mac.data(), mac.size());
-  }
+  if (version == 1) identity += ' ' + psk_digest(cipher_hash, retained, host_nqn, subsys_nqn);
   return identity;
 }
 

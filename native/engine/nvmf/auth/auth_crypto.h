@@ -72,8 +72,11 @@ class DhKey {
 SecretBytes hkdf_expand_label(Hash hash, const SecretBytes& psk, std::string_view label, std::string_view context, size_t length);
 // The retained PSK from a configured one (interchange hash 1 or 2; 0: the PSK itself).
 SecretBytes retained_psk(uint8_t interchange_hash, const SecretBytes& configured, std::string_view host_nqn);
+// The PSK digest of a version 1 identity: base64 of HMAC(retained, NQNh ' ' NQNc ' '
+// 'NVMe-over-Fabrics').
+std::string psk_digest(Hash cipher_hash, const SecretBytes& retained, std::string_view host_nqn, std::string_view subsys_nqn);
 // "NVMe0R0h NQNh NQNc" (version 0), or with version 1 also the PSK digest:
-// "NVMe1R0h NQNh NQNc <base64 HMAC(retained, NQNh ' ' NQNc ' ' 'NVMe-over-Fabrics')>".
+// "NVMe1R0h NQNh NQNc <digest>".
 std::string tls_psk_identity(int version, Hash cipher_hash, const SecretBytes& retained, std::string_view host_nqn, std::string_view subsys_nqn);
 // The TLS PSK for an identity: HKDF-Expand-Label(HKDF-Extract(0, retained), "nvme-tls-psk", identity, L).
 SecretBytes tls_psk(Hash cipher_hash, const SecretBytes& retained, std::string_view identity);

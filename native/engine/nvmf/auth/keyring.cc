@@ -78,6 +78,12 @@ std::optional<std::string> Keyring::path_of(const std::string& name) const {
   return it->second;
 }
 
+Status Keyring::read(std::string_view name, SecretBytes* text) const {
+  const std::optional<std::string> path = path_of(std::string(name));
+  if (!path) return Status::error(-ENOENT, "not a key name in the keyring, nor a key (DHHC-1:..., NVMeTLSkey-1:...) or a key file's absolute path");
+  return read_key_file(*path, "key " + std::string(name) + ":", text);
+}
+
 std::vector<std::pair<std::string, std::string>> Keyring::list() const {
   std::lock_guard lock(mutex_);
   return {paths_.begin(), paths_.end()};
@@ -85,15 +91,11 @@ std::vector<std::pair<std::string, std::string>> Keyring::list() const {
 
 Status resolve_dhchap_secret(const Keyring* ring, std::string_view value, ParsedKey* out) {
   if (!ring || value.substr(0, 7) == "DHHC-1:") return parse_dhchap_secret(value, out);
-  const std::string name(value);
-  const std::optional<std::string> path = ring->path_of(name);
-  // Not echoed: it may be a secret with a mistyped prefix.
-  if (!path) return Status::error(-ENOENT, "not a key name in the keyring, nor a secret (DHHC-1:...)");
   SecretBytes text;
-  Status st = read_key_file(*path, "key " + name + ":", &text);
+  Status st = ring->read(value, &text);
   if (!st.is_ok()) return st;
-  st = parse_dhchap_secret(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), out);
-  if (!st.is_ok()) return Status::error(st.rc, "key " + name + ": " + st.message);
+  st = parse_dhchap_secret(text.view(), out);
+  if (!st.is_ok()) return Status::error(st.rc, "key " + std::string(value) + ": " + st.message);
   return Status::ok();
 }
 

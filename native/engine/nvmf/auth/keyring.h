@@ -31,6 +31,9 @@ class Keyring {
   Status add(const std::string& name, const std::string& path);
   Status remove(const std::string& name);  // ENOENT when there is no such key
   std::optional<std::string> path_of(const std::string& name) const;
+  // The text of the named key, read from its file now. ENOENT for an unknown name, which
+  // is not echoed (it may be a key with a mistyped prefix); file errors name the key.
+  Status read(std::string_view name, SecretBytes* text) const;
   std::vector<std::pair<std::string, std::string>> list() const;  // (name, path), by name
 
  private:

@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 
 #include <cstdint>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -38,6 +39,8 @@ class SecretBytes {
   const uint8_t* data() const { return bytes_.data(); }
   size_t size() const { return bytes_.size(); }
   bool empty() const { return bytes_.empty(); }
+  // The bytes as text (a key's printed form read from a file), valid while this lives.
+  std::string_view view() const { return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()}; }
   void resize(size_t n) {
     // Growing may move the buffer: wipe the old one first by copying through a fresh one.
     SecretBytes grown(n);

@@ -1,7 +1,6 @@
 #include "nvmf/tls/tls_psk.h"
 
 #include <cerrno>
-#include <optional>
 
 namespace nds::nvmf::tls {
 
@@ -9,7 +8,7 @@ Status load_psk_file(const std::string& path, auth::ParsedKey* out) {
   auth::SecretBytes text;
   Status st = auth::read_key_file(path, "PSK file", &text);
   if (!st.is_ok()) return st;
-  Status parsed = auth::parse_tls_psk(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), out);
+  Status parsed = auth::parse_tls_psk(text.view(), out);
   if (!parsed.is_ok()) return Status::error(parsed.rc, "PSK file " + path + ": " + parsed.message);
   return Status::ok();
 }
@@ -18,11 +17,11 @@ Status load_psk(const std::string& text, auth::ParsedKey* out) { return resolve_
 
 Status resolve_psk(const auth::Keyring* ring, std::string_view value, auth::ParsedKey* out) {
   if (value.substr(0, 1) == "/") return load_psk_file(std::string(value), out);
-  if (ring && value.substr(0, 13) != "NVMeTLSkey-1:") {
-    // A name. Not echoed when unknown: it may be a key with a mistyped prefix.
-    const std::optional<std::string> path = ring->path_of(std::string(value));
-    if (!path) return Status::error(-ENOENT, "psk: not a key name in the keyring, a PSK (NVMeTLSkey-1:...) or an absolute path");
-    Status st = load_psk_file(*path, out);
+  if (ring && value.substr(0, 13) != "NVMeTLSkey-1:") {  // a name
+    auth::SecretBytes text;
+    Status st = ring->read(value, &text);
+    if (!st.is_ok()) return Status::error(st.rc, "psk: " + st.message);
+    st = auth::parse_tls_psk(text.view(), out);
     if (!st.is_ok()) return Status::error(st.rc, "key " + std::string(value) + ": " + st.message);
     return Status::ok();
   }
@@ -45,9 +44,7 @@ Status host_psk(const auth::ParsedKey& configured, int identity_version, std::st
   if (identity_version != 0 && identity_version != 1) return Status::error(-EINVAL, "a TLS PSK identity is version 0 or 1");
   const auth::SecretBytes retained = auth::retained_psk(configured.hash, configured.key, host_nqn);
   *identity = auth::tls_psk_identity(identity_version, *hash, retained, host_nqn, subsys_nqn);
-  PskIdentity parsed;
-  parse_identity(*identity, &parsed);
-  *tls_psk = auth::tls_psk(*hash, retained, tls_psk_context(parsed, *identity));
+  *tls_psk = auth::tls_psk(*hash, retained, tls_psk_context(identity_version, *hash, *identity));
   return Status::ok();
 }
 
@@ -86,19 +83,19 @@ PskMatch target_psk(const auth::ParsedKey& configured, const PskIdentity& id, st
   if (id.version == 1) {
     // The digest proves the host holds this PSK for this pair of NQNs; one that does not
     // match is a host with another key (the handshake then fails as for an unknown identity).
-    const std::string expected = auth::tls_psk_identity(1, hash, retained, id.host_nqn, id.subsys_nqn);
-    const auth::SecretBytes offered(reinterpret_cast<const uint8_t*>(identity_text.data()), identity_text.size());
+    const std::string expected = auth::psk_digest(hash, retained, id.host_nqn, id.subsys_nqn);
+    const auth::SecretBytes offered(reinterpret_cast<const uint8_t*>(id.digest.data()), id.digest.size());
     if (!offered.equals(reinterpret_cast<const uint8_t*>(expected.data()), expected.size())) return m;
   }
   m.found = true;
   m.hash = hash;
-  m.psk = auth::tls_psk(hash, retained, tls_psk_context(id, identity_text));
+  m.psk = auth::tls_psk(hash, retained, tls_psk_context(id.version, hash, identity_text));
   return m;
 }
 
-std::string tls_psk_context(const PskIdentity& id, std::string_view identity_text) {
-  if (id.version == 0) return std::string(identity_text);
-  return std::string(id.hash == auth::Hash::Sha256 ? "01 " : "02 ") + id.digest;
+std::string tls_psk_context(int version, auth::Hash hash, std::string_view identity) {
+  if (version == 0) return std::string(identity);
+  return std::string(hash == auth::Hash::Sha256 ? "01 " : "02 ") + std::string(identity.substr(identity.rfind(' ') + 1));  // the digest
 }
 
 }  // namespace nds::nvmf::tls

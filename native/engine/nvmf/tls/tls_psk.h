@@ -43,8 +43,9 @@ bool parse_identity(std::string_view text, PskIdentity* out);
 // The target's side, once the identity names a host with this configured PSK. A version 1
 // identity whose digest is not this PSK's finds nothing.
 PskMatch target_psk(const auth::ParsedKey& configured, const PskIdentity& id, std::string_view identity_text);
-// The HKDF-Expand-Label context of the TLS PSK: the identity itself in version 0, "0h <digest>"
-// in version 1 (as libnvme and the Linux kernel derive it).
-std::string tls_psk_context(const PskIdentity& id, std::string_view identity_text);
+// The HKDF-Expand-Label context of the TLS PSK for a well-formed identity: the identity
+// itself in version 0, "0h <digest>" (its last field) in version 1, as libnvme and the Linux
+// kernel derive it.
+std::string tls_psk_context(int version, auth::Hash hash, std::string_view identity);
 
 }  // namespace nds::nvmf::tls
