@@ -23,7 +23,8 @@ export function keyReference(ctx: DaemonContext, name: string, op: string): stri
  */
 export function pskReference(ctx: DaemonContext, reference: string, op: string): string {
   if (ctx.engine.keyring.listKeys().some((k) => k.name === reference) || reference.startsWith('/')) return reference;
-  throw new NodestorError('ENOENT', `psk: no key named ${reference} in the keyring, and not an absolute file path`, { op, resource: reference, errno: -2 });
+  // Not echoed: a PSK pasted here by mistake would be.
+  throw new NodestorError('ENOENT', 'psk: not a key name in the keyring, nor an absolute file path', { op, errno: -2 });
 }
 
 export function registerKeyringMethods(registry: MethodRegistry, ctx: DaemonContext): void {
