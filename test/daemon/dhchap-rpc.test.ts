@@ -38,6 +38,10 @@ describe('DH-HMAC-CHAP keys over the RPC', () => {
     await call('nvmf_subsystem_add_ns', { nqn: NQN, namespace: { bdev_name: 'm0' } });
     await expect(call('nvmf_subsystem_add_host', { nqn: NQN, host: HOST, dhchap_key: 'nokey' })).rejects.toMatchObject({ data: { code: 'ENOENT' } });
     await expect(call('nvmf_subsystem_add_host', { nqn: NQN, host: HOST, psk: 'nopsk' })).rejects.toMatchObject({ data: { code: 'ENOENT' } });
+    // A key pasted where a name belongs: refused, and the answer does not repeat it.
+    const pasted = await call('nvmf_subsystem_add_host', { nqn: NQN, host: HOST, psk: `NVMeTLSkey;${hostKey.slice(7)}` }).then(() => undefined, (e: unknown) => e);
+    expect(pasted).toMatchObject({ data: { code: 'ENOENT' } });
+    expect(`${(pasted as Error).message} ${JSON.stringify(pasted)}`).not.toContain(hostKey.slice(10, 40));
     expect(await call('nvmf_subsystem_add_host', { nqn: NQN, host: HOST, dhchap_key: 'key0', dhchap_ctrlr_key: 'ckey0' })).toBe(true);
     const port = await (async () => {
       const listen = { trtype: 'TCP', adrfam: 'IPv4', traddr: '127.0.0.1', trsvcid: '0' };
